@@ -1,0 +1,34 @@
+"""Accounts: people who log in, and their refresh tokens."""
+
+from piccolo.columns import UUID, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class User(Table, tablename="users"):
+    id = UUID(primary_key=True)
+    # Stored lower-cased: one account per address whatever its spelling.
+    email = Varchar(length=254, unique=True, index=True, null=False)
+    name = Varchar(length=100, null=False)
+    password_hash = Text(null=False, secret=True)
+    created_at = Timestamptz(null=False)
+
+
+class RefreshToken(Table, tablename="refresh_tokens"):
+    """An opaque refresh token, stored as its digest; rotated on every use.
+
+    Tokens minted from one login share a `family_id`: presenting a rotated token again means it
+    leaked, and the whole family is revoked.
+    """
+
+    id = UUID(primary_key=True)
+    user = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade)
+    family_id = UUID(null=False, index=True)
+    token_digest = Varchar(length=64, unique=True, index=True, null=False, secret=True)
+    created_at = Timestamptz(null=False)
+    expires_at = Timestamptz(null=False)
+    # Set when this token was exchanged for a new one (rotation) or revoked (logout, reuse).
+    used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+

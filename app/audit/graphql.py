@@ -1,0 +1,69 @@
+"""GraphQL face of the audit trail: `Project.auditEvents`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.accounts.graphql import UserType
+from app.audit.service import AuditRecord
+from app.errors import DomainError
+from app.graphql.errors import QueryError
+from app.graphql.pagination import Connection, connection
+from app.pagination import PageRequest
+
+if TYPE_CHECKING:
+    from app.projects.service import ProjectAccess
+
+
+@strawberry.type(name="AuditEvent")
+class AuditEventType:
+    id: strawberry.ID
+    action: str = strawberry.field(description="What happened, e.g. `project.member_add`.")
+    target_type: str
+    target_id: str
+    actor_api_key_id: str | None = strawberry.field(
+        description="The project API key that acted, when the actor was a key."
+    )
+    details: JSON = strawberry.field(description="Non-secret facts about the change.")
+    client_ip: str | None
+    created_at: datetime
+    actor_user_id: strawberry.Private[Any]
+
+    @strawberry.field(description="The person who acted, when the actor was a person.")
+    async def actor(self, info: Info[Any, Any]) -> UserType | None:
+        if self.actor_user_id is None:
+            return None
+        user = await info.context.users.load(self.actor_user_id)
+        return UserType.of(user) if user else None
+
+    @classmethod
+    def of(cls, event: AuditRecord) -> AuditEventType:
+        return cls(
+            id=strawberry.ID(str(event.id)),
+            action=event.action,
+            target_type=event.target_type,
+            target_id=event.target_id,
+            actor_api_key_id=event.actor_api_key_id,
+            details=event.details,
+            client_ip=event.client_ip,
+            created_at=event.created_at,
+            actor_user_id=event.actor_user_id,
+        )
+
+
+async def audit_events_connection(
+    info: Info[Any, Any], access: ProjectAccess, page: PageRequest
+) -> Connection[AuditEventType]:
+    from app.projects.service import MANAGERS
+
+    try:
+        access.require_role(MANAGERS, "read the audit trail")
+    except DomainError as error:
+        raise QueryError(error) from None
+    events = await info.context.services.audit.project_events(access.project.id, page)
+    return connection(events, AuditEventType.of)

@@ -1,0 +1,88 @@
+"""Writing and reading the audit trail.
+
+`record()` joins the caller's transaction, so an event is stored exactly when the change it
+describes is. Details must never carry a secret; callers pass labels and ids only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.audit.tables import AuditEvent
+from app.clock import Clock
+from app.pagination import Page, PageRequest, keyset_page
+from app.security.principal import Principal
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: uuid.UUID
+    project_id: uuid.UUID | None
+    actor_user_id: uuid.UUID | None
+    actor_api_key_id: str | None
+    action: str
+    target_type: str
+    target_id: str
+    details: dict[str, Any]
+    client_ip: str | None
+    created_at: datetime
+
+
+class AuditService:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def record(
+        self,
+        principal: Principal,
+        *,
+        action: str,
+        target_type: str,
+        target_id: str,
+        project_id: uuid.UUID | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await AuditEvent.insert(
+            AuditEvent(
+                id=uuid.uuid4(),
+                project_id=project_id,
+                actor_user_id=principal.user_id,
+                actor_api_key_id=principal.api_key_id,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                details=details or {},
+                client_ip=principal.client_ip,
+                created_at=self._clock.now(),
+            )
+        )
+
+    async def project_events(self, project_id: uuid.UUID, page: PageRequest) -> Page[AuditRecord]:
+        """Newest first. The caller has already checked the principal may read the project."""
+        query = AuditEvent.select().where(AuditEvent.project_id == project_id)
+        count = AuditEvent.count().where(AuditEvent.project_id == project_id)
+        return await keyset_page(
+            query, count, page, AuditEvent.created_at, AuditEvent.id, _to_record
+        )
+
+
+def _to_record(row: dict[str, Any]) -> AuditRecord:
+    details = row["details"]
+    if isinstance(details, str):  # JSON columns come back as text on SQLite
+        details = json.loads(details)
+    return AuditRecord(
+        id=row["id"],
+        project_id=row["project_id"],
+        actor_user_id=row["actor_user_id"],
+        actor_api_key_id=row["actor_api_key_id"],
+        action=row["action"],
+        target_type=row["target_type"],
+        target_id=row["target_id"],
+        details=details,
+        client_ip=row["client_ip"],
+        created_at=row["created_at"],
+    )

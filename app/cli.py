@@ -1,0 +1,99 @@
+"""Command line: `python -m app serve | migrate | export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app import db
+from app.settings import Settings, SettingsError
+
+log = logging.getLogger("app")
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "export-schema":
+        return _export_schema(Path(args.output))
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    if args.command == "migrate":
+        return _migrate(settings)
+    return _serve(settings, host=args.host or settings.host, port=args.port or settings.port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m app", description="TrayLinx Keys: project API keys and LLM provider keys."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="apply migrations and serve HTTP (uvicorn)")
+    serve.add_argument("--host", help="interface to bind (default: TRAYLINX_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: TRAYLINX_PORT or 8000)")
+    commands.add_parser("migrate", help="apply pending database migrations and exit")
+    export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
+    export.add_argument("--output", default=str(SCHEMA_PATH), help="file to write (- for stdout)")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def _export_schema(output: Path) -> int:
+    from app.graphql.schema import schema
+
+    text = schema.as_str() + "\n"
+    if str(output) == "-":
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        print(f"wrote {output}")
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    async def run() -> None:
+        db.activate(db.make_engine(settings.database))
+        await db.migrate()
+
+    try:
+        asyncio.run(run())
+    except (db.DatabaseError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"migrations applied ({settings.database.engine})")
+    return 0
+
+
+def _serve(settings: Settings, *, host: str, port: int) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    log.info("serving on http://%s:%s (GraphQL at /graphql, %s)", host, port, settings.env.value)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        # Proxies in front set X-Forwarded-For; uvicorn trusts it only from these addresses.
+        forwarded_allow_ips="127.0.0.1",
+    )
+    return 0

@@ -1,0 +1,147 @@
+"""The database: engine from settings, the one transaction helper, migrations, health.
+
+Piccolo binds tables to an engine lazily through `piccolo_conf`; `activate()` binds every table of
+the app (and Piccolo's own migration table) to the engine built from settings, so one process can
+serve SQLite or PostgreSQL - and the test suite can move between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from app.settings import DatabaseConfig
+
+log = logging.getLogger(__name__)
+
+PICCOLO_CONF_MODULE = "app.piccolo_conf"
+# Any fixed number: it names the lock that serialises migrations across server processes.
+_MIGRATION_LOCK_ID = 727_001
+
+_engine: Engine | None = None
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or prepared; the message is safe to show an operator."""
+
+
+def make_engine(config: DatabaseConfig) -> Engine:
+    if config.engine == "sqlite":
+        path = config.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # timeout: how long a writer waits for the lock before "database is locked".
+        return SQLiteEngine(path=str(path), timeout=30)
+    return PostgresEngine(config=config.postgres_config())
+
+
+def activate(engine: Engine) -> None:
+    """Make `engine` the one every table and every migration uses."""
+    global _engine
+    from app import piccolo_conf
+    from app.piccolo_app import APP_CONFIG
+
+    os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF_MODULE)
+    piccolo_conf.DB = engine
+    for table in [*APP_CONFIG.table_classes, Migration]:
+        table._meta.db = engine
+    _engine = engine
+
+
+def engine() -> Engine:
+    if _engine is None:
+        raise DatabaseError("the database engine is not active; call app.db.activate() first")
+    return _engine
+
+
+def is_sqlite() -> bool:
+    return isinstance(engine(), SQLiteEngine)
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[None]:
+    """The one way to write: every query inside runs in a single transaction.
+
+    On SQLite, writes take the write lock up front (IMMEDIATE): a DEFERRED transaction that reads
+    and then writes fails with "database is locked" under concurrency instead of waiting.
+    """
+    current = engine()
+    if isinstance(current, SQLiteEngine):
+        async with current.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with current.transaction():
+            yield
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    if isinstance(error, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+
+
+async def start(pool_max_size: int = 10) -> None:
+    """Prepare the database for serving: pragmas, migrations, then the connection pool."""
+    current = engine()
+    if isinstance(current, SQLiteEngine):
+        await current.run_ddl("PRAGMA journal_mode=WAL")
+    await migrate()
+    if isinstance(current, PostgresEngine):
+        await current.start_connection_pool(max_size=pool_max_size)
+
+
+async def stop() -> None:
+    current = engine()
+    if isinstance(current, PostgresEngine) and current.pool is not None:
+        await current.close_connection_pool()
+
+
+async def migrate() -> None:
+    """Apply pending migrations; safe when several processes start at once."""
+    current = engine()
+    async with _migration_lock(current):
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            result = await run_forwards(app_name="all")
+        for line in output.getvalue().splitlines():
+            if line.strip():
+                log.debug("migrate: %s", line.strip())
+        if not result.success:
+            raise DatabaseError(f"migrations failed: {result.message}")
+
+
+@asynccontextmanager
+async def _migration_lock(current: Engine) -> AsyncIterator[None]:
+    if not isinstance(current, PostgresEngine):
+        yield
+        return
+    connection = await asyncpg.connect(**current.config)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID)
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
+        await connection.close()
+
+
+async def ping() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        rows: Any = await engine().run_ddl("SELECT 1 AS ok")
+    except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        log.warning("database ping failed: %s", type(error).__name__)
+        return False
+    return bool(rows)

@@ -1,0 +1,43 @@
+"""Per-request GraphQL context: the caller (from the bearer guard), services and DataLoaders.
+
+The guard runs here, once per request, before any resolver: a presented credential that is bad
+raises BearerRejected, which the HTTP edge answers with 401.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request
+from strawberry.dataloader import DataLoader
+from strawberry.litestar import BaseContext
+
+from app.accounts.service import UserRecord
+from app.security.principal import Principal
+from app.services import Services
+
+
+class Context(BaseContext, kw_only=True):
+    principal: Principal
+    services: Services
+    users: DataLoader[uuid.UUID, UserRecord | None]
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def context_getter(request: Request[Any, Any, Any]) -> Context:
+    services: Services = request.app.state.services
+    ip = client_ip(request)
+    principal = await services.guard.principal_for(request.headers.get("authorization"), ip)
+    return Context(principal=principal, services=services, users=_user_loader(services))
+
+
+def _user_loader(services: Services) -> DataLoader[uuid.UUID, UserRecord | None]:
+    async def load(ids: list[uuid.UUID]) -> list[UserRecord | None]:
+        found = await services.accounts.users(ids)
+        return [found.get(user_id) for user_id in ids]
+
+    return DataLoader(load_fn=load)

@@ -1,0 +1,57 @@
+"""Relay-style connections (`edges { node cursor }`, `pageInfo`, `totalCount`) over SQL pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from app.errors import DomainError
+from app.graphql.errors import QueryError
+from app.pagination import Page, PageRequest
+
+Item = TypeVar("Item")
+Node = TypeVar("Node")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[Node]):
+    node: Node
+    cursor: str
+
+
+@strawberry.type
+class Connection(Generic[Node]):
+    edges: list[Edge[Node]]
+    page_info: PageInfo
+    total_count: int
+
+
+def page_request(first: int | None, after: str | None) -> PageRequest:
+    try:
+        return PageRequest.parse(first, after)
+    except DomainError as error:
+        raise QueryError(error) from None
+
+
+def connection(page: Page[Item], to_node: Callable[[Item], Node]) -> Connection[Node]:
+    edges = [Edge(node=to_node(item), cursor=cursor.encode()) for item, cursor in page.items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=page.total_count,
+    )

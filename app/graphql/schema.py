@@ -1,0 +1,99 @@
+"""The schema: every domain's queries and mutations, plus limits, caches and error masking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext, Info
+
+from app.accounts.graphql import AccountMutations, UserType
+from app.graphql.errors import MaskUnexpectedErrors, is_expected
+from app.graphql.permissions import IsAuthenticated
+from app.graphql.scalars import DATETIME_SCALAR
+from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
+from app.security.principal import PrincipalKind
+from app.settings import GraphQLLimits
+
+log = logging.getLogger(__name__)
+
+Viewer = Annotated[
+    UserType | ProjectType,
+    strawberry.union("Viewer", description="Who is calling: a person, or a project via its key."),
+]
+
+
+@strawberry.type
+class ViewerQuery:
+    @strawberry.field(description="The caller.", permission_classes=[IsAuthenticated])
+    async def viewer(self, info: Info[Any, Any]) -> Viewer | None:
+        context = info.context
+        principal = context.principal
+        if principal.kind is PrincipalKind.PROJECT:
+            access = await context.services.projects.find(principal, principal.project_id)
+            return ProjectType.of(access) if access else None
+        user = await context.users.load(principal.user_id)
+        return UserType.of(user) if user else None
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log crashes with their traceback; expected errors are the client's business.
+
+        Strawberry's default logs every error, including validation messages that may quote
+        the variables a client sent (and so a secret).
+        """
+        for error in errors:
+            if not is_expected(error):
+                log.error(
+                    "unexpected error in %s",
+                    ".".join(str(part) for part in error.path or ()) or "operation",
+                    exc_info=error.original_error,
+                )
+
+
+Query = merge_types("Query", (ViewerQuery, ProjectQueries))
+Mutation = merge_types("Mutation", (AccountMutations, ProjectMutations))
+
+
+def build_schema(
+    limits: GraphQLLimits | None = None, *, introspection: bool = True
+) -> Schema:
+    limits = limits or GraphQLLimits()
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        # Parsing and validating the same document again costs more than executing it.
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        MaskUnexpectedErrors,
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map={datetime: DATETIME_SCALAR}),
+    )
+
+
+schema = build_schema()

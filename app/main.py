@@ -1,0 +1,98 @@
+"""The application: routes, lifespan and the HTTP edge's error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.cors import CORSConfig
+from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAILABLE
+
+from app import db
+from app.clock import Clock, SystemClock
+from app.graphql.controller import graphql_controller
+from app.security.guard import BearerRejected
+from app.security.passwords import PasswordHasher
+from app.services import Services
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UNAUTHENTICATED_MESSAGE = "Invalid, expired or revoked credentials."
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, hasher: PasswordHasher | None = None
+) -> Litestar:
+    services = Services.build(settings, clock or SystemClock(), hasher)
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        db.activate(db.make_engine(settings.database))
+        await db.start(pool_max_size=settings.database.pool_max_size)
+        try:
+            yield
+        finally:
+            await db.stop()
+
+    return Litestar(
+        route_handlers=[graphql_controller(settings), healthz, readyz],
+        lifespan=[database],
+        state=_state(services),
+        exception_handlers={BearerRejected: _bearer_rejected, HTTPException: _http_error},
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
+        if settings.cors_origins
+        else None,
+        request_max_body_size=settings.graphql.max_body_bytes,
+        debug=False,
+    )
+
+
+def _state(services: Services) -> Any:
+    from litestar.datastructures import State
+
+    return State({"services": services})
+
+
+@get("/healthz", media_type=MediaType.JSON, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    """The process is up and serving."""
+    return {"status": "ok"}
+
+
+@get("/readyz", media_type=MediaType.JSON)
+async def readyz() -> Response[dict[str, str]]:
+    """The process can serve requests: its database answers."""
+    if await db.ping():
+        return Response({"status": "ok"})
+    return Response({"status": "database unavailable"}, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    """Errors at the HTTP edge (413, 404, 405, ...) in the same shape as GraphQL errors."""
+    code = "PAYLOAD_TOO_LARGE" if error.status_code == 413 else "BAD_REQUEST"
+    if error.status_code >= 500:
+        log.error("HTTP %s on %s", error.status_code, request.url.path)
+        code = "INTERNAL_SERVER_ERROR"
+    return Response(
+        {"errors": [{"message": error.detail, "extensions": {"code": code}}]},
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+def _bearer_rejected(request: Request[Any, Any, Any], error: BearerRejected) -> Response[Any]:
+    # The reason goes to the log only; clients learn nothing about which check failed.
+    log.info("rejected bearer credential on %s: %s", request.url.path, error.reason)
+    return Response(
+        {"errors": [{"message": UNAUTHENTICATED_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=HTTP_401_UNAUTHORIZED,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+__all__ = ["create_app"]

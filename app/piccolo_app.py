@@ -1,0 +1,17 @@
+"""The Piccolo app: every table of every domain, migrations in the top-level folder."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from app.accounts.tables import RefreshToken, User
+from app.audit.tables import AuditEvent
+from app.projects.tables import Membership, Project
+
+MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations"
+
+APP_CONFIG = AppConfig(
+    app_name="traylinx",
+    migrations_folder_path=str(MIGRATIONS_FOLDER),
+    table_classes=[User, RefreshToken, Project, Membership, AuditEvent],
+)

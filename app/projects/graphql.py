@@ -1,0 +1,202 @@
+"""GraphQL face of projects: Project, members, and the project mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.accounts.graphql import UserType
+from app.audit.graphql import AuditEventType, audit_events_connection
+from app.errors import NotFound
+from app.graphql.errors import UserError, attempt
+from app.graphql.pagination import Connection, connection, page_request
+from app.graphql.permissions import IsAuthenticated
+from app.projects.service import MemberRecord, ProjectAccess, Role, parse_id
+
+ProjectRole = strawberry.enum(Role, name="ProjectRole")
+
+
+@strawberry.type(name="ProjectMember")
+class ProjectMemberType:
+    role: ProjectRole  # type: ignore[valid-type]
+    joined_at: datetime
+    user_id: strawberry.Private[Any]
+
+    @strawberry.field
+    async def user(self, info: Info[Any, Any]) -> UserType | None:
+        user = await info.context.users.load(self.user_id)
+        return UserType.of(user) if user else None
+
+    @classmethod
+    def of(cls, member: MemberRecord) -> ProjectMemberType:
+        return cls(role=member.role, joined_at=member.joined_at, user_id=member.user_id)
+
+
+@strawberry.type(name="Project")
+class ProjectType:
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+    viewer_role: ProjectRole | None = strawberry.field(  # type: ignore[valid-type]
+        description="The caller's role; null when the caller is one of the project's API keys."
+    )
+    access: strawberry.Private[ProjectAccess]
+
+    @classmethod
+    def of(cls, access: ProjectAccess) -> ProjectType:
+        project = access.project
+        return cls(
+            id=strawberry.ID(str(project.id)),
+            name=project.name,
+            created_at=project.created_at,
+            viewer_role=access.role,
+            access=access,
+        )
+
+    @strawberry.field(description="Members, newest first.")
+    async def members(
+        self, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[ProjectMemberType]:
+        page = await info.context.services.projects.members(self.access, page_request(first, after))
+        return connection(page, ProjectMemberType.of)
+
+    @strawberry.field(description="What was done in this project, newest first (owners and admins).")
+    async def audit_events(
+        self, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[AuditEventType]:
+        return await audit_events_connection(info, self.access, page_request(first, after))
+
+
+@strawberry.type
+class ProjectQueries:
+    @strawberry.field(
+        description="Projects the caller belongs to, newest first.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def projects(
+        self, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[ProjectType]:
+        context = info.context
+        page = await context.services.projects.projects_of(
+            context.principal, page_request(first, after)
+        )
+        return connection(page, ProjectType.of)
+
+    @strawberry.field(
+        description="One project, or null when it does not exist or is not the caller's.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def project(self, info: Info[Any, Any], id: strawberry.ID) -> ProjectType | None:
+        context = info.context
+        try:
+            project_id = parse_id(id)
+        except NotFound:
+            return None
+        access = await context.services.projects.find(context.principal, project_id)
+        return ProjectType.of(access) if access else None
+
+
+@strawberry.input
+class CreateProjectInput:
+    name: str
+
+
+@strawberry.type
+class CreateProjectPayload:
+    project: ProjectType | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class AddProjectMemberInput:
+    project_id: strawberry.ID
+    email: str
+    role: ProjectRole  # type: ignore[valid-type]
+
+
+@strawberry.type
+class AddProjectMemberPayload:
+    member: ProjectMemberType | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class RemoveProjectMemberInput:
+    project_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class RemoveProjectMemberPayload:
+    removed_user_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ProjectMutations:
+    @strawberry.mutation(
+        description="Create a project; the caller becomes its OWNER.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def create_project(
+        self, info: Info[Any, Any], input: CreateProjectInput
+    ) -> CreateProjectPayload:
+        context = info.context
+        projects = context.services.projects
+
+        async def create() -> ProjectAccess:
+            project = await projects.create(context.principal, name=input.name)
+            return await projects.access(context.principal, project.id)
+
+        access, errors = await attempt(create)
+        return CreateProjectPayload(
+            project=ProjectType.of(access) if access else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Add an existing account to a project (OWNER only).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def add_project_member(
+        self, info: Info[Any, Any], input: AddProjectMemberInput
+    ) -> AddProjectMemberPayload:
+        context = info.context
+
+        async def add() -> MemberRecord:
+            return await context.services.projects.add_member(
+                context.principal,
+                project_id=parse_id(input.project_id, "projectId"),
+                email=input.email,
+                role=Role(input.role),
+            )
+
+        member, errors = await attempt(add)
+        return AddProjectMemberPayload(
+            member=ProjectMemberType.of(member) if member else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Remove a member (OWNER only); the last owner cannot be removed.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def remove_project_member(
+        self, info: Info[Any, Any], input: RemoveProjectMemberInput
+    ) -> RemoveProjectMemberPayload:
+        context = info.context
+
+        async def remove() -> strawberry.ID:
+            await context.services.projects.remove_member(
+                context.principal,
+                project_id=parse_id(input.project_id, "projectId"),
+                user_id=parse_id(input.user_id, "userId"),
+            )
+            return input.user_id
+
+        removed, errors = await attempt(remove)
+        return RemoveProjectMemberPayload(removed_user_id=removed, user_errors=errors)
+
+
+__all__ = ["ProjectMutations", "ProjectQueries", "ProjectType"]

@@ -1,0 +1,79 @@
+"""Access tokens: short-lived HS256 JWTs naming the user.
+
+The signing key is derived from the service secret (HMAC with a fixed label), so the raw secret is
+never used directly as a key and other uses of it stay independent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from app.settings import Secret
+
+ALGORITHM = "HS256"
+ISSUER = "traylinx-keys"
+TOKEN_TYPE = "access"
+
+
+class InvalidAccessToken(Exception):
+    """The token is not one we issued, is expired or is malformed. The reason is for logs only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    expires_at: datetime
+
+
+class AccessTokenCodec:
+    def __init__(self, secret: Secret, ttl: timedelta) -> None:
+        self._key = hmac.new(
+            secret.reveal().encode(), b"traylinx/access-token/v1", hashlib.sha256
+        ).digest()
+        self.ttl = ttl
+
+    def __repr__(self) -> str:
+        return f"AccessTokenCodec(ttl={self.ttl!r})"
+
+    def issue(self, user_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
+        expires_at = now + self.ttl
+        claims = {
+            "sub": str(user_id),
+            "iss": ISSUER,
+            "typ": TOKEN_TYPE,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires_at
+
+    def decode(self, token: str, now: datetime) -> AccessClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],  # a fixed list: `alg: none` and key confusion fail here
+                issuer=ISSUER,
+                options={"require": ["sub", "exp", "iat", "iss", "typ"], "verify_exp": False},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidAccessToken(type(error).__name__) from None
+        # Expiry is checked against our clock, not the system's, so tests can cross it.
+        if claims.get("typ") != TOKEN_TYPE:
+            raise InvalidAccessToken("wrong token type")
+        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
+            raise InvalidAccessToken("expired")
+        try:
+            user_id = uuid.UUID(str(claims["sub"]))
+        except ValueError:
+            raise InvalidAccessToken("bad subject") from None
+        return AccessClaims(user_id=user_id, expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo))

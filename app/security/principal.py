@@ -1,0 +1,45 @@
+"""Who is calling: the one object every service receives to decide what the caller may do."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PrincipalKind(StrEnum):
+    ANONYMOUS = "anonymous"
+    USER = "user"
+    PROJECT = "project"  # a project acting through one of its API keys
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    client_ip: str | None = None
+    user_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    api_key_id: str | None = None
+
+    @classmethod
+    def anonymous(cls, client_ip: str | None = None) -> Principal:
+        return cls(kind=PrincipalKind.ANONYMOUS, client_ip=client_ip)
+
+    @classmethod
+    def user(cls, user_id: uuid.UUID, client_ip: str | None = None) -> Principal:
+        return cls(kind=PrincipalKind.USER, user_id=user_id, client_ip=client_ip)
+
+    @classmethod
+    def project(
+        cls, project_id: uuid.UUID, api_key_id: str, client_ip: str | None = None
+    ) -> Principal:
+        return cls(
+            kind=PrincipalKind.PROJECT,
+            project_id=project_id,
+            api_key_id=api_key_id,
+            client_ip=client_ip,
+        )
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.kind is not PrincipalKind.ANONYMOUS

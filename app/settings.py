@@ -1,0 +1,231 @@
+"""Typed settings read once from the environment and validated at start.
+
+Every knob the service has lives here, documented in the README's settings table. Code elsewhere
+receives a `Settings` object; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_BYTES = 32
+DEFAULT_VAR_DIR = Path("var")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message is one line an operator can act on."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Secret:
+    """A string that never shows itself in repr, str or logs; `.reveal()` is explicit."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where the data lives: an embedded SQLite file or a PostgreSQL server."""
+
+    url: str
+    pool_max_size: int = 10
+
+    @property
+    def engine(self) -> str:
+        return "sqlite" if self.url.startswith("sqlite") else "postgres"
+
+    @property
+    def sqlite_path(self) -> Path:
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them.
+        return Path(unquote(self.url.removeprefix("sqlite:///")))
+
+    def postgres_config(self) -> dict[str, object]:
+        parts = urlsplit(self.url)
+        config: dict[str, object] = {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "user": unquote(parts.username or "postgres"),
+            "database": parts.path.lstrip("/") or "postgres",
+        }
+        if parts.password:
+            config["password"] = unquote(parts.password)
+        return config
+
+    def __repr__(self) -> str:
+        # A PostgreSQL URL may carry a password.
+        parts = urlsplit(self.url)
+        if parts.password:
+            shown = self.url.replace(f":{parts.password}@", ":***@")
+            return f"DatabaseConfig(url={shown!r}, pool_max_size={self.pool_max_size})"
+        return f"DatabaseConfig(url={self.url!r}, pool_max_size={self.pool_max_size})"
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class GraphQLLimits:
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2_000
+    max_body_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment
+    secret_key: Secret
+    database: DatabaseConfig
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: tuple[str, ...] = ()
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
+    var_dir: Path = DEFAULT_VAR_DIR
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate; raises SettingsError with one clear line on a bad value."""
+        env_vars = os.environ if environ is None else environ
+        env = _parse_env(env_vars.get("TRAYLINX_ENV", "development"))
+        var_dir = Path(env_vars.get("TRAYLINX_VAR_DIR", str(DEFAULT_VAR_DIR)))
+        return cls(
+            env=env,
+            secret_key=_secret_key(env_vars.get("TRAYLINX_SECRET_KEY"), env, var_dir),
+            database=DatabaseConfig(
+                url=_database_url(env_vars.get("DATABASE_URL"), var_dir),
+                pool_max_size=_int(env_vars, "TRAYLINX_DB_POOL_SIZE", 10, minimum=1),
+            ),
+            host=env_vars.get("TRAYLINX_HOST", "127.0.0.1"),
+            port=_int(env_vars, "TRAYLINX_PORT", 8000, minimum=1, maximum=65535),
+            cors_origins=tuple(
+                origin.strip()
+                for origin in env_vars.get("TRAYLINX_CORS_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
+            auth=AuthConfig(
+                access_token_ttl=timedelta(
+                    seconds=_int(env_vars, "TRAYLINX_ACCESS_TOKEN_TTL_SECONDS", 900, minimum=30)
+                ),
+                refresh_token_ttl=timedelta(
+                    seconds=_int(
+                        env_vars, "TRAYLINX_REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, minimum=60
+                    )
+                ),
+            ),
+            var_dir=var_dir,
+            log_level=env_vars.get("TRAYLINX_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _parse_env(raw: str) -> Environment:
+    try:
+        return Environment(raw.strip().lower())
+    except ValueError:
+        raise SettingsError(
+            f"TRAYLINX_ENV must be 'development' or 'production', not {raw!r}"
+        ) from None
+
+
+def _int(
+    env_vars: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    raw = env_vars.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _database_url(raw: str | None, var_dir: Path) -> str:
+    url = (raw or "").strip() or f"sqlite:///{var_dir / 'traylinx.sqlite3'}"
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise SettingsError(
+            "DATABASE_URL must start with sqlite:/// or postgresql:// "
+            f"(got a value starting with {url.split(':', 1)[0]!r})"
+        )
+    return url
+
+
+def _secret_key(raw: str | None, env: Environment, var_dir: Path) -> Secret:
+    if raw:
+        if len(raw.encode()) < MIN_SECRET_BYTES:
+            raise SettingsError(f"TRAYLINX_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
+        return Secret(raw)
+    if env is Environment.PRODUCTION:
+        raise SettingsError(
+            "TRAYLINX_SECRET_KEY is required in production "
+            f"(at least {MIN_SECRET_BYTES} bytes, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`)"
+        )
+    return Secret(_development_secret(var_dir / "secret_key"))
+
+
+def _development_secret(path: Path) -> str:
+    """Generate once and keep under var/, so sessions survive a restart in development."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must not overwrite each other's secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    log.warning(
+        "TRAYLINX_SECRET_KEY is not set: generated a development secret in %s. "
+        "Set TRAYLINX_SECRET_KEY in production.",
+        path,
+    )
+    return value

@@ -1,0 +1,188 @@
+"""Every database test runs twice: on SQLite and on PostgreSQL.
+
+`database_url` is a session fixture parametrized by engine; each run gets its own fresh SQLite file
+and its own freshly created PostgreSQL database (dropped at the end). Each test starts from empty
+tables. Without a reachable PostgreSQL the PostgreSQL cases skip with the reason, unless `CI` is
+set: there they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+
+from app import db
+from app.clock import FrozenClock
+from app.main import create_app
+from app.piccolo_app import APP_CONFIG
+from app.security.passwords import PasswordHasher
+from app.settings import Settings
+from tests.graphql_client import GraphQLClient
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Real Argon2id, at a cost that keeps hundreds of sign-ups in the suite fast.
+TEST_HASHER = PasswordHasher(memory_kib=1024, time_cost=1)
+
+
+def _admin_pg_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
+
+
+async def _create_pg_database(admin_url: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_url, timeout=5)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_pg_database(admin_url: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_url, timeout=5)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
+        url = f"sqlite:///{path}"
+        _migrate(url)
+        yield url
+        return
+    admin_url = _admin_pg_url()
+    name = f"traylinx_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        asyncio.run(_create_pg_database(admin_url, name))
+    except (OSError, asyncpg.PostgresError) as error:
+        reason = f"PostgreSQL at {admin_url} is not reachable ({type(error).__name__}: {error})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI requires it", pytrace=False)
+        pytest.skip(reason)
+    url = _with_database(admin_url, name)
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        asyncio.run(_drop_pg_database(admin_url, name))
+
+
+def _migrate(url: str) -> None:
+    async def run() -> None:
+        db.activate(db.make_engine(_settings(url).database))
+        await db.migrate()
+
+    asyncio.run(run())
+
+
+def _settings(url: str, tmp_dir: Path | None = None) -> Settings:
+    return Settings.from_env(
+        {
+            "DATABASE_URL": url,
+            "TRAYLINX_SECRET_KEY": "test-secret-" + "x" * 40,
+            "TRAYLINX_VAR_DIR": str(tmp_dir or Path("var")),
+        }
+    )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return _settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def engine_name(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgres"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+async def _empty_tables() -> None:
+    names = [table._meta.tablename for table in APP_CONFIG.table_classes]
+    if db.is_sqlite():
+        async with db.transaction():
+            for name in names:
+                await db.engine().run_ddl(f'DELETE FROM "{name}"')
+    else:
+        quoted = ", ".join(f'"{name}"' for name in names)
+        await db.engine().run_ddl(f"TRUNCATE {quoted} CASCADE")
+
+
+@contextlib.asynccontextmanager
+async def running(application: Litestar) -> AsyncIterator[Litestar]:
+    """Run the app's real lifespan in a task of its own.
+
+    pytest-asyncio sets fixtures up and tears them down in different tasks, and the lifespan's
+    task group must be entered and left by the same one.
+    """
+    started = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(serve())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # re-raises the startup failure
+    try:
+        yield application
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Litestar]:
+    application = create_app(settings, clock=clock, hasher=TEST_HASHER)
+    async with running(application):
+        await _empty_tables()
+        yield application
+
+
+@pytest.fixture
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+__all__ = ["replace", "unique_email"]

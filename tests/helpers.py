@@ -1,0 +1,124 @@
+"""Shared steps written as the API's users would take them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.graphql_client import GraphQLClient, Session
+
+PASSWORD = "correct horse battery staple"
+
+SIGN_UP = """
+mutation SignUp($input: SignUpInput!) {
+  signUp(input: $input) {
+    accessToken accessTokenExpiresAt refreshToken
+    user { id email name createdAt }
+    userErrors { field message code }
+  }
+}
+"""
+
+LOG_IN = """
+mutation LogIn($input: LogInInput!) {
+  logIn(input: $input) {
+    accessToken accessTokenExpiresAt refreshToken
+    user { id email }
+    userErrors { field message code }
+  }
+}
+"""
+
+REFRESH = """
+mutation Refresh($input: RefreshSessionInput!) {
+  refreshSession(input: $input) {
+    accessToken refreshToken user { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+LOG_OUT = """
+mutation LogOut($input: LogOutInput!) {
+  logOut(input: $input) { ok userErrors { field message code } }
+}
+"""
+
+CREATE_PROJECT = """
+mutation CreateProject($input: CreateProjectInput!) {
+  createProject(input: $input) {
+    project { id name viewerRole createdAt }
+    userErrors { field message code }
+  }
+}
+"""
+
+ADD_MEMBER = """
+mutation AddMember($input: AddProjectMemberInput!) {
+  addProjectMember(input: $input) {
+    member { role user { id email } }
+    userErrors { field message code }
+  }
+}
+"""
+
+REMOVE_MEMBER = """
+mutation RemoveMember($input: RemoveProjectMemberInput!) {
+  removeProjectMember(input: $input) {
+    removedUserId
+    userErrors { field message code }
+  }
+}
+"""
+
+PROJECT = """
+query Project($id: ID!) {
+  project(id: $id) {
+    id name viewerRole
+    members { totalCount edges { node { role user { id email } } } }
+  }
+}
+"""
+
+VIEWER = "{ viewer { __typename ... on User { id email } ... on Project { id name } } }"
+
+
+def new_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def sign_up(
+    gql: GraphQLClient, email: str | None = None, name: str = "Ada Lovelace"
+) -> Session:
+    email = email or new_email()
+    data = await gql.execute(
+        SIGN_UP, {"input": {"email": email, "password": PASSWORD, "name": name}}
+    )
+    payload = data["signUp"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return Session(
+        access_token=payload["accessToken"],
+        refresh_token=payload["refreshToken"],
+        user_id=payload["user"]["id"],
+        email=payload["user"]["email"],
+    )
+
+
+async def create_project(gql: GraphQLClient, session: Session, name: str = "Acme") -> dict[str, Any]:
+    data = await gql.execute(CREATE_PROJECT, {"input": {"name": name}}, session.access_token)
+    payload = data["createProject"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    project: dict[str, Any] = payload["project"]
+    return project
+
+
+async def add_member(
+    gql: GraphQLClient, owner: Session, project_id: str, email: str, role: str
+) -> dict[str, Any]:
+    data = await gql.execute(
+        ADD_MEMBER,
+        {"input": {"projectId": project_id, "email": email, "role": role}},
+        owner.access_token,
+    )
+    payload: dict[str, Any] = data["addProjectMember"]
+    return payload
