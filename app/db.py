@@ -22,6 +22,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
 
 from app.settings import DatabaseConfig
 
@@ -31,14 +32,14 @@ PICCOLO_CONF_MODULE = "app.piccolo_conf"
 # Any fixed number: it names the lock that serialises migrations across server processes.
 _MIGRATION_LOCK_ID = 727_001
 
-_engine: Engine | None = None
+_engine: Engine[Any] | None = None
 
 
 class DatabaseError(RuntimeError):
     """The database cannot be reached or prepared; the message is safe to show an operator."""
 
 
-def make_engine(config: DatabaseConfig) -> Engine:
+def make_engine(config: DatabaseConfig) -> Engine[Any]:
     if config.engine == "sqlite":
         path = config.sqlite_path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def make_engine(config: DatabaseConfig) -> Engine:
     return PostgresEngine(config=config.postgres_config())
 
 
-def activate(engine: Engine) -> None:
+def activate(engine: Engine[Any]) -> None:
     """Make `engine` the one every table and every migration uses."""
     global _engine
     from app import piccolo_conf
@@ -55,12 +56,13 @@ def activate(engine: Engine) -> None:
 
     os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF_MODULE)
     piccolo_conf.DB = engine
-    for table in [*APP_CONFIG.table_classes, Migration]:
+    tables: list[type[Table]] = [*APP_CONFIG.table_classes, Migration]
+    for table in tables:
         table._meta.db = engine
     _engine = engine
 
 
-def engine() -> Engine:
+def engine() -> Engine[Any]:
     if _engine is None:
         raise DatabaseError("the database engine is not active; call app.db.activate() first")
     return _engine
@@ -84,6 +86,18 @@ async def transaction() -> AsyncIterator[None]:
     else:
         async with current.transaction():
             yield
+
+
+async def lock_for_update(table: type[Table], row_id: object) -> None:
+    """Serialise writers on one row until the transaction ends.
+
+    PostgreSQL needs `SELECT ... FOR UPDATE` for read-check-write rules (e.g. "keep one owner");
+    SQLite's IMMEDIATE transactions already admit one writer at a time.
+    """
+    if not is_sqlite():
+        await table.select(table._meta.primary_key).where(
+            table._meta.primary_key == row_id
+        ).lock_rows()
 
 
 def is_unique_violation(error: BaseException) -> bool:
@@ -123,7 +137,7 @@ async def migrate() -> None:
 
 
 @asynccontextmanager
-async def _migration_lock(current: Engine) -> AsyncIterator[None]:
+async def _migration_lock(current: Engine[Any]) -> AsyncIterator[None]:
     if not isinstance(current, PostgresEngine):
         yield
         return

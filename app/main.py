@@ -89,7 +89,11 @@ def _bearer_rejected(request: Request[Any, Any, Any], error: BearerRejected) -> 
     # The reason goes to the log only; clients learn nothing about which check failed.
     log.info("rejected bearer credential on %s: %s", request.url.path, error.reason)
     return Response(
-        {"errors": [{"message": UNAUTHENTICATED_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        {
+            "errors": [
+                {"message": UNAUTHENTICATED_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}
+            ]
+        },
         status_code=HTTP_401_UNAUTHORIZED,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )

@@ -79,9 +79,7 @@ async def keyset_page(
             | ((created_at_column == page.after.created_at) & (id_column < after_id))
         )
     # One row more than asked tells whether another page follows, without a second query.
-    rows = await query.order_by(created_at_column, id_column, ascending=False).limit(
-        page.first + 1
-    )
+    rows = await query.order_by(created_at_column, id_column, ascending=False).limit(page.first + 1)
     total = await count_query
     created_key, id_key = created_at_column._meta.name, id_column._meta.name
     items = [

@@ -9,10 +9,8 @@ import os
 from piccolo.conf.apps import AppRegistry
 
 from app.db import make_engine
-from app.settings import DatabaseConfig, _database_url, DEFAULT_VAR_DIR
+from app.settings import DEFAULT_VAR_DIR, DatabaseConfig, _database_url
 
-DB = make_engine(
-    DatabaseConfig(url=_database_url(os.environ.get("DATABASE_URL"), DEFAULT_VAR_DIR))
-)
+DB = make_engine(DatabaseConfig(url=_database_url(os.environ.get("DATABASE_URL"), DEFAULT_VAR_DIR)))
 
 APP_REGISTRY = AppRegistry(apps=["app.piccolo_app"])

@@ -104,7 +104,9 @@ async def sign_up(
     )
 
 
-async def create_project(gql: GraphQLClient, session: Session, name: str = "Acme") -> dict[str, Any]:
+async def create_project(
+    gql: GraphQLClient, session: Session, name: str = "Acme"
+) -> dict[str, Any]:
     data = await gql.execute(CREATE_PROJECT, {"input": {"name": name}}, session.access_token)
     payload = data["createProject"]
     assert payload["userErrors"] == [], payload["userErrors"]

@@ -16,7 +16,11 @@ async def test_sign_up_returns_a_working_session(gql: GraphQLClient) -> None:
 
     data = await gql.execute(VIEWER, token=session.access_token)
 
-    assert data["viewer"] == {"__typename": "User", "id": session.user_id, "email": "ada@example.com"}
+    assert data["viewer"] == {
+        "__typename": "User",
+        "id": session.user_id,
+        "email": "ada@example.com",
+    }
 
 
 async def test_sign_up_reports_every_invalid_field_at_once(gql: GraphQLClient) -> None:

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
 
 from app.accounts.service import AuthSession, UserRecord
+from app.graphql.context import AppInfo
 from app.graphql.errors import UserError, attempt
 from app.graphql.permissions import IsAuthenticated
 
@@ -23,7 +23,10 @@ class UserType:
     @classmethod
     def of(cls, user: UserRecord) -> UserType:
         return cls(
-            id=strawberry.ID(str(user.id)), email=user.email, name=user.name, created_at=user.created_at
+            id=strawberry.ID(str(user.id)),
+            email=user.email,
+            name=user.name,
+            created_at=user.created_at,
         )
 
 
@@ -99,7 +102,7 @@ class LogOutInput:
 @strawberry.type
 class AccountMutations:
     @strawberry.mutation(description="Create an account and start a session.")
-    async def sign_up(self, info: Info[Any, Any], input: SignUpInput) -> SignUpPayload:
+    async def sign_up(self, info: AppInfo, input: SignUpInput) -> SignUpPayload:
         context = info.context
         session, errors = await attempt(
             lambda: context.services.accounts.sign_up(
@@ -109,7 +112,7 @@ class AccountMutations:
         return SignUpPayload(**_auth_fields(session), user_errors=errors)
 
     @strawberry.mutation(description="Start a session with email and password.")
-    async def log_in(self, info: Info[Any, Any], input: LogInInput) -> LogInPayload:
+    async def log_in(self, info: AppInfo, input: LogInInput) -> LogInPayload:
         accounts = info.context.services.accounts
         session, errors = await attempt(
             lambda: accounts.log_in(email=input.email, password=input.password)
@@ -120,7 +123,7 @@ class AccountMutations:
         description="Exchange a refresh token for new tokens. Each refresh token works once."
     )
     async def refresh_session(
-        self, info: Info[Any, Any], input: RefreshSessionInput
+        self, info: AppInfo, input: RefreshSessionInput
     ) -> RefreshSessionPayload:
         accounts = info.context.services.accounts
         session, errors = await attempt(lambda: accounts.refresh(refresh_token=input.refresh_token))
@@ -130,7 +133,7 @@ class AccountMutations:
         description="End the session the refresh token belongs to.",
         permission_classes=[IsAuthenticated],
     )
-    async def log_out(self, info: Info[Any, Any], input: LogOutInput) -> LogOutPayload:
+    async def log_out(self, info: AppInfo, input: LogOutInput) -> LogOutPayload:
         context = info.context
         _, errors = await attempt(
             lambda: context.services.accounts.log_out(

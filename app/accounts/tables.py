@@ -30,5 +30,3 @@ class RefreshToken(Table, tablename="refresh_tokens"):
     # Set when this token was exchanged for a new one (rotation) or revoked (logout, reuse).
     used_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)
-
-

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from app.accounts.graphql import UserType
 from app.audit.service import AuditRecord
 from app.errors import DomainError
+from app.graphql.context import AppInfo
 from app.graphql.errors import QueryError
 from app.graphql.pagination import Connection, connection
 from app.pagination import PageRequest
@@ -35,7 +35,7 @@ class AuditEventType:
     actor_user_id: strawberry.Private[Any]
 
     @strawberry.field(description="The person who acted, when the actor was a person.")
-    async def actor(self, info: Info[Any, Any]) -> UserType | None:
+    async def actor(self, info: AppInfo) -> UserType | None:
         if self.actor_user_id is None:
             return None
         user = await info.context.users.load(self.actor_user_id)
@@ -49,7 +49,7 @@ class AuditEventType:
             target_type=event.target_type,
             target_id=event.target_id,
             actor_api_key_id=event.actor_api_key_id,
-            details=event.details,
+            details=cast(JSON, event.details),
             client_ip=event.client_ip,
             created_at=event.created_at,
             actor_user_id=event.actor_user_id,
@@ -57,7 +57,7 @@ class AuditEventType:
 
 
 async def audit_events_connection(
-    info: Info[Any, Any], access: ProjectAccess, page: PageRequest
+    info: AppInfo, access: ProjectAccess, page: PageRequest
 ) -> Connection[AuditEventType]:
     from app.projects.service import MANAGERS
 

@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Request
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
+from strawberry.types import Info
 
 from app.accounts.service import UserRecord
 from app.security.principal import Principal
@@ -22,6 +23,10 @@ class Context(BaseContext, kw_only=True):
     principal: Principal
     services: Services
     users: DataLoader[uuid.UUID, UserRecord | None]
+
+
+# What every resolver receives; typed so services and loaders are checked end to end.
+AppInfo = Info[Context, None]
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str | None:

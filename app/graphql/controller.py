@@ -31,17 +31,23 @@ def graphql_controller(settings: Settings) -> type:
         allow_queries_via_get=False,
     )
 
-    class GraphQLController(base):  # type: ignore[misc, valid-type]
+    class GraphQLController(base):  # type: ignore[misc]
         # Strawberry builds the sub-response in a worker thread; it is a trivial object, and
         # the thread hop costs more than everything else a small query does.
-        dependencies = {**base.dependencies, "response": Provide(_response_getter, sync_to_thread=False)}
+        dependencies = {
+            **base.dependencies,
+            "response": Provide(_response_getter, sync_to_thread=False),
+        }
 
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
         ) -> Response[GraphQLResource | Any]:
             # Malformed bodies get a GraphQL-shaped JSON error rather than plain text.
             try:
-                return await self.run(request, context=context, root_value=root_value)
+                response: Response[GraphQLResource | Any] = await self.run(
+                    request, context=context, root_value=root_value
+                )
+                return response
             except HTTPException as error:
                 return Response(
                     {"errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]},

@@ -26,7 +26,7 @@ UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 @strawberry.type(description="An expected problem with a mutation's input or the caller's rights.")
 class UserError:
     field: list[str] | None = strawberry.field(
-        description="Path to the input field at fault, e.g. [\"email\"]; null for the whole input."
+        description='Path to the input field at fault, e.g. ["email"]; null for the whole input.'
     )
     message: str
     code: UserErrorCode  # type: ignore[valid-type]

@@ -7,6 +7,7 @@ rather than guessed.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
 import strawberry
 
 DATETIME_HELP = "Use ISO 8601 with a UTC offset, for example 2027-01-31T09:00:00Z."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
@@ -20,14 +20,14 @@ from strawberry.extensions import (
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import ExecutionContext
 
 from app.accounts.graphql import AccountMutations, UserType
+from app.graphql.context import AppInfo
 from app.graphql.errors import MaskUnexpectedErrors, is_expected
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.scalars import DATETIME_SCALAR
 from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
-from app.security.principal import PrincipalKind
 from app.settings import GraphQLLimits
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,16 @@ Viewer = Annotated[
 @strawberry.type
 class ViewerQuery:
     @strawberry.field(description="The caller.", permission_classes=[IsAuthenticated])
-    async def viewer(self, info: Info[Any, Any]) -> Viewer | None:
+    async def viewer(self, info: AppInfo) -> Viewer | None:
         context = info.context
         principal = context.principal
-        if principal.kind is PrincipalKind.PROJECT:
+        if principal.project_id is not None:
             access = await context.services.projects.find(principal, principal.project_id)
             return ProjectType.of(access) if access else None
-        user = await context.users.load(principal.user_id)
-        return UserType.of(user) if user else None
+        if principal.user_id is not None:
+            user = await context.users.load(principal.user_id)
+            return UserType.of(user) if user else None
+        return None
 
 
 class Schema(strawberry.Schema):
@@ -73,9 +75,7 @@ Query = merge_types("Query", (ViewerQuery, ProjectQueries))
 Mutation = merge_types("Mutation", (AccountMutations, ProjectMutations))
 
 
-def build_schema(
-    limits: GraphQLLimits | None = None, *, introspection: bool = True
-) -> Schema:
+def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> Schema:
     limits = limits or GraphQLLimits()
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
 
 from app.accounts.graphql import UserType
 from app.audit.graphql import AuditEventType, audit_events_connection
 from app.errors import NotFound
+from app.graphql.context import AppInfo
 from app.graphql.errors import UserError, attempt
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
@@ -26,7 +26,7 @@ class ProjectMemberType:
     user_id: strawberry.Private[Any]
 
     @strawberry.field
-    async def user(self, info: Info[Any, Any]) -> UserType | None:
+    async def user(self, info: AppInfo) -> UserType | None:
         user = await info.context.users.load(self.user_id)
         return UserType.of(user) if user else None
 
@@ -58,14 +58,16 @@ class ProjectType:
 
     @strawberry.field(description="Members, newest first.")
     async def members(
-        self, info: Info[Any, Any], first: int | None = None, after: str | None = None
+        self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ProjectMemberType]:
         page = await info.context.services.projects.members(self.access, page_request(first, after))
         return connection(page, ProjectMemberType.of)
 
-    @strawberry.field(description="What was done in this project, newest first (owners and admins).")
+    @strawberry.field(
+        description="What was done in this project, newest first (owners and admins)."
+    )
     async def audit_events(
-        self, info: Info[Any, Any], first: int | None = None, after: str | None = None
+        self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[AuditEventType]:
         return await audit_events_connection(info, self.access, page_request(first, after))
 
@@ -77,7 +79,7 @@ class ProjectQueries:
         permission_classes=[IsAuthenticated],
     )
     async def projects(
-        self, info: Info[Any, Any], first: int | None = None, after: str | None = None
+        self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ProjectType]:
         context = info.context
         page = await context.services.projects.projects_of(
@@ -89,7 +91,7 @@ class ProjectQueries:
         description="One project, or null when it does not exist or is not the caller's.",
         permission_classes=[IsAuthenticated],
     )
-    async def project(self, info: Info[Any, Any], id: strawberry.ID) -> ProjectType | None:
+    async def project(self, info: AppInfo, id: strawberry.ID) -> ProjectType | None:
         context = info.context
         try:
             project_id = parse_id(id)
@@ -142,7 +144,7 @@ class ProjectMutations:
         permission_classes=[IsAuthenticated],
     )
     async def create_project(
-        self, info: Info[Any, Any], input: CreateProjectInput
+        self, info: AppInfo, input: CreateProjectInput
     ) -> CreateProjectPayload:
         context = info.context
         projects = context.services.projects
@@ -161,7 +163,7 @@ class ProjectMutations:
         permission_classes=[IsAuthenticated],
     )
     async def add_project_member(
-        self, info: Info[Any, Any], input: AddProjectMemberInput
+        self, info: AppInfo, input: AddProjectMemberInput
     ) -> AddProjectMemberPayload:
         context = info.context
 
@@ -183,7 +185,7 @@ class ProjectMutations:
         permission_classes=[IsAuthenticated],
     )
     async def remove_project_member(
-        self, info: Info[Any, Any], input: RemoveProjectMemberInput
+        self, info: AppInfo, input: RemoveProjectMemberInput
     ) -> RemoveProjectMemberPayload:
         context = info.context
 

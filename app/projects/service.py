@@ -155,7 +155,10 @@ class ProjectService:
         roles = await self._roles(principal, [project.id for project, _ in projects.items])
         return Page(
             items=[
-                (ProjectAccess(project=project, principal=principal, role=roles.get(project.id)), cursor)
+                (
+                    ProjectAccess(project=project, principal=principal, role=roles.get(project.id)),
+                    cursor,
+                )
                 for project, cursor in projects.items
             ],
             has_next_page=projects.has_next_page,
@@ -219,6 +222,8 @@ class ProjectService:
         access = await self.access(principal, project_id)
         access.require_role({Role.OWNER}, "remove members")
         async with db.transaction():
+            # Two owners removing each other at once must not leave the project ownerless.
+            await db.lock_for_update(Project, project_id)
             row = await _membership_row(project_id, user_id)
             if row is None:
                 raise NotFound("This person is not a member of the project.", field=("userId",))

@@ -76,4 +76,6 @@ class AccessTokenCodec:
             user_id = uuid.UUID(str(claims["sub"]))
         except ValueError:
             raise InvalidAccessToken("bad subject") from None
-        return AccessClaims(user_id=user_id, expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo))
+        return AccessClaims(
+            user_id=user_id, expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo)
+        )

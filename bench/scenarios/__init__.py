@@ -1,0 +1,9 @@
+"""The scenario registry. A new scenario is a module here defining SCENARIO, listed below."""
+
+from __future__ import annotations
+
+from bench.model import Scenario
+from bench.scenarios import graphql
+
+# In the order `python -m bench` runs them.
+SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in (graphql.SCENARIO,)}

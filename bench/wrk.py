@@ -1,0 +1,199 @@
+"""HTTP load with wrk: install it if needed, check a case once, then time it.
+
+wrk only sees status codes, and it counts responses with status >= 400 as its "non-2xx or 3xx"
+errors. GraphQL reports most failures inside a 200 response, so every case is first sent once
+with httpx and its body compared with what the case expects (`preflight`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.harness import HarnessError, progress
+from bench.model import Measurement
+
+REPORT_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
+RESULT_PREFIX = "BENCH_RESULT "
+# On small machines extra wrk threads only take CPU away from the server being measured.
+MAX_THREADS = 2
+# Generous, so that slow responses under load are measured rather than dropped as timeouts.
+REQUEST_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class HttpCase:
+    """One kind of request, and the JSON a correct response carries (None: any 200)."""
+
+    label: str
+    method: str
+    path: str
+    body: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    expect_json: Any = None
+
+    @classmethod
+    def graphql(cls, query: str, *, expect_data: Any, token: str | None = None) -> HttpCase:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return cls(
+            label=f"POST /graphql {query}" + (" as user" if token else ""),
+            method="POST",
+            path="/graphql",
+            body=json.dumps({"query": query}, separators=(",", ":")),
+            headers=headers,
+            expect_json={"data": expect_data},
+        )
+
+
+@dataclass(frozen=True)
+class WrkReport:
+    """The numbers printed by wrk_report.lua's done() callback."""
+
+    duration_us: int
+    requests: int
+    bytes: int
+    connect_errors: int
+    read_errors: int
+    write_errors: int
+    timeouts: int
+    status_errors: int
+    latency_mean_us: float
+    latency_p50_us: int
+    latency_p90_us: int
+    latency_p99_us: int
+    latency_max_us: int
+
+    @property
+    def socket_errors(self) -> int:
+        return self.connect_errors + self.read_errors + self.write_errors + self.timeouts
+
+    def measurement(self, label: str, connections: int) -> Measurement:
+        seconds = self.duration_us / 1_000_000
+        return Measurement(
+            label=label,
+            connections=connections,
+            requests=self.requests,
+            duration_s=round(seconds, 3),
+            rps=round(self.requests / seconds, 1) if seconds else 0.0,
+            p50_ms=round(self.latency_p50_us / 1000, 3),
+            p99_ms=round(self.latency_p99_us / 1000, 3),
+            non_2xx=self.status_errors,
+            socket_errors=self.socket_errors,
+        )
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installing the Debian package first when it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise HarnessError("wrk is not installed; install it with `sudo apt-get install -y wrk`")
+    progress("wrk is not installed; installing it with apt-get")
+    install_with_apt("wrk")
+    found = shutil.which("wrk")
+    if not found:
+        raise HarnessError("apt-get installed wrk, but it is still not on PATH")
+    return found
+
+
+def install_with_apt(package: str) -> None:
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
+
+    def apt(command: list[str]) -> bool:
+        # apt's chatter goes to stderr: stdout is reserved for the result tables.
+        return subprocess.run(command, env=env, stdout=sys.stderr, check=False).returncode == 0
+
+    # Fresh containers often have no package lists yet; refresh them only when needed.
+    if not apt(install) and not (apt(["apt-get", "update"]) and apt(install)):
+        raise HarnessError(f"could not install {package} with apt-get (see the output above)")
+
+
+def wrk_version(wrk: str) -> str:
+    # `wrk -v` prints "wrk 4.1.0 [epoll] Copyright ..." and exits with status 1.
+    output = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False).stdout
+    words = output.split()
+    return " ".join(words[:3]) if words else "wrk (unknown version)"
+
+
+def preflight(case: HttpCase, base_url: str) -> None:
+    """Send the case once and check the answer, so that a broken case cannot be timed."""
+    response = httpx.request(
+        case.method, base_url + case.path, content=case.body, headers=dict(case.headers)
+    )
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    if response.status_code != 200 or (case.expect_json is not None and body != case.expect_json):
+        raise HarnessError(
+            f"{case.label}: expected 200 with {json.dumps(case.expect_json)}, "
+            f"got {response.status_code} with {response.text[:500]}"
+        )
+
+
+def measure(
+    wrk: str, case: HttpCase, base_url: str, *, connections: int, duration_s: int, warmup_s: int
+) -> Measurement:
+    """A warm-up run whose numbers are thrown away, then the timed run."""
+    progress(f"{case.label} at c={connections}: {warmup_s} s warm-up, {duration_s} s timed")
+    # The first requests pay for lazy imports, caches and pool connections; keep them out.
+    run_wrk(wrk, case, base_url, connections=connections, duration_s=warmup_s)
+    report = run_wrk(wrk, case, base_url, connections=connections, duration_s=duration_s)
+    return report.measurement(case.label, connections)
+
+
+def run_wrk(
+    wrk: str, case: HttpCase, base_url: str, *, connections: int, duration_s: int
+) -> WrkReport:
+    command = [
+        wrk,
+        f"--threads={min(connections, MAX_THREADS)}",
+        f"--connections={connections}",
+        f"--duration={duration_s}s",
+        f"--timeout={REQUEST_TIMEOUT_S}s",
+        f"--script={REPORT_SCRIPT}",
+        base_url + case.path,
+    ]
+    completed = subprocess.run(
+        command,
+        env=os.environ | request_environment(case),
+        capture_output=True,
+        text=True,
+        timeout=duration_s + REQUEST_TIMEOUT_S + 30,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise HarnessError(
+            f"wrk failed with status {completed.returncode} on {case.label}:\n"
+            f"{completed.stderr.strip() or completed.stdout.strip()}"
+        )
+    return parse_report(completed.stdout)
+
+
+def request_environment(case: HttpCase) -> dict[str, str]:
+    """The variables wrk_report.lua reads to build the request."""
+    return {
+        "BENCH_METHOD": case.method,
+        "BENCH_BODY": case.body or "",
+        "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in case.headers.items()),
+    }
+
+
+def parse_report(stdout: str) -> WrkReport:
+    for line in stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return WrkReport(**json.loads(line.removeprefix(RESULT_PREFIX)))
+    raise HarnessError(f"wrk printed no {RESULT_PREFIX.strip()} line:\n{stdout.strip()}")

@@ -1,0 +1,256 @@
+"""The HTTP edge: the bearer guard, limits, malformed requests, GraphiQL and health."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from piccolo.engine.postgres import PostgresEngine
+
+from app import db
+from app.settings import Environment, Settings
+from tests.conftest import serving
+from tests.graphql_client import GraphQLClient
+from tests.helpers import LOG_IN, PASSWORD, VIEWER, sign_up
+
+UNAUTHENTICATED_BODY = {
+    "errors": [
+        {
+            "message": "Invalid, expired or revoked credentials.",
+            "extensions": {"code": "UNAUTHENTICATED"},
+        }
+    ]
+}
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _claims(user_id: str = "00000000-0000-0000-0000-000000000001") -> dict[str, Any]:
+    now = int(datetime.now(UTC).timestamp())
+    return {"sub": user_id, "iss": "traylinx-keys", "typ": "access", "iat": now, "exp": now + 600}
+
+
+async def test_anonymous_callers_reach_typename(gql: GraphQLClient) -> None:
+    assert await gql.execute("{ __typename }") == {"__typename": "Query"}
+
+
+async def test_anonymous_callers_reach_introspection(gql: GraphQLClient) -> None:
+    data = await gql.execute("{ __schema { queryType { name } } }")
+
+    assert data["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_anonymous_callers_get_unauthenticated_on_other_fields(gql: GraphQLClient) -> None:
+    errors = await gql.errors("{ projects { totalCount } }")
+
+    assert errors[0]["extensions"] == {"code": "UNAUTHENTICATED"}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer",
+        "Bearer    ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not-a-token",
+        "Bearer " + "A" * 10_000,
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.bad-signature",
+    ],
+)
+async def test_a_malformed_bearer_gets_401_before_any_resolver(
+    http: httpx.AsyncClient, authorization: str
+) -> None:
+    response = await http.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": authorization}
+    )
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json() == UNAUTHENTICATED_BODY
+
+
+async def test_a_jwt_signed_with_another_key_gets_401(http: httpx.AsyncClient) -> None:
+    forged = jwt.encode(_claims(), "another-key-that-is-long-enough-for-hs256", algorithm="HS256")
+
+    response = await http.post(
+        "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {forged}"}
+    )
+
+    assert response.status_code == 401
+
+
+async def test_a_jwt_with_alg_none_gets_401(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/graphql",
+        json={"query": VIEWER},
+        headers={"Authorization": f"Bearer {_unsigned(_claims())}"},
+    )
+
+    assert response.status_code == 401
+
+
+async def test_an_expired_jwt_gets_401(gql: GraphQLClient, clock: Any) -> None:
+    session = await sign_up(gql)
+    clock.advance(timedelta(hours=1))
+
+    response = await gql.post(VIEWER, token=session.access_token)
+
+    assert response.status_code == 401
+    assert response.json() == UNAUTHENTICATED_BODY
+
+
+async def test_rejected_tokens_never_reach_the_log(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZWFrIn0.c2VjcmV0LXNpZ25hdHVyZQ"
+    caplog.set_level(logging.DEBUG)
+
+    await http.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert token not in caplog.text
+    assert "c2VjcmV0LXNpZ25hdHVyZQ" not in caplog.text
+
+
+async def test_passwords_and_tokens_never_reach_the_log(
+    gql: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    session = await sign_up(gql)
+    login = await gql.execute(LOG_IN, {"input": {"email": session.email, "password": PASSWORD}})
+    await gql.execute(LOG_IN, {"input": {"email": session.email, "password": PASSWORD + "!"}})
+
+    for secret in (
+        PASSWORD,
+        session.access_token,
+        session.refresh_token,
+        login["logIn"]["refreshToken"],
+    ):
+        assert secret not in caplog.text
+
+
+async def test_non_json_body_is_400(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/graphql", content=b"query { __typename }", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_malformed_json_is_400(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 400
+
+
+async def test_a_batch_is_refused(http: httpx.AsyncClient) -> None:
+    response = await http.post("/graphql", json=[{"query": "{ __typename }"}] * 2)
+
+    assert response.status_code == 400
+
+
+async def test_a_body_over_one_mebibyte_is_413(http: httpx.AsyncClient) -> None:
+    padding = " " * (1024 * 1024)
+    response = await http.post(
+        "/graphql",
+        content=json.dumps({"query": "{ __typename }" + padding}).encode(),
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_a_query_deeper_than_the_limit_is_refused(settings: Settings) -> None:
+    # The schema has no cycles today, so its deepest path is short; a lower limit shows the
+    # limiter at work on a real query.
+    shallow = replace(settings, graphql=replace(settings.graphql, max_depth=4))
+    query = "{ projects { edges { node { members { edges { node { role } } } } } } }"
+
+    async with serving(shallow) as http:
+        response = await http.post("/graphql", json={"query": query})
+
+    assert "exceeds maximum operation depth of 4" in response.json()["errors"][0]["message"]
+
+
+async def test_a_hundred_aliases_are_refused(gql: GraphQLClient) -> None:
+    aliases = " ".join(f"a{i}: __typename" for i in range(100))
+
+    errors = await gql.errors(f"{{ {aliases} }}")
+
+    assert "aliases" in errors[0]["message"].lower()
+
+
+async def test_a_mutation_over_get_is_refused(http: httpx.AsyncClient) -> None:
+    response = await http.get(
+        "/graphql",
+        params={"query": "mutation { __typename }"},
+        headers={"accept": "application/json"},
+    )
+
+    assert response.status_code in {400, 405}
+
+
+async def test_graphiql_is_served_in_development(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", headers={"accept": "text/html"})
+
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_healthz_answers_ok(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_answers_ok_when_the_database_does(http: httpx.AsyncClient) -> None:
+    response = await http.get("/readyz")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.filterwarnings("ignore:.*Unable to connect to database")
+async def test_readyz_is_503_when_the_database_is_unreachable(http: httpx.AsyncClient) -> None:
+    healthy = db.engine()
+    # A server nobody listens on: the real failure, not a patched ping.
+    db.activate(PostgresEngine(config={"host": "127.0.0.1", "port": 9, "user": "postgres"}))
+    try:
+        response = await http.get("/readyz")
+    finally:
+        db.activate(healthy)
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "database unavailable"}
+
+
+async def test_production_hides_graphiql_and_introspection(settings: Settings) -> None:
+    production = replace(settings, env=Environment.PRODUCTION)
+
+    async with serving(production) as http:
+        page = await http.get("/graphql", headers={"accept": "text/html"})
+        introspection = await http.post(
+            "/graphql", json={"query": "{ __schema { queryType { name } } }"}
+        )
+
+    assert "graphiql" not in page.text.lower()
+    assert introspection.json()["errors"]
