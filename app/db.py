@@ -95,9 +95,11 @@ async def lock_for_update(table: type[Table], row_id: object) -> None:
     SQLite's IMMEDIATE transactions already admit one writer at a time.
     """
     if not is_sqlite():
-        await table.select(table._meta.primary_key).where(
-            table._meta.primary_key == row_id
-        ).lock_rows()
+        await (
+            table.select(table._meta.primary_key)
+            .where(table._meta.primary_key == row_id)
+            .lock_rows()
+        )
 
 
 def is_unique_violation(error: BaseException) -> bool:
