@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -100,6 +101,13 @@ async def lock_for_update(table: type[Table], row_id: object) -> None:
             .where(table._meta.primary_key == row_id)
             .lock_rows()
         )
+
+
+def contains_text(column_name: str, text: str) -> WhereRaw:
+    """Case-insensitive substring match, with no LIKE wildcards to escape in `text`."""
+    function = "instr" if is_sqlite() else "strpos"
+    # column_name comes from our own table definitions, never from input.
+    return WhereRaw(f'{function}(lower("{column_name}"), lower({{}})) > 0', text)
 
 
 def is_unique_violation(error: BaseException) -> bool:

@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAILABLE
 
 from app import db
+from app.api_keys.lookup import open_lookup
 from app.clock import Clock, SystemClock
 from app.graphql.controller import graphql_controller
 from app.security.guard import BearerRejected
@@ -34,9 +35,15 @@ def create_app(
     async def database(app: Litestar) -> AsyncIterator[None]:
         db.activate(db.make_engine(settings.database))
         await db.start(pool_max_size=settings.database.pool_max_size)
+        lookup = open_lookup()
+        services.api_key_authenticator.attach(lookup)
+        services.last_use.start()
         try:
             yield
         finally:
+            await services.last_use.stop()
+            services.api_key_authenticator.attach(None)
+            await lookup.close()
             await db.stop()
 
     return Litestar(

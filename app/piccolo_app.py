@@ -5,6 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from app.accounts.tables import RefreshToken, User
+from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
 from app.projects.tables import Membership, Project
 
@@ -13,5 +14,5 @@ MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations
 APP_CONFIG = AppConfig(
     app_name="traylinx",
     migrations_folder_path=str(MIGRATIONS_FOLDER),
-    table_classes=[User, RefreshToken, Project, Membership, AuditEvent],
+    table_classes=[User, RefreshToken, Project, Membership, AuditEvent, ApiKey],
 )

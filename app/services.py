@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from app.accounts.authenticator import AccessTokenAuthenticator
 from app.accounts.service import AccountService
+from app.api_keys.service import ApiKeyService
+from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
 from app.audit.service import AuditService
 from app.clock import Clock
 from app.projects.service import ProjectService
@@ -23,6 +25,9 @@ class Services:
     audit: AuditService
     accounts: AccountService
     projects: ProjectService
+    api_keys: ApiKeyService
+    api_key_authenticator: ApiKeyAuthenticator
+    last_use: LastUseRecorder
 
     @classmethod
     def build(
@@ -37,11 +42,19 @@ class Services:
             refresh_token_ttl=settings.auth.refresh_token_ttl,
             audit=audit,
         )
+        projects = ProjectService(clock=clock, accounts=accounts, audit=audit)
+        last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
+        api_key_authenticator = ApiKeyAuthenticator(clock, last_use)
         return cls(
             settings=settings,
             clock=clock,
-            guard=BearerGuard([AccessTokenAuthenticator(access_tokens, clock)]),
+            guard=BearerGuard(
+                [AccessTokenAuthenticator(access_tokens, clock), api_key_authenticator]
+            ),
             audit=audit,
             accounts=accounts,
-            projects=ProjectService(clock=clock, accounts=accounts, audit=audit),
+            projects=projects,
+            api_keys=ApiKeyService(clock=clock, projects=projects, audit=audit),
+            api_key_authenticator=api_key_authenticator,
+            last_use=last_use,
         )

@@ -98,6 +98,12 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class ApiKeyConfig:
+    # How often recorded key uses (lastUsedAt, last IP) are written; each key at most once a minute.
+    last_use_flush: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
 class GraphQLLimits:
     max_depth: int = 10
     max_aliases: int = 30
@@ -115,6 +121,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     auth: AuthConfig = field(default_factory=AuthConfig)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
+    api_keys: ApiKeyConfig = field(default_factory=ApiKeyConfig)
     var_dir: Path = DEFAULT_VAR_DIR
     log_level: str = "INFO"
 
@@ -151,6 +158,11 @@ class Settings:
                         env_vars, "TRAYLINX_REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, minimum=60
                     )
                 ),
+            ),
+            api_keys=ApiKeyConfig(
+                last_use_flush=timedelta(
+                    seconds=_int(env_vars, "TRAYLINX_LAST_USE_FLUSH_SECONDS", 5, minimum=1)
+                )
             ),
             var_dir=var_dir,
             log_level=env_vars.get("TRAYLINX_LOG_LEVEL", "INFO").upper(),

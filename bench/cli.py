@@ -38,9 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = [SCENARIOS[name] for name in args.scenarios or SCENARIOS]
     try:
         return run_scenarios(chosen, options)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         progress("interrupted")
-        return 130
+        # The shell convention: 128 + the signal's number.
+        return 128 + getattr(interruption, "signum", signal.SIGINT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,5 +114,11 @@ def run_scenarios(chosen: list[Scenario], options: RunOptions) -> int:
     return 0 if all_clean else 1
 
 
+class Terminated(KeyboardInterrupt):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise Terminated(signum)

@@ -32,8 +32,11 @@ STARTUP_TIMEOUT_S = 30.0
 SHUTDOWN_TIMEOUT_S = 10.0
 # A long --duration must not outlive the access token a scenario signs up for (default 15 min).
 ACCESS_TOKEN_TTL_S = 24 * 3600
-# Lines in the server's log that mean something went wrong while it was being measured.
-SERVER_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback")
+# One line per logged error, whichever logging format is active (a traceback adds lines that
+# do not match, so each error counts once).
+SERVER_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b")
+LOG_SETTLE_QUIET_S = 0.25
+LOG_SETTLE_MAX_S = 3.0
 
 
 class HarnessError(RuntimeError):
@@ -55,20 +58,32 @@ class RunningService:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def problems(self, limit: int = 5) -> list[str]:
-        """What went wrong in the server so far: a crash, or errors it logged while measured."""
-        found = []
-        if self.process.poll() is not None:
-            found.append(f"the server exited early with status {self.process.returncode}")
-        error_lines = [
+    def exit_problem(self) -> str | None:
+        """Set when the server died while it was being measured."""
+        if self.process.poll() is None:
+            return None
+        return f"the server exited early with status {self.process.returncode}"
+
+    def logged_errors(self) -> list[str]:
+        return [
             line.strip()
             for line in self.log_path.read_text(errors="replace").splitlines()
             if SERVER_ERROR_LINE.search(line)
         ]
-        found.extend(f"server log: {line}" for line in error_lines[:limit])
-        if len(error_lines) > limit:
-            found.append(f"server log: {len(error_lines) - limit} more error lines")
-        return found
+
+    def wait_for_quiet_log(self) -> None:
+        """Let the server finish logging what the last run caused before its errors are counted.
+
+        The service logs from a background thread, so lines about requests cut off at the end of
+        a run may appear a little after the load generator has exited.
+        """
+        deadline = time.monotonic() + LOG_SETTLE_MAX_S
+        size = self.log_path.stat().st_size
+        while time.monotonic() < deadline:
+            time.sleep(LOG_SETTLE_QUIET_S)
+            previous, size = size, self.log_path.stat().st_size
+            if size == previous:
+                return
 
 
 @contextlib.contextmanager

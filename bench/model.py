@@ -24,6 +24,12 @@ class Measurement:
 
     `connections` is None for measurements that are not driven over connections (in-process
     loops); `ratio` is the throughput relative to the scenario's baseline row, when it has one.
+
+    Failures are counted from both ends. The load generator sees `non_2xx` responses and
+    `socket_errors`; the server logs `server_errors`. Stopping a run closes connections with up to
+    one request each still in flight, and the server may log those as errors that no client ever
+    receives, so up to `connections` logged errors beyond the non-2xx responses are expected.
+    `warmup_failures` counts the same kinds of failure during the untimed warm-up.
     """
 
     label: str
@@ -35,31 +41,56 @@ class Measurement:
     p99_ms: float
     non_2xx: int = 0
     socket_errors: int = 0
+    server_errors: int = 0
+    warmup_failures: int = 0
     ratio: float | None = None
 
     @property
+    def unexplained_server_errors(self) -> int:
+        return unexplained_server_errors(self.server_errors, self.non_2xx, self.connections)
+
+    @property
+    def timed_failures(self) -> int:
+        return self.non_2xx + self.socket_errors + self.unexplained_server_errors
+
+    @property
     def failures(self) -> int:
-        return self.non_2xx + self.socket_errors
+        return self.timed_failures + self.warmup_failures
 
     def problem(self) -> str | None:
         """A one-line description of what went wrong during the run, or None when nothing did."""
         if not self.failures:
             return None
         where = self.label if self.connections is None else f"{self.label} at c={self.connections}"
-        return (
-            f"{where}: {self.non_2xx} non-2xx responses and {self.socket_errors} socket errors "
-            f"out of {self.requests} requests"
-        )
+        counts = [
+            (self.non_2xx, "non-2xx responses"),
+            (self.socket_errors, "socket errors"),
+            (self.unexplained_server_errors, "unexplained errors in the server log"),
+        ]
+        found = [f"{count} {what}" for count, what in counts if count]
+        parts = [f"{', '.join(found)} in {self.requests} timed requests"] if found else []
+        if self.warmup_failures:
+            parts.append(f"{self.warmup_failures} failures during the warm-up")
+        return f"{where}: {'; '.join(parts)}"
+
+
+def unexplained_server_errors(logged: int, non_2xx: int, connections: int | None) -> int:
+    """Errors the server logged beyond what the failed and cut-off requests account for."""
+    return max(0, logged - non_2xx - (connections or 0))
 
 
 @dataclass(frozen=True)
 class ScenarioResult:
-    """What a scenario reports: its rows, plus anything surprising it noticed along the way."""
+    """What a scenario reports: its rows, anything wrong it noticed, and neutral remarks.
+
+    `warnings` mark the numbers as suspect (like failed requests do); `notes` do not.
+    """
 
     measurements: list[Measurement]
     ratio_label: str | None = None
     facts: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:

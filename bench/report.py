@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import textwrap
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 COLUMN_GAP = "  "
+TEXT_WIDTH = 100
 
 
 def machine_facts() -> dict[str, str]:
@@ -56,8 +58,16 @@ def render_table(
     lines = [*header, "", *measurement_rows(result)]
     if result.problems:
         lines += ["", "PROBLEMS (these numbers are suspect):"]
-        lines += [f"  ! {problem}" for problem in result.problems]
+        lines += [wrapped(problem, bullet="!") for problem in result.problems]
+    if result.notes:
+        lines += ["", "Notes:", *(wrapped(note, bullet="-") for note in result.notes)]
     return "\n".join(lines) + "\n"
+
+
+def wrapped(text: str, *, bullet: str) -> str:
+    return textwrap.fill(
+        text, width=TEXT_WIDTH, initial_indent=f"  {bullet} ", subsequent_indent="    "
+    )
 
 
 class Column(NamedTuple):
@@ -82,7 +92,8 @@ def measurement_columns(ratio_label: str | None) -> list[Column]:
                 lambda m: "" if m.ratio is None else f"{m.ratio:.2f}x",
             )
         )
-    columns.append(Column("errors", 7, lambda m: f"{m.failures} !" if m.failures else "0"))
+    # Failures in the timed run; "!" also flags a warm-up that failed.
+    columns.append(Column("errors", 7, lambda m: f"{m.timed_failures}{' !' if m.failures else ''}"))
     return columns
 
 
@@ -141,8 +152,14 @@ def result_document(
         "facts": result.facts,
         "ratio_label": result.ratio_label,
         "measurements": [
-            asdict(measurement) | {"failures": measurement.failures}
+            asdict(measurement)
+            | {
+                "unexplained_server_errors": measurement.unexplained_server_errors,
+                "timed_failures": measurement.timed_failures,
+                "failures": measurement.failures,
+            }
             for measurement in result.measurements
         ],
         "problems": result.problems,
+        "notes": result.notes,
     }

@@ -13,14 +13,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.harness import HarnessError, progress
-from bench.model import Measurement
+from bench.harness import HarnessError, RunningService, progress
+from bench.model import Measurement, unexplained_server_errors
 
 REPORT_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
 RESULT_PREFIX = "BENCH_RESULT "
@@ -121,11 +121,12 @@ def install_with_apt(package: str) -> None:
         raise HarnessError(f"could not install {package} with apt-get (see the output above)")
 
 
-def wrk_version(wrk: str) -> str:
+def wrk_description(wrk: str) -> str:
+    """E.g. "wrk 4.1.0 [epoll], threads = min(connections, 2)", for a result's facts."""
     # `wrk -v` prints "wrk 4.1.0 [epoll] Copyright ..." and exits with status 1.
     output = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False).stdout
-    words = output.split()
-    return " ".join(words[:3]) if words else "wrk (unknown version)"
+    version = " ".join(output.split()[:3]) or "wrk (unknown version)"
+    return f"{version}, threads = min(connections, {MAX_THREADS})"
 
 
 def preflight(case: HttpCase, base_url: str) -> None:
@@ -145,14 +146,50 @@ def preflight(case: HttpCase, base_url: str) -> None:
 
 
 def measure(
-    wrk: str, case: HttpCase, base_url: str, *, connections: int, duration_s: int, warmup_s: int
+    wrk: str,
+    case: HttpCase,
+    service: RunningService,
+    *,
+    connections: int,
+    duration_s: int,
+    warmup_s: int,
 ) -> Measurement:
-    """A warm-up run whose numbers are thrown away, then the timed run."""
+    """A warm-up run whose numbers are dropped (its failures still count), then the timed run."""
     progress(f"{case.label} at c={connections}: {warmup_s} s warm-up, {duration_s} s timed")
+    errors_before = len(service.logged_errors())
     # The first requests pay for lazy imports, caches and pool connections; keep them out.
-    run_wrk(wrk, case, base_url, connections=connections, duration_s=warmup_s)
-    report = run_wrk(wrk, case, base_url, connections=connections, duration_s=duration_s)
-    return report.measurement(case.label, connections)
+    warmup = run_wrk(wrk, case, service.base_url, connections=connections, duration_s=warmup_s)
+    service.wait_for_quiet_log()
+    errors_after_warmup = len(service.logged_errors())
+    timed = run_wrk(wrk, case, service.base_url, connections=connections, duration_s=duration_s)
+    service.wait_for_quiet_log()
+    warmup_server_errors = unexplained_server_errors(
+        errors_after_warmup - errors_before, warmup.status_errors, connections
+    )
+    return replace(
+        timed.measurement(case.label, connections),
+        server_errors=len(service.logged_errors()) - errors_after_warmup,
+        warmup_failures=warmup.status_errors + warmup.socket_errors + warmup_server_errors,
+    )
+
+
+def server_remarks(
+    service: RunningService, measurements: list[Measurement]
+) -> tuple[list[str], list[str]]:
+    """(warnings, notes) about the server itself, for a scenario's result."""
+    warnings = [problem] if (problem := service.exit_problem()) else []
+    logged = service.logged_errors()
+    unexplained = sum(m.unexplained_server_errors for m in measurements)
+    notes = []
+    if logged and not unexplained:
+        notes.append(
+            f"the server logged {len(logged)} errors, in each run no more than the requests "
+            "still in flight when wrk closed its connections; not counted as failures "
+            f"(first: {logged[0]!r})"
+        )
+    elif logged:
+        warnings.append(f"the server logged {len(logged)} errors (first: {logged[0]!r})")
+    return warnings, notes
 
 
 def run_wrk(
@@ -160,7 +197,7 @@ def run_wrk(
 ) -> WrkReport:
     command = [
         wrk,
-        f"--threads={min(connections, MAX_THREADS)}",
+        f"--threads={threads_for(connections)}",
         f"--connections={connections}",
         f"--duration={duration_s}s",
         f"--timeout={REQUEST_TIMEOUT_S}s",
@@ -181,6 +218,11 @@ def run_wrk(
             f"{completed.stderr.strip() or completed.stdout.strip()}"
         )
     return parse_report(completed.stdout)
+
+
+def threads_for(connections: int) -> int:
+    """1 thread for one connection, MAX_THREADS for more (wrk needs connections >= threads)."""
+    return min(connections, MAX_THREADS)
 
 
 def request_environment(case: HttpCase) -> dict[str, str]:

@@ -124,3 +124,60 @@ async def add_member(
     )
     payload: dict[str, Any] = data["addProjectMember"]
     return payload
+
+
+CREATE_KEY = """
+mutation CreateKey($input: CreateApiKeyInput!) {
+  createApiKey(input: $input) {
+    secret
+    apiKey { id note start status createdAt expiresAt lastUsedAt createdBy { id } }
+    userErrors { field message code }
+  }
+}
+"""
+
+UPDATE_NOTE = """
+mutation UpdateNote($input: UpdateApiKeyNoteInput!) {
+  updateApiKeyNote(input: $input) {
+    apiKey { id note start }
+    userErrors { field message code }
+  }
+}
+"""
+
+DELETE_KEY = """
+mutation DeleteKey($input: DeleteApiKeyInput!) {
+  deleteApiKey(input: $input) { deletedApiKeyId userErrors { field message code } }
+}
+"""
+
+API_KEYS = """
+query Keys($id: ID!, $first: Int, $after: String, $search: String) {
+  project(id: $id) {
+    apiKeys(first: $first, after: $after, search: $search) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { id note start status expiresAt lastUsedAt } }
+    }
+  }
+}
+"""
+
+
+async def create_key(
+    gql: GraphQLClient,
+    session: Session,
+    project_id: str,
+    note: str = "Production backend",
+    expires_at: str | None = None,
+) -> dict[str, Any]:
+    """The createApiKey payload's `apiKey` plus the one-time `secret`."""
+    data = await gql.execute(
+        CREATE_KEY,
+        {"input": {"projectId": project_id, "note": note, "expiresAt": expires_at}},
+        session.access_token,
+    )
+    payload = data["createApiKey"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    key: dict[str, Any] = {**payload["apiKey"], "secret": payload["secret"]}
+    return key

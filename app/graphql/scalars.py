@@ -13,9 +13,12 @@ import strawberry
 DATETIME_HELP = "Use ISO 8601 with a UTC offset, for example 2027-01-31T09:00:00Z."
 
 
-def parse_datetime(value: object) -> datetime:
+def parse_datetime(value: object) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"DateTime must be a string. {DATETIME_HELP}")
+    if not value.strip():
+        # Forms send "" for "no date" (e.g. a key that never expires): the same as null.
+        return None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:

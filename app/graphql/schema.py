@@ -23,6 +23,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.accounts.graphql import AccountMutations, UserType
+from app.api_keys.graphql import ApiKeyMutations
 from app.graphql.context import AppInfo
 from app.graphql.errors import MaskUnexpectedErrors, is_expected
 from app.graphql.permissions import IsAuthenticated
@@ -72,7 +73,7 @@ class Schema(strawberry.Schema):
 
 
 Query = merge_types("Query", (ViewerQuery, ProjectQueries))
-Mutation = merge_types("Mutation", (AccountMutations, ProjectMutations))
+Mutation = merge_types("Mutation", (AccountMutations, ProjectMutations, ApiKeyMutations))
 
 
 def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> Schema:

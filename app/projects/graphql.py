@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from app.accounts.graphql import UserType
+from app.api_keys.graphql import ApiKeyType, api_key_by_id, api_keys_connection
 from app.audit.graphql import AuditEventType, audit_events_connection
 from app.errors import NotFound
 from app.graphql.context import AppInfo
@@ -62,6 +63,22 @@ class ProjectType:
     ) -> Connection[ProjectMemberType]:
         page = await info.context.services.projects.members(self.access, page_request(first, after))
         return connection(page, ProjectMemberType.of)
+
+    @strawberry.field(
+        description="Live API keys, newest first; `search` matches the note or the exact key id."
+    )
+    async def api_keys(
+        self,
+        info: AppInfo,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> Connection[ApiKeyType]:
+        return await api_keys_connection(info, self.access, first, after, search)
+
+    @strawberry.field(description="One live API key of this project, or null.")
+    async def api_key(self, info: AppInfo, id: strawberry.ID) -> ApiKeyType | None:
+        return await api_key_by_id(info, self.access, str(id))
 
     @strawberry.field(
         description="What was done in this project, newest first (owners and admins)."

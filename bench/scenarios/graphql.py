@@ -15,7 +15,7 @@ import httpx
 
 from bench.harness import HarnessError, RunningService, progress, running_service
 from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
-from bench.wrk import HttpCase, ensure_wrk, measure, preflight, wrk_version
+from bench.wrk import HttpCase, ensure_wrk, measure, preflight, server_remarks, wrk_description
 
 CONCURRENCY_LEVELS = (1, 32)
 BASELINE = HttpCase("GET /healthz", "GET", "/healthz", expect_json={"status": "ok"})
@@ -41,7 +41,7 @@ def run(options: RunOptions) -> ScenarioResult:
             measure(
                 wrk,
                 case,
-                service.base_url,
+                service,
                 connections=connections,
                 duration_s=options.duration_s,
                 warmup_s=options.warmup_s,
@@ -49,12 +49,13 @@ def run(options: RunOptions) -> ScenarioResult:
             for connections in CONCURRENCY_LEVELS
             for case in cases
         ]
-        warnings = service.problems()
+        warnings, notes = server_remarks(service, measurements)
     return ScenarioResult(
         measurements=with_ratios_to_baseline(measurements),
         ratio_label=f"vs {BASELINE.path}",
-        facts={"load": f"{wrk_version(wrk)}, 1 thread at c=1, 2 threads above"},
+        facts={"load": wrk_description(wrk)},
         warnings=warnings,
+        notes=notes,
     )
 
 
@@ -72,10 +73,12 @@ def sign_up(service: RunningService) -> str:
     response = httpx.post(
         service.url("/graphql"), json={"query": SIGN_UP, "variables": variables}, timeout=30.0
     )
-    payload = response.json() if response.status_code == 200 else {}
-    result = (payload.get("data") or {}).get("signUp") or {}
-    token = result.get("accessToken")
-    if payload.get("errors") or result.get("userErrors") or not isinstance(token, str):
+    try:
+        payload = response.json()
+        token = payload["data"]["signUp"]["accessToken"]
+    except (ValueError, KeyError, TypeError):
+        token = None
+    if response.status_code != 200 or not isinstance(token, str):
         raise HarnessError(f"signUp failed: {response.status_code} {response.text[:500]}")
     return token
 

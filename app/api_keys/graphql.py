@@ -1,0 +1,174 @@
+"""GraphQL face of project API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from app.accounts.graphql import UserType
+from app.api_keys.service import ApiKeyRecord, ApiKeyStatus, IssuedKey
+from app.errors import DomainError
+from app.graphql.context import AppInfo
+from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.pagination import Connection, connection, page_request
+from app.graphql.permissions import IsAuthenticated
+from app.projects.service import parse_id
+
+if TYPE_CHECKING:
+    from app.projects.service import ProjectAccess
+
+ApiKeyStatusEnum = strawberry.enum(ApiKeyStatus, name="ApiKeyStatus")
+
+
+@strawberry.type(
+    name="ApiKey", description="A project's bearer credential. The secret is never shown again."
+)
+class ApiKeyType:
+    id: strawberry.ID = strawberry.field(description="The key id; also embedded in the key itself.")
+    note: str
+    start: str = strawberry.field(description="The key's first characters, to tell keys apart.")
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = strawberry.field(
+        description="Recorded at most once a minute per key, so it may lag by a minute or so."
+    )
+    record: strawberry.Private[ApiKeyRecord]
+
+    @strawberry.field(description="EXPIRED from the instant of expiresAt; deleted keys are gone.")
+    def status(self, info: AppInfo) -> ApiKeyStatusEnum:  # type: ignore[valid-type]
+        return info.context.services.api_keys.status(self.record)
+
+    @strawberry.field(description="Who created the key.")
+    async def created_by(self, info: AppInfo) -> UserType | None:
+        if self.record.created_by is None:
+            return None
+        user = await info.context.users.load(self.record.created_by)
+        return UserType.of(user) if user else None
+
+    @classmethod
+    def of(cls, key: ApiKeyRecord) -> ApiKeyType:
+        return cls(
+            id=strawberry.ID(key.id),
+            note=key.note,
+            start=key.start,
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            record=key,
+        )
+
+
+async def api_keys_connection(
+    info: AppInfo, access: ProjectAccess, first: int | None, after: str | None, search: str | None
+) -> Connection[ApiKeyType]:
+    try:
+        page = await info.context.services.api_keys.keys(access, page_request(first, after), search)
+    except DomainError as error:
+        raise QueryError(error) from None
+    return connection(page, ApiKeyType.of)
+
+
+async def api_key_by_id(info: AppInfo, access: ProjectAccess, key_id: str) -> ApiKeyType | None:
+    key = await info.context.services.api_keys.key(access, key_id)
+    return ApiKeyType.of(key) if key else None
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    project_id: strawberry.ID
+    note: str = strawberry.field(description="Where the key is used, e.g. `Production backend`.")
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the key stops working; null or blank: never."
+    )
+
+
+@strawberry.type
+class CreateApiKeyPayload:
+    api_key: ApiKeyType | None
+    secret: str | None = strawberry.field(
+        description="The key to send as `Authorization: Bearer …`. Shown only here, once."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class UpdateApiKeyNoteInput:
+    id: strawberry.ID
+    note: str
+
+
+@strawberry.type
+class UpdateApiKeyNotePayload:
+    api_key: ApiKeyType | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class DeleteApiKeyInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class DeleteApiKeyPayload:
+    deleted_api_key_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ApiKeyMutations:
+    @strawberry.mutation(
+        description="Create a project API key (OWNER or ADMIN); the secret is shown only here.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def create_api_key(self, info: AppInfo, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+        context = info.context
+
+        async def create() -> IssuedKey:
+            return await context.services.api_keys.create(
+                context.principal,
+                project_id=parse_id(input.project_id, "projectId"),
+                note=input.note,
+                expires_at=input.expires_at,
+            )
+
+        issued, errors = await attempt(create)
+        if issued is None:
+            return CreateApiKeyPayload(api_key=None, secret=None, user_errors=errors)
+        return CreateApiKeyPayload(
+            api_key=ApiKeyType.of(issued.key), secret=issued.secret, user_errors=[]
+        )
+
+    @strawberry.mutation(
+        description="Change a key's note; the secret stays the same (OWNER or ADMIN).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_api_key_note(
+        self, info: AppInfo, input: UpdateApiKeyNoteInput
+    ) -> UpdateApiKeyNotePayload:
+        context = info.context
+        key, errors = await attempt(
+            lambda: context.services.api_keys.update_note(
+                context.principal, key_id=str(input.id), note=input.note
+            )
+        )
+        return UpdateApiKeyNotePayload(
+            api_key=ApiKeyType.of(key) if key else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Delete (revoke) a key at once: its next request gets 401 (OWNER or ADMIN).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def delete_api_key(self, info: AppInfo, input: DeleteApiKeyInput) -> DeleteApiKeyPayload:
+        context = info.context
+        deleted, errors = await attempt(
+            lambda: context.services.api_keys.delete(context.principal, key_id=str(input.id))
+        )
+        return DeleteApiKeyPayload(
+            deleted_api_key_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
+        )
+
+
+__all__ = ["ApiKeyMutations", "ApiKeyType", "api_key_by_id", "api_keys_connection"]

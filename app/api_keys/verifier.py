@@ -1,0 +1,135 @@
+"""Authenticating a request with a project API key.
+
+Order of checks, cheapest first: shape and checksum (no I/O), then one primary-key read, then a
+constant-time digest comparison, then revocation and expiry against the injected clock. Reasons
+are for logs and metrics only; the presented key never appears in them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app import db
+from app.api_keys.lookup import KeyLookup
+from app.api_keys.tables import ApiKey
+from app.clock import Clock
+from app.security import tokens
+from app.security.guard import BearerRejected
+from app.security.principal import Principal
+
+log = logging.getLogger(__name__)
+
+
+class ApiKeyAuthenticator:
+    def __init__(self, clock: Clock, last_use: LastUseRecorder) -> None:
+        self._clock = clock
+        self._last_use = last_use
+        self._lookup: KeyLookup | None = None
+
+    def attach(self, lookup: KeyLookup | None) -> None:
+        """Use `lookup` from now on (set when the database starts, cleared when it stops)."""
+        self._lookup = lookup
+
+    def recognises(self, token: str) -> bool:
+        return tokens.looks_like_project_key(token)
+
+    async def authenticate(self, token: str, client_ip: str | None) -> Principal:
+        try:
+            parts = tokens.parse_project_key(token)
+        except tokens.MalformedProjectKey as error:
+            raise BearerRejected(f"project key: {error}") from None
+        if self._lookup is None:
+            raise RuntimeError("project key lookup is not attached; is the app started?")
+        stored = await self._lookup.find(parts.key_id)
+        if stored is None or not hmac.compare_digest(stored.secret_digest, parts.digest):
+            raise BearerRejected("project key: unknown")
+        now = self._clock.now()
+        if stored.deleted_at is not None:
+            raise BearerRejected("project key: revoked")
+        if stored.expires_at is not None and stored.expires_at <= now:
+            raise BearerRejected("project key: expired")
+        self._last_use.saw(parts.key_id, now, client_ip)
+        return Principal.project(stored.project_id, parts.key_id, client_ip)
+
+
+@dataclass
+class _Use:
+    at: datetime
+    ip: str | None
+
+
+class LastUseRecorder:
+    """Keeps `lastUsedAt` / last IP without a database write per request.
+
+    Uses are remembered in memory and written by a background task; each key is written at most
+    once per `min_interval`. Whatever is pending is written on shutdown.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_interval: timedelta = timedelta(minutes=1),
+        flush_every: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self._min_interval = min_interval
+        self._flush_every = flush_every
+        self._pending: dict[str, _Use] = {}
+        self._written_at: dict[str, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def saw(self, key_id: str, at: datetime, ip: str | None) -> None:
+        written = self._written_at.get(key_id)
+        if written is None or at - written >= self._min_interval:
+            self._pending[key_id] = _Use(at=at, ip=ip)
+
+    async def flush(self) -> int:
+        """Write what is pending in one transaction; returns how many keys were written."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            async with db.transaction():
+                for key_id, use in pending.items():
+                    # A deleted key keeps the last use it had when it was deleted.
+                    await ApiKey.update(
+                        {ApiKey.last_used_at: use.at, ApiKey.last_used_ip: use.ip}
+                    ).where((ApiKey.id == key_id) & ApiKey.deleted_at.is_null())
+        except Exception:
+            for key_id, use in pending.items():
+                self._pending.setdefault(key_id, use)  # a newer use seen meanwhile wins
+            raise
+        for key_id, use in pending.items():
+            self._written_at[key_id] = use.at
+        self._forget_before(max(use.at for use in pending.values()) - self._min_interval)
+        return len(pending)
+
+    def _forget_before(self, horizon: datetime) -> None:
+        # Keys written before the horizon would be written again anyway; keep memory bounded.
+        stale = [key_id for key_id, at in self._written_at.items() if at < horizon]
+        for key_id in stale:
+            del self._written_at[key_id]
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="api-key-last-use")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_every.total_seconds())
+            try:
+                await self.flush()
+            except Exception:
+                # The database may be briefly unavailable; keep serving and retry next round.
+                log.exception("could not record API key last use")

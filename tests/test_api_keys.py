@@ -1,0 +1,435 @@
+"""Project API keys: create, use, edit, delete, expire, search, rights."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.clock import FrozenClock
+from app.security import tokens
+from tests.conftest import CLIENT_IP
+from tests.graphql_client import GraphQLClient, Session
+from tests.helpers import (
+    API_KEYS,
+    CREATE_KEY,
+    DELETE_KEY,
+    UPDATE_NOTE,
+    add_member,
+    create_key,
+    create_project,
+    sign_up,
+)
+
+PROJECT_NAME = "{ viewer { ... on Project { id name } } }"
+AUDIT = """
+query Audit($id: ID!) {
+  project(id: $id) {
+    auditEvents { edges { node { action targetId details clientIp actor { id } } } }
+  }
+}
+"""
+ONE_KEY = """
+query Key($project: ID!, $key: ID!) {
+  project(id: $project) { apiKey(id: $key) { id note status } }
+}
+"""
+
+
+async def _owner_with_project(gql: GraphQLClient) -> tuple[Session, dict[str, Any]]:
+    owner = await sign_up(gql)
+    return owner, await create_project(gql, owner)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+async def test_create_returns_the_secret_once_with_the_key_metadata(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    key = await create_key(gql, owner, project["id"], note="  CI/CD Pipeline  ")
+
+    assert key["note"] == "CI/CD Pipeline"
+    assert key["status"] == "ACTIVE"
+    assert key["expiresAt"] is None
+    assert key["lastUsedAt"] is None
+    assert key["createdBy"] == {"id": owner.user_id}
+    assert key["secret"].startswith(key["start"])
+    assert key["secret"].startswith("tlx_" + key["id"] + "_")
+    assert tokens.parse_project_key(key["secret"]).key_id == key["id"]
+
+
+async def test_the_secret_never_appears_again(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+
+    listing = await gql.post(API_KEYS, {"id": project["id"]}, owner.access_token)
+    single = await gql.post(
+        ONE_KEY, {"project": project["id"], "key": key["id"]}, owner.access_token
+    )
+    renamed = await gql.post(
+        UPDATE_NOTE, {"input": {"id": key["id"], "note": "renamed"}}, owner.access_token
+    )
+
+    for response in (listing, single, renamed):
+        assert key["secret"] not in response.text
+        assert key["secret"][len("tlx_") + 12 :] not in response.text
+
+
+async def test_a_key_authenticates_as_its_project(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+
+    data = await gql.execute(PROJECT_NAME, token=key["secret"])
+
+    assert data["viewer"] == {"id": project["id"], "name": project["name"]}
+
+
+async def test_a_key_reads_its_own_projects_keys(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+
+    data = await gql.execute(API_KEYS, {"id": project["id"]}, key["secret"])
+
+    assert [edge["node"]["id"] for edge in data["project"]["apiKeys"]["edges"]] == [key["id"]]
+
+
+async def test_a_key_cannot_see_another_project(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    other = await create_project(gql, owner, "Other")
+    key = await create_key(gql, owner, project["id"])
+
+    data = await gql.execute(API_KEYS, {"id": other["id"]}, key["secret"])
+    listed = await gql.execute("{ projects { totalCount } }", token=key["secret"])
+
+    assert data["project"] is None
+    assert listed["projects"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize("mutation", ["create", "update", "delete"])
+async def test_a_key_cannot_manage_keys(gql: GraphQLClient, mutation: str) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+    query, variables, field = {
+        "create": (CREATE_KEY, {"projectId": project["id"], "note": "x"}, "createApiKey"),
+        "update": (UPDATE_NOTE, {"id": key["id"], "note": "x"}, "updateApiKeyNote"),
+        "delete": (DELETE_KEY, {"id": key["id"]}, "deleteApiKey"),
+    }[mutation]
+
+    data = await gql.execute(query, {"input": variables}, key["secret"])
+
+    assert data[field]["userErrors"][0]["code"] == "FORBIDDEN"
+
+
+async def test_a_key_of_project_a_cannot_delete_keys_of_project_b(gql: GraphQLClient) -> None:
+    owner, project_a = await _owner_with_project(gql)
+    project_b = await create_project(gql, owner, "B")
+    key_a = await create_key(gql, owner, project_a["id"])
+    key_b = await create_key(gql, owner, project_b["id"])
+
+    data = await gql.execute(DELETE_KEY, {"input": {"id": key_b["id"]}}, key_a["secret"])
+
+    assert data["deleteApiKey"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert (await gql.execute(PROJECT_NAME, token=key_b["secret"]))["viewer"]["id"] == (
+        project_b["id"]
+    )
+
+
+@pytest.mark.parametrize(("role", "may_manage"), [("ADMIN", True), ("MEMBER", False)])
+async def test_admins_manage_keys_and_members_only_read(
+    gql: GraphQLClient, role: str, may_manage: bool
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    colleague = await sign_up(gql)
+    await add_member(gql, owner, project["id"], colleague.email, role)
+    await create_key(gql, owner, project["id"])
+
+    created = await gql.execute(
+        CREATE_KEY, {"input": {"projectId": project["id"], "note": "mine"}}, colleague.access_token
+    )
+    listed = await gql.execute(API_KEYS, {"id": project["id"]}, colleague.access_token)
+
+    errors = created["createApiKey"]["userErrors"]
+    assert (errors == []) is may_manage
+    if not may_manage:
+        assert errors[0]["code"] == "FORBIDDEN"
+    assert listed["project"]["apiKeys"]["totalCount"] == (2 if may_manage else 1)
+
+
+async def test_outsiders_get_not_found_for_another_projects_key(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+    outsider = await sign_up(gql)
+
+    created = await gql.execute(
+        CREATE_KEY, {"input": {"projectId": project["id"], "note": "x"}}, outsider.access_token
+    )
+    renamed = await gql.execute(
+        UPDATE_NOTE, {"input": {"id": key["id"], "note": "x"}}, outsider.access_token
+    )
+    deleted = await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, outsider.access_token)
+
+    assert created["createApiKey"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert renamed["updateApiKeyNote"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert deleted["deleteApiKey"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("note", ["", "   ", "n" * 201])
+async def test_note_must_be_1_to_200_characters(gql: GraphQLClient, note: str) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    data = await gql.execute(
+        CREATE_KEY, {"input": {"projectId": project["id"], "note": note}}, owner.access_token
+    )
+
+    assert data["createApiKey"]["secret"] is None
+    assert data["createApiKey"]["userErrors"][0]["field"] == ["note"]
+
+
+async def test_an_expiry_in_the_past_is_refused(gql: GraphQLClient, clock: FrozenClock) -> None:
+    owner, project = await _owner_with_project(gql)
+    past = _iso(clock.now() - timedelta(seconds=1))
+
+    data = await gql.execute(
+        CREATE_KEY,
+        {"input": {"projectId": project["id"], "note": "x", "expiresAt": past}},
+        owner.access_token,
+    )
+
+    assert data["createApiKey"]["userErrors"][0]["field"] == ["expiresAt"]
+
+
+@pytest.mark.parametrize("value", ["2030-01-01T00:00:00", "next tuesday", "2030-13-01T00:00:00Z"])
+async def test_an_expiry_without_offset_or_not_a_date_is_a_validation_error(
+    gql: GraphQLClient, value: str
+) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    errors = await gql.errors(
+        CREATE_KEY,
+        {"input": {"projectId": project["id"], "note": "x", "expiresAt": value}},
+        owner.access_token,
+    )
+
+    assert "ISO 8601" in errors[0]["message"]
+
+
+async def test_a_blank_expiry_means_never(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    key = await create_key(gql, owner, project["id"], expires_at="")
+
+    assert key["expiresAt"] is None
+
+
+async def test_an_expiry_with_an_offset_is_returned_in_utc(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    key = await create_key(gql, owner, project["id"], expires_at="2031-06-01T12:00:00+02:00")
+
+    assert key["expiresAt"] == "2031-06-01T10:00:00Z"
+
+
+async def test_a_key_is_refused_from_the_instant_it_expires(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    expires_at = clock.now() + timedelta(days=1)
+    key = await create_key(gql, owner, project["id"], expires_at=_iso(expires_at))
+
+    clock.set(expires_at - timedelta(microseconds=1))
+    just_before = await gql.post(PROJECT_NAME, token=key["secret"])
+    clock.set(expires_at)
+    at_expiry = await gql.post(PROJECT_NAME, token=key["secret"])
+
+    assert just_before.status_code == 200
+    assert at_expiry.status_code == 401
+
+
+async def test_an_expired_key_is_listed_as_expired(gql: GraphQLClient, clock: FrozenClock) -> None:
+    owner, project = await _owner_with_project(gql)
+    await create_key(gql, owner, project["id"], expires_at=_iso(clock.now() + timedelta(minutes=1)))
+    clock.advance(timedelta(minutes=2))
+
+    data = await gql.execute(API_KEYS, {"id": project["id"]}, owner.access_token)
+
+    assert data["project"]["apiKeys"]["edges"][0]["node"]["status"] == "EXPIRED"
+
+
+async def test_editing_the_note_keeps_the_secret_working(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"], note="old")
+
+    data = await gql.execute(
+        UPDATE_NOTE, {"input": {"id": key["id"], "note": " Staging API "}}, owner.access_token
+    )
+
+    assert data["updateApiKeyNote"]["apiKey"] == {
+        "id": key["id"],
+        "note": "Staging API",
+        "start": key["start"],
+    }
+    assert (await gql.post(PROJECT_NAME, token=key["secret"])).status_code == 200
+
+
+async def test_editing_to_an_empty_note_is_refused(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+
+    data = await gql.execute(
+        UPDATE_NOTE, {"input": {"id": key["id"], "note": " "}}, owner.access_token
+    )
+
+    assert data["updateApiKeyNote"]["userErrors"][0]["field"] == ["note"]
+
+
+async def test_a_deleted_key_gets_401_on_the_very_next_request(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+    assert (await gql.post(PROJECT_NAME, token=key["secret"])).status_code == 200
+
+    data = await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+    after = await gql.post(PROJECT_NAME, token=key["secret"])
+
+    assert data["deleteApiKey"] == {"deletedApiKeyId": key["id"], "userErrors": []}
+    assert after.status_code == 401
+    assert after.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("operation", ["delete", "update", "read"])
+async def test_a_deleted_key_is_not_found(gql: GraphQLClient, operation: str) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+    await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+
+    if operation == "delete":
+        data = await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+        assert data["deleteApiKey"]["userErrors"][0]["code"] == "NOT_FOUND"
+    elif operation == "update":
+        data = await gql.execute(
+            UPDATE_NOTE, {"input": {"id": key["id"], "note": "x"}}, owner.access_token
+        )
+        assert data["updateApiKeyNote"]["userErrors"][0]["code"] == "NOT_FOUND"
+    else:
+        data = await gql.execute(
+            ONE_KEY, {"project": project["id"], "key": key["id"]}, owner.access_token
+        )
+        assert data["project"]["apiKey"] is None
+
+
+@pytest.mark.parametrize("key_id", ["", "nope", "x" * 500])
+async def test_unknown_key_ids_are_not_found(gql: GraphQLClient, key_id: str) -> None:
+    owner, _ = await _owner_with_project(gql)
+
+    data = await gql.execute(DELETE_KEY, {"input": {"id": key_id}}, owner.access_token)
+
+    assert data["deleteApiKey"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_rotation_keeps_both_keys_working_until_the_old_is_deleted(
+    gql: GraphQLClient,
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    old = await create_key(gql, owner, project["id"], note="Production backend")
+    new = await create_key(gql, owner, project["id"], note="Production backend")
+
+    both = [await gql.post(PROJECT_NAME, token=k["secret"]) for k in (old, new)]
+    await gql.execute(DELETE_KEY, {"input": {"id": old["id"]}}, owner.access_token)
+
+    assert [response.status_code for response in both] == [200, 200]
+    assert (await gql.post(PROJECT_NAME, token=old["secret"])).status_code == 401
+    assert (await gql.post(PROJECT_NAME, token=new["secret"])).status_code == 200
+
+
+async def test_search_matches_note_substrings_case_insensitively(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    prod = await create_key(gql, owner, project["id"], note="Production API - backend")
+    await create_key(gql, owner, project["id"], note="Staging API - integration tests")
+
+    data = await gql.execute(
+        API_KEYS, {"id": project["id"], "search": "BACKEND"}, owner.access_token
+    )
+
+    assert [e["node"]["id"] for e in data["project"]["apiKeys"]["edges"]] == [prod["id"]]
+
+
+async def test_search_matches_the_exact_key_id(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    wanted = await create_key(gql, owner, project["id"], note="one")
+    await create_key(gql, owner, project["id"], note="two")
+
+    data = await gql.execute(
+        API_KEYS, {"id": project["id"], "search": wanted["id"]}, owner.access_token
+    )
+
+    assert [e["node"]["id"] for e in data["project"]["apiKeys"]["edges"]] == [wanted["id"]]
+
+
+@pytest.mark.parametrize("search", ["%", "_", "nothing like it"])
+async def test_search_treats_wildcards_literally(gql: GraphQLClient, search: str) -> None:
+    owner, project = await _owner_with_project(gql)
+    await create_key(gql, owner, project["id"], note="plain note")
+
+    data = await gql.execute(API_KEYS, {"id": project["id"], "search": search}, owner.access_token)
+
+    assert data["project"]["apiKeys"]["totalCount"] == 0
+
+
+async def test_keys_are_listed_newest_first_in_pages(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    created = []
+    for index in range(5):
+        created.append((await create_key(gql, owner, project["id"], note=f"k{index}"))["id"])
+        clock.advance(timedelta(seconds=1))
+
+    first = await gql.execute(API_KEYS, {"id": project["id"], "first": 3}, owner.access_token)
+    page = first["project"]["apiKeys"]
+    rest = await gql.execute(
+        API_KEYS,
+        {"id": project["id"], "first": 3, "after": page["pageInfo"]["endCursor"]},
+        owner.access_token,
+    )
+
+    ids = [e["node"]["id"] for e in page["edges"]] + [
+        e["node"]["id"] for e in rest["project"]["apiKeys"]["edges"]
+    ]
+    assert ids == list(reversed(created))
+    assert page["totalCount"] == 5
+    assert rest["project"]["apiKeys"]["pageInfo"]["hasNextPage"] is False
+
+
+@pytest.mark.parametrize("first", [-1, 101])
+async def test_first_must_be_between_0_and_100(gql: GraphQLClient, first: int) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    errors = await gql.errors(API_KEYS, {"id": project["id"], "first": first}, owner.access_token)
+
+    assert errors[0]["extensions"]["code"] == "INVALID"
+
+
+async def test_create_edit_and_delete_are_audited(gql: GraphQLClient, clock: FrozenClock) -> None:
+    owner, project = await _owner_with_project(gql)
+    clock.advance(timedelta(seconds=1))
+    key = await create_key(gql, owner, project["id"], note="first")
+    clock.advance(timedelta(seconds=1))
+    await gql.execute(
+        UPDATE_NOTE, {"input": {"id": key["id"], "note": "second"}}, owner.access_token
+    )
+    clock.advance(timedelta(seconds=1))
+    await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+
+    data = await gql.execute(AUDIT, {"id": project["id"]}, owner.access_token)
+
+    events = [e["node"] for e in data["project"]["auditEvents"]["edges"]][:3]
+    assert [(e["action"], e["targetId"]) for e in events] == [
+        ("api_key.delete", key["id"]),
+        ("api_key.update_note", key["id"]),
+        ("api_key.create", key["id"]),
+    ]
+    assert events[1]["details"] == {"note": "second", "previous_note": "first"}
+    assert {e["clientIp"] for e in events} == {CLIENT_IP}
+    assert {e["actor"]["id"] for e in events} == {owner.user_id}
