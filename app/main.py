@@ -10,7 +10,11 @@ from typing import Any
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 
 from app import db
 from app.api_keys.lookup import open_lookup
@@ -24,6 +28,7 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 UNAUTHENTICATED_MESSAGE = "Invalid, expired or revoked credentials."
+_CLIENT_GONE = "client disconnected prematurely"
 
 
 def create_app(
@@ -82,6 +87,11 @@ async def readyz() -> Response[dict[str, str]]:
 def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     """Errors at the HTTP edge (413, 404, 405, ...) in the same shape as GraphQL errors."""
     code = "PAYLOAD_TOO_LARGE" if error.status_code == 413 else "BAD_REQUEST"
+    if error.detail == _CLIENT_GONE:
+        # Litestar reports a client that hung up mid-body as a 500; nobody is left to answer
+        # and nothing is wrong on our side.
+        log.info("client disconnected before sending its whole request on %s", request.url.path)
+        return Response(None, status_code=HTTP_400_BAD_REQUEST)
     if error.status_code >= 500:
         log.error("HTTP %s on %s", error.status_code, request.url.path)
         code = "INTERNAL_SERVER_ERROR"

@@ -254,3 +254,44 @@ async def test_production_hides_graphiql_and_introspection(settings: Settings) -
 
     assert "graphiql" not in page.text.lower()
     assert introspection.json()["errors"]
+
+
+async def test_a_client_hanging_up_mid_body_is_not_logged_as_an_error(
+    app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent: list[dict[str, Any]] = []
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"query": "{ __type', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    caplog.set_level(logging.INFO)
+
+    await app(scope, receive, send)
+
+    assert "client disconnected before sending its whole request" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

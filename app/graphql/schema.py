@@ -8,16 +8,17 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -78,9 +79,14 @@ Mutation = merge_types("Mutation", (AccountMutations, ProjectMutations, ApiKeyMu
 
 def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> Schema:
     limits = limits or GraphQLLimits()
+    # The depth and alias rules are built once: Strawberry's limiter extensions build new rule
+    # classes per request, and a new class each time means ValidationCache never hits.
+    limit_rules: list[type[ASTValidationRule]] = [
+        depth_limit_rule(limits.max_depth, None),
+        alias_limit_rule(limits.max_aliases),
+    ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         # Parsing and validating the same document again costs more than executing it.
         lambda: ParserCache(maxsize=256),

@@ -1,0 +1,353 @@
+"""Project keys under attack and under load: bad bearers, secrets at rest and in logs, races,
+and revocation seen by another server process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from app.api_keys.service import IssuedKey
+from app.api_keys.tables import ApiKey
+from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
+from app.clock import FrozenClock
+from app.security import tokens
+from app.security.guard import BearerRejected
+from app.services import Services
+from app.settings import Settings
+from tests.conftest import CLIENT_IP, serving
+from tests.graphql_client import GraphQLClient
+from tests.helpers import (
+    DELETE_KEY,
+    LOG_IN,
+    PASSWORD,
+    UPDATE_NOTE,
+    create_key,
+    create_project,
+    sign_up,
+)
+
+PROJECT_NAME = "{ viewer { ... on Project { id name } } }"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _valid_shape_unknown_key() -> str:
+    return tokens.new_project_key(tokens.new_key_id())
+
+
+def _bad_checksum(key: str) -> str:
+    last = "A" if key[-1] != "A" else "B"
+    return key[:-1] + last
+
+
+@pytest.mark.parametrize(
+    "make_bearer",
+    [
+        pytest.param(lambda key: "tlz_" + key[4:], id="wrong-prefix"),
+        pytest.param(_bad_checksum, id="bad-checksum"),
+        pytest.param(lambda key: key[:-1], id="truncated"),
+        pytest.param(lambda key: _valid_shape_unknown_key(), id="unknown-id"),
+        pytest.param(
+            lambda key: key[:16] + "_" + _valid_shape_unknown_key()[17:], id="known-id-wrong-secret"
+        ),
+        pytest.param(lambda key: "tlx_" + "x" * 10_000, id="10kb-garbage"),
+    ],
+)
+async def test_a_bad_project_key_gets_401(gql: GraphQLClient, make_bearer: Any) -> None:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    key = await create_key(gql, owner, project["id"])
+
+    response = await gql.post(PROJECT_NAME, token=make_bearer(key["secret"]))
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+class _NoDatabase:
+    """A lookup that must not be reached: malformed keys are refused before any I/O."""
+
+    async def find(self, key_id: str) -> None:
+        raise AssertionError(f"looked up {key_id!r}")
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "bearer",
+    ["tlx_", "tlx_" + "x" * 10_000, "tlx_abcdefghijkl_" + "a" * 38, "tlx_abcdefghijkl-" + "a" * 38],
+)
+async def test_malformed_keys_are_refused_without_touching_the_database(bearer: str) -> None:
+    authenticator = ApiKeyAuthenticator(FrozenClock(), LastUseRecorder())
+    authenticator.attach(_NoDatabase())
+
+    with pytest.raises(BearerRejected) as rejected:
+        await authenticator.authenticate(bearer, "127.0.0.1")
+
+    assert bearer not in repr(rejected.value)
+    assert bearer not in str(rejected.value)
+
+
+def test_an_issued_keys_repr_hides_the_secret() -> None:
+    secret = tokens.new_project_key(tokens.new_key_id())
+
+    issued = IssuedKey(key=None, secret=secret)  # type: ignore[arg-type]
+
+    assert secret not in repr(issued)
+
+
+async def _full_scenario(gql: GraphQLClient) -> list[str]:
+    """Everything a project does with keys; returns every secret that was issued."""
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    kept = await create_key(gql, owner, project["id"], note="kept")
+    deleted = await create_key(gql, owner, project["id"], note="deleted")
+    await gql.post(PROJECT_NAME, token=kept["secret"])
+    await gql.post(PROJECT_NAME, token=deleted["secret"])
+    await gql.execute(
+        UPDATE_NOTE, {"input": {"id": kept["id"], "note": "renamed"}}, owner.access_token
+    )
+    await gql.execute(DELETE_KEY, {"input": {"id": deleted["id"]}}, owner.access_token)
+    await gql.post(PROJECT_NAME, token=deleted["secret"])
+    login = await gql.execute(LOG_IN, {"input": {"email": owner.email, "password": PASSWORD}})
+    return [
+        kept["secret"],
+        deleted["secret"],
+        owner.refresh_token,
+        owner.access_token,
+        login["logIn"]["refreshToken"],
+        PASSWORD,
+    ]
+
+
+def _secret_fragments(secret: str) -> list[str]:
+    # The whole value, and for project keys the random part alone.
+    if secret.startswith("tlx_"):
+        return [secret, secret[len("tlx_") + 13 : -6]]
+    return [secret]
+
+
+async def test_no_secret_is_stored_in_the_database(
+    gql: GraphQLClient, app: Litestar, settings: Settings, engine_name: str
+) -> None:
+    secrets_issued = await _full_scenario(gql)
+    services: Services = app.state.services
+    await services.last_use.flush()
+
+    stored = _database_bytes(settings, engine_name)
+
+    assert len(stored) > 1000
+    for secret in secrets_issued:
+        for fragment in _secret_fragments(secret):
+            assert fragment.encode() not in stored
+
+
+def _database_bytes(settings: Settings, engine_name: str) -> bytes:
+    if engine_name == "sqlite":
+        path = settings.database.sqlite_path
+        files = [path, path.with_name(path.name + "-wal")]
+        return b"".join(f.read_bytes() for f in files if f.exists())
+    config = settings.database.postgres_config()
+    dump = subprocess.run(
+        [
+            "pg_dump",
+            "-h",
+            str(config["host"]),
+            "-p",
+            str(config["port"]),
+            "-U",
+            str(config["user"]),
+            str(config["database"]),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return dump.stdout
+
+
+async def test_no_secret_reaches_the_log(
+    gql: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    secrets_issued = await _full_scenario(gql)
+
+    assert "rejected bearer credential" in caplog.text  # the deleted key was refused and logged
+    for secret in secrets_issued:
+        for fragment in _secret_fragments(secret):
+            assert fragment not in caplog.text
+
+
+async def test_last_use_is_recorded_at_most_once_a_minute(
+    gql: GraphQLClient, app: Litestar, clock: FrozenClock
+) -> None:
+    services: Services = app.state.services
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    key = await create_key(gql, owner, project["id"])
+
+    await gql.post(PROJECT_NAME, token=key["secret"])
+    await gql.post(PROJECT_NAME, token=key["secret"])
+    first_flush = await services.last_use.flush()
+    clock.advance(timedelta(seconds=30))
+    await gql.post(PROJECT_NAME, token=key["secret"])
+    within_the_minute = await services.last_use.flush()
+    clock.advance(timedelta(seconds=31))
+    await gql.post(PROJECT_NAME, token=key["secret"])
+    after_the_minute = await services.last_use.flush()
+
+    row = (
+        await ApiKey.select(ApiKey.last_used_at, ApiKey.last_used_ip)
+        .where(ApiKey.id == key["id"])
+        .first()
+    )
+    assert (first_flush, within_the_minute, after_the_minute) == (1, 0, 1)
+    assert row["last_used_at"] == clock.now()
+    assert row["last_used_ip"] == CLIENT_IP
+
+
+async def test_pending_last_use_is_written_on_shutdown(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    key = await create_key(gql, owner, project["id"])
+
+    async with serving(settings) as other:
+        response = await other.post(
+            "/graphql",
+            json={"query": PROJECT_NAME},
+            headers={"Authorization": f"Bearer {key['secret']}"},
+        )
+        assert response.status_code == 200
+
+    row = await ApiKey.select(ApiKey.last_used_at).where(ApiKey.id == key["id"]).first()
+    assert row["last_used_at"] is not None
+
+
+async def test_fifty_parallel_creates_give_fifty_distinct_working_keys(gql: GraphQLClient) -> None:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+
+    keys = await asyncio.gather(
+        *(create_key(gql, owner, project["id"], note=f"parallel {i}") for i in range(50))
+    )
+
+    assert len({key["secret"] for key in keys}) == 50
+    assert len({key["id"] for key in keys}) == 50
+    statuses = await asyncio.gather(*(gql.post(PROJECT_NAME, token=k["secret"]) for k in keys))
+    assert {response.status_code for response in statuses} == {200}
+
+
+async def test_no_request_gets_through_after_the_delete_returned(gql: GraphQLClient) -> None:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    key = await create_key(gql, owner, project["id"])
+    results: list[tuple[float, int]] = []
+    deleted_at: list[float] = []
+
+    async def hammer() -> None:
+        while not deleted_at or time.monotonic() < deleted_at[0] + 0.3:
+            started = time.monotonic()
+            response = await gql.post(PROJECT_NAME, token=key["secret"])
+            results.append((started, response.status_code))
+
+    async def delete_soon() -> None:
+        await asyncio.sleep(0.1)
+        await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+        deleted_at.append(time.monotonic())
+
+    await asyncio.gather(*(hammer() for _ in range(4)), delete_soon())
+
+    after = [status for started, status in results if started >= deleted_at[0]]
+    before = [status for started, status in results if started < deleted_at[0]]
+    assert after
+    assert set(after) == {401}
+    assert 200 in before
+
+
+# --- two server processes on one database ------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def _server(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TRAYLINX_SECRET_KEY": "test-secret-" + "x" * 40,
+        "TRAYLINX_VAR_DIR": str(tmp_path),
+        "TRAYLINX_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            await _wait_until_up(client, process)
+            yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+async def _wait_until_up(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise AssertionError(f"server exited early: {stderr[-2000:]}")
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("server did not start in 30 s")
+
+
+@pytest.mark.slow
+async def test_a_key_deleted_on_one_server_is_refused_by_another_at_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with (
+        _server(database_url, tmp_path / "a") as a,
+        _server(database_url, tmp_path / "b") as b,
+    ):
+        gql_a, gql_b = GraphQLClient(a), GraphQLClient(b)
+        owner = await sign_up(gql_a)
+        project = await create_project(gql_a, owner)
+        key = await create_key(gql_a, owner, project["id"])
+        before = await gql_b.post(PROJECT_NAME, token=key["secret"])
+
+        await gql_a.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+        after = await gql_b.post(PROJECT_NAME, token=key["secret"])
+
+    assert before.status_code == 200
+    assert after.status_code == 401
