@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,6 +55,12 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # Piccolo announces the server version on every engine it creates; not news to operators.
+    logging.getLogger("piccolo").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # ...and warns on stderr before the failure it then raises, which we report in one line.
+    warnings.filterwarnings(
+        "ignore", message=".*Unable to (connect to database|fetch server version)"
+    )
 
 
 def _export_schema(output: Path) -> int:
@@ -75,7 +82,7 @@ def _migrate(settings: Settings) -> int:
 
     try:
         asyncio.run(run())
-    except (db.DatabaseError, OSError) as error:
+    except db.DatabaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"migrations applied ({settings.database.engine})")
@@ -87,6 +94,9 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
 
     from app.main import create_app
 
+    # Fail before binding the port, with one line, when the database is not usable.
+    if _migrate(settings) != 0:
+        return 1
     log.info("serving on http://%s:%s (GraphQL at /graphql, %s)", host, port, settings.env.value)
     uvicorn.run(
         create_app(settings),

@@ -43,7 +43,10 @@ class DatabaseError(RuntimeError):
 def make_engine(config: DatabaseConfig) -> Engine[Any]:
     if config.engine == "sqlite":
         path = config.sqlite_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseError(f"cannot use the database at {config.url}: {error}") from None
         # timeout: how long a writer waits for the lock before "database is locked".
         return SQLiteEngine(path=str(path), timeout=30)
     return PostgresEngine(config=config.postgres_config())
@@ -119,11 +122,12 @@ def is_unique_violation(error: BaseException) -> bool:
 async def start(pool_max_size: int = 10) -> None:
     """Prepare the database for serving: pragmas, migrations, then the connection pool."""
     current = engine()
-    if isinstance(current, SQLiteEngine):
-        await current.run_ddl("PRAGMA journal_mode=WAL")
-    await migrate()
-    if isinstance(current, PostgresEngine):
-        await current.start_connection_pool(max_size=pool_max_size)
+    async with _explained_failures(current):
+        if isinstance(current, SQLiteEngine):
+            await current.run_ddl("PRAGMA journal_mode=WAL")
+        await migrate()
+        if isinstance(current, PostgresEngine):
+            await current.start_connection_pool(max_size=pool_max_size)
 
 
 async def stop() -> None:
@@ -135,7 +139,7 @@ async def stop() -> None:
 async def migrate() -> None:
     """Apply pending migrations; safe when several processes start at once."""
     current = engine()
-    async with _migration_lock(current):
+    async with _explained_failures(current), _migration_lock(current):
         output = io.StringIO()
         with contextlib.redirect_stdout(output):
             result = await run_forwards(app_name="all")
@@ -144,6 +148,24 @@ async def migrate() -> None:
                 log.debug("migrate: %s", line.strip())
         if not result.success:
             raise DatabaseError(f"migrations failed: {result.message}")
+
+
+@asynccontextmanager
+async def _explained_failures(current: Engine[Any]) -> AsyncIterator[None]:
+    """Turn driver errors into one line naming the database (never its password)."""
+    try:
+        yield
+    except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise DatabaseError(f"cannot use the database at {_describe(current)}: {error}") from None
+
+
+def _describe(current: Engine[Any]) -> str:
+    if isinstance(current, PostgresEngine):
+        config = current.config
+        return f"postgresql://{config.get('host')}:{config.get('port')}/{config.get('database')}"
+    if isinstance(current, SQLiteEngine):
+        return f"sqlite:///{current.path}"
+    return type(current).__name__
 
 
 @asynccontextmanager

@@ -101,3 +101,23 @@ def test_the_cli_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("error: TRAYLINX_SECRET_KEY is required in production")
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    ["postgresql://postgres@127.0.0.1:9/nowhere", "sqlite:////proc/no-such-dir/x.sqlite3"],
+)
+def test_an_unusable_database_stops_the_start_with_one_line(database_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--port", "9"],
+        env={"DATABASE_URL": database_url, "TRAYLINX_SECRET_KEY": STRONG, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot use the database at")
+    assert "Traceback" not in result.stderr
