@@ -11,6 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app import db
+from app.clock import SystemClock
+from app.llm_keys.service import RotationReport
+from app.security.crypto import EncryptionKey, MissingEncryptionKey
+from app.services import Services
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger("app")
@@ -26,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "export-schema":
         return _export_schema(Path(args.output))
+    if args.command == "generate-encryption-key":
+        return _generate_encryption_key()
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -34,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "rotate-encryption-key":
+        return _rotate_encryption_key(settings, batch_size=max(1, args.batch_size))
     return _serve(settings, host=args.host or settings.host, port=args.port or settings.port)
 
 
@@ -46,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default: TRAYLINX_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: TRAYLINX_PORT or 8000)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    rotate = commands.add_parser(
+        "rotate-encryption-key",
+        help="re-encrypt every stored provider secret under the newest key of the keyring",
+    )
+    rotate.add_argument("--batch-size", type=int, default=100, help="rows per transaction")
+    commands.add_parser(
+        "generate-encryption-key", help="print a new keyring entry (id:base64) for the keyring"
+    )
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default=str(SCHEMA_PATH), help="file to write (- for stdout)")
     return parser
@@ -76,16 +92,63 @@ def _export_schema(output: Path) -> int:
 
 
 def _migrate(settings: Settings) -> int:
+    """Apply migrations and check that the keyring opens every stored secret."""
+
     async def run() -> None:
         db.activate(db.make_engine(settings.database))
         await db.migrate()
+        await Services.build(settings, SystemClock()).llm_keys.check_keyring()
 
     try:
         asyncio.run(run())
     except db.DatabaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except MissingEncryptionKey as error:
+        print(f"error: {_missing_key_message(error)}", file=sys.stderr)
+        return 1
     print(f"migrations applied ({settings.database.engine})")
+    return 0
+
+
+def _missing_key_message(error: MissingEncryptionKey) -> str:
+    return (
+        f"stored provider keys are encrypted with key id {error.key_id!r}, which "
+        "TRAYLINX_ENCRYPTION_KEYS does not contain; add it back (older keys go after the newest)"
+    )
+
+
+def _rotate_encryption_key(settings: Settings, *, batch_size: int) -> int:
+    async def run() -> RotationReport:
+        db.activate(db.make_engine(settings.database))
+        await db.start()
+        try:
+            service = Services.build(settings, SystemClock()).llm_keys
+            return await service.rotate_encryption(
+                batch_size=batch_size,
+                on_batch=lambda done: print(f"re-encrypted {done} so far", flush=True),
+            )
+        finally:
+            await db.stop()
+
+    try:
+        report = asyncio.run(run())
+    except db.DatabaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except MissingEncryptionKey as error:
+        print(f"error: {_missing_key_message(error)}", file=sys.stderr)
+        return 1
+    print(
+        f"done: {report.rotated} re-encrypted, {report.already_current} already under "
+        f"{report.newest_key_id!r}"
+    )
+    return 0
+
+
+def _generate_encryption_key() -> int:
+    key_id = "k" + SystemClock().now().strftime("%Y%m%d%H%M")
+    print(EncryptionKey.generate(key_id).encode())
     return 0
 
 

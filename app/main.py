@@ -40,6 +40,8 @@ def create_app(
     async def database(app: Litestar) -> AsyncIterator[None]:
         db.activate(db.make_engine(settings.database))
         await db.start(pool_max_size=settings.database.pool_max_size)
+        # Refuse to serve when stored provider secrets need a key the keyring lacks.
+        await services.llm_keys.check_keyring()
         lookup = open_lookup()
         services.api_key_authenticator.attach(lookup)
         services.last_use.start()

@@ -7,6 +7,7 @@ from piccolo.conf.apps import AppConfig
 from app.accounts.tables import RefreshToken, User
 from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
+from app.llm_keys.tables import LlmApiKey
 from app.projects.tables import Membership, Project
 
 MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations"
@@ -14,5 +15,5 @@ MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations
 APP_CONFIG = AppConfig(
     app_name="traylinx",
     migrations_folder_path=str(MIGRATIONS_FOLDER),
-    table_classes=[User, RefreshToken, Project, Membership, AuditEvent, ApiKey],
+    table_classes=[User, RefreshToken, Project, Membership, AuditEvent, ApiKey, LlmApiKey],
 )

@@ -10,6 +10,8 @@ from app.api_keys.service import ApiKeyService
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
 from app.audit.service import AuditService
 from app.clock import Clock
+from app.llm_keys.catalog import ModelCatalog
+from app.llm_keys.service import LlmKeyService
 from app.projects.service import ProjectService
 from app.security.guard import BearerGuard
 from app.security.jwt import AccessTokenCodec
@@ -28,6 +30,7 @@ class Services:
     api_keys: ApiKeyService
     api_key_authenticator: ApiKeyAuthenticator
     last_use: LastUseRecorder
+    llm_keys: LlmKeyService
 
     @classmethod
     def build(
@@ -57,4 +60,11 @@ class Services:
             api_keys=ApiKeyService(clock=clock, projects=projects, audit=audit),
             api_key_authenticator=api_key_authenticator,
             last_use=last_use,
+            llm_keys=LlmKeyService(
+                clock=clock,
+                projects=projects,
+                audit=audit,
+                keyring=settings.keyring,
+                catalog=ModelCatalog.load(settings.model_catalog_file),
+            ),
         )

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from app.security.crypto import EncryptionKey, Keyring, KeyringFormatError
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,8 @@ class Settings:
     auth: AuthConfig = field(default_factory=AuthConfig)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
     api_keys: ApiKeyConfig = field(default_factory=ApiKeyConfig)
+    keyring: Keyring = field(default_factory=lambda: Keyring([EncryptionKey.generate("ephemeral")]))
+    model_catalog_file: Path | None = None
     var_dir: Path = DEFAULT_VAR_DIR
     log_level: str = "INFO"
 
@@ -164,6 +168,8 @@ class Settings:
                     seconds=_int(env_vars, "TRAYLINX_LAST_USE_FLUSH_SECONDS", 5, minimum=1)
                 )
             ),
+            keyring=_keyring(env_vars.get("TRAYLINX_ENCRYPTION_KEYS"), env, var_dir),
+            model_catalog_file=_optional_path(env_vars.get("TRAYLINX_MODEL_CATALOG")),
             var_dir=var_dir,
             log_level=env_vars.get("TRAYLINX_LOG_LEVEL", "INFO").upper(),
         )
@@ -224,10 +230,37 @@ def _secret_key(raw: str | None, env: Environment, var_dir: Path) -> Secret:
 
 def _development_secret(path: Path) -> str:
     """Generate once and keep under var/, so sessions survive a restart in development."""
+    return _generated_once(path, lambda: secrets.token_urlsafe(48), "TRAYLINX_SECRET_KEY")
+
+
+def _keyring(raw: str | None, env: Environment, var_dir: Path) -> Keyring:
+    if raw and raw.strip():
+        try:
+            return Keyring.parse(raw)
+        except KeyringFormatError as error:
+            raise SettingsError(f"TRAYLINX_ENCRYPTION_KEYS: {error}") from None
+    if env is Environment.PRODUCTION:
+        raise SettingsError(
+            "TRAYLINX_ENCRYPTION_KEYS is required in production (id:base64 of 32 random bytes, "
+            "newest first; `python -m app generate-encryption-key` prints one)"
+        )
+    text = _generated_once(
+        var_dir / "encryption_keys",
+        lambda: EncryptionKey.generate("dev1").encode(),
+        "TRAYLINX_ENCRYPTION_KEYS",
+    )
+    try:
+        return Keyring.parse(text)
+    except KeyringFormatError as error:
+        raise SettingsError(f"{var_dir / 'encryption_keys'}: {error}") from None
+
+
+def _generated_once(path: Path, generate: Callable[[], str], variable: str) -> str:
+    """Read a development secret from `path`, creating it (mode 0600) the first time."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
+    value = generate()
     # O_EXCL: two processes starting together must not overwrite each other's secret.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -236,8 +269,13 @@ def _development_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     log.warning(
-        "TRAYLINX_SECRET_KEY is not set: generated a development secret in %s. "
-        "Set TRAYLINX_SECRET_KEY in production.",
+        "%s is not set: generated a development value in %s. Set %s in production.",
+        variable,
         path,
+        variable,
     )
     return value
+
+
+def _optional_path(raw: str | None) -> Path | None:
+    return Path(raw) if raw and raw.strip() else None

@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration_s=QUICK_DURATION_S if args.quick else args.duration,
         warmup_s=WARMUP_S,
         database=args.database,
+        quick=args.quick,
     )
     # SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so servers and databases are removed.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -62,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_DURATION_S})",
     )
     timing.add_argument(
-        "--quick", action="store_true", help=f"{QUICK_DURATION_S} s runs, for a smoke test"
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_DURATION_S} s runs and smaller data sets (labelled), for a smoke test",
     )
     parser.add_argument(
         "--database",

@@ -7,15 +7,20 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DatabaseKind = Literal["sqlite", "postgres"]
+LatencyUnit = Literal["ms", "us"]
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How long and against what each scenario measures; the same for every scenario in a run."""
+    """How long and against what each scenario measures; the same for every scenario in a run.
+
+    `quick` asks for a smoke test: scenarios may also shrink their data, and say so in their labels.
+    """
 
     duration_s: int
     warmup_s: int
     database: DatabaseKind
+    quick: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Measurement:
     `socket_errors`; the server logs `server_errors`. Stopping a run closes connections with up to
     one request each still in flight, and the server may log those as errors that no client ever
     receives, so up to `connections` logged errors beyond the non-2xx responses are expected.
+    In-process measurements count `wrong_results` instead: calls whose outcome was not the one
+    the case expects (a valid credential refused, a malformed one accepted).
     `warmup_failures` counts the same kinds of failure during the untimed warm-up.
     """
 
@@ -42,6 +49,7 @@ class Measurement:
     non_2xx: int = 0
     socket_errors: int = 0
     server_errors: int = 0
+    wrong_results: int = 0
     warmup_failures: int = 0
     ratio: float | None = None
 
@@ -51,7 +59,9 @@ class Measurement:
 
     @property
     def timed_failures(self) -> int:
-        return self.non_2xx + self.socket_errors + self.unexplained_server_errors
+        return (
+            self.non_2xx + self.socket_errors + self.unexplained_server_errors + self.wrong_results
+        )
 
     @property
     def failures(self) -> int:
@@ -66,9 +76,11 @@ class Measurement:
             (self.non_2xx, "non-2xx responses"),
             (self.socket_errors, "socket errors"),
             (self.unexplained_server_errors, "unexplained errors in the server log"),
+            (self.wrong_results, "wrong results"),
         ]
         found = [f"{count} {what}" for count, what in counts if count]
-        parts = [f"{', '.join(found)} in {self.requests} timed requests"] if found else []
+        unit = "requests" if self.connections is not None else "calls"
+        parts = [f"{', '.join(found)} in {self.requests} timed {unit}"] if found else []
         if self.warmup_failures:
             parts.append(f"{self.warmup_failures} failures during the warm-up")
         return f"{where}: {'; '.join(parts)}"
@@ -84,10 +96,13 @@ class ScenarioResult:
     """What a scenario reports: its rows, anything wrong it noticed, and neutral remarks.
 
     `warnings` mark the numbers as suspect (like failed requests do); `notes` do not.
+    `latency_unit` is how the table shows p50 and p99 (the JSON keeps milliseconds): "us" suits
+    scenarios whose rows take microseconds.
     """
 
     measurements: list[Measurement]
     ratio_label: str | None = None
+    latency_unit: LatencyUnit = "ms"
     facts: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

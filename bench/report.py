@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench.harness import REPO_ROOT
-from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
+from bench.model import LatencyUnit, Measurement, RunOptions, Scenario, ScenarioResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 COLUMN_GAP = "  "
@@ -76,13 +76,12 @@ class Column(NamedTuple):
     cell: Callable[[Measurement], str]
 
 
-def measurement_columns(ratio_label: str | None) -> list[Column]:
+def measurement_columns(ratio_label: str | None, latency_unit: LatencyUnit = "ms") -> list[Column]:
     # Numbers are right-aligned so that their digits line up.
     columns = [
         Column("conns", 5, lambda m: "-" if m.connections is None else str(m.connections)),
         Column("req/s", 10, lambda m: f"{m.rps:,.1f}"),
-        Column("p50 ms", 8, lambda m: f"{m.p50_ms:.2f}"),
-        Column("p99 ms", 8, lambda m: f"{m.p99_ms:.2f}"),
+        *latency_columns(latency_unit),
     ]
     if ratio_label:
         columns.append(
@@ -97,8 +96,21 @@ def measurement_columns(ratio_label: str | None) -> list[Column]:
     return columns
 
 
+def latency_columns(unit: LatencyUnit) -> list[Column]:
+    if unit == "ms":
+        return [
+            Column("p50 ms", 8, lambda m: f"{m.p50_ms:.2f}"),
+            Column("p99 ms", 8, lambda m: f"{m.p99_ms:.2f}"),
+        ]
+    # Microseconds with one decimal: in-process rows take a few of them, HTTP rows thousands.
+    return [
+        Column("p50 µs", 9, lambda m: f"{m.p50_ms * 1000:,.1f}"),
+        Column("p99 µs", 9, lambda m: f"{m.p99_ms * 1000:,.1f}"),
+    ]
+
+
 def measurement_rows(result: ScenarioResult) -> list[str]:
-    columns = measurement_columns(result.ratio_label)
+    columns = measurement_columns(result.ratio_label, result.latency_unit)
     label_width = max([len("case"), *(len(m.label) for m in result.measurements)])
 
     def row(label: str, cells: list[str]) -> str:
@@ -151,6 +163,7 @@ def result_document(
         "options": asdict(options),
         "facts": result.facts,
         "ratio_label": result.ratio_label,
+        "latency_unit": result.latency_unit,
         "measurements": [
             asdict(measurement)
             | {

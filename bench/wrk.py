@@ -32,7 +32,12 @@ REQUEST_TIMEOUT_S = 10
 
 @dataclass(frozen=True)
 class HttpCase:
-    """One kind of request, and the JSON a correct response carries (None: any 200)."""
+    """One kind of request, and the JSON a correct response carries (None: any 200).
+
+    `expect_error_codes`, for GraphQL cases whose correct answer is an error: the response must
+    then carry exactly these `errors[].extensions.code`, in order, and otherwise equal
+    `expect_json`. Only the codes are compared, so that error wording may change.
+    """
 
     label: str
     method: str
@@ -40,9 +45,17 @@ class HttpCase:
     body: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     expect_json: Any = None
+    expect_error_codes: tuple[str, ...] = ()
 
     @classmethod
-    def graphql(cls, query: str, *, expect_data: Any, token: str | None = None) -> HttpCase:
+    def graphql(
+        cls,
+        query: str,
+        *,
+        expect_data: Any,
+        token: str | None = None,
+        expect_error_codes: tuple[str, ...] = (),
+    ) -> HttpCase:
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -53,7 +66,33 @@ class HttpCase:
             body=json.dumps({"query": query}, separators=(",", ":")),
             headers=headers,
             expect_json={"data": expect_data},
+            expect_error_codes=expect_error_codes,
         )
+
+    def accepts(self, body: Any) -> bool:
+        """Whether a 200 response's parsed body is the correct answer."""
+        if self.expect_json is None:
+            return True
+        if not self.expect_error_codes:
+            return bool(body == self.expect_json)
+        if not isinstance(body, dict):
+            return False
+        rest = {name: value for name, value in body.items() if name != "errors"}
+        return rest == self.expect_json and error_codes(body.get("errors")) == list(
+            self.expect_error_codes
+        )
+
+
+def error_codes(errors: Any) -> list[Any] | None:
+    """The `extensions.code` of each GraphQL error, or None when `errors` is not such a list."""
+    if not isinstance(errors, list) or not all(isinstance(error, dict) for error in errors):
+        return None
+    return [error_code(error) for error in errors]
+
+
+def error_code(error: dict[str, Any]) -> Any:
+    extensions = error.get("extensions")
+    return extensions.get("code") if isinstance(extensions, dict) else None
 
 
 @dataclass(frozen=True)
@@ -138,9 +177,12 @@ def preflight(case: HttpCase, base_url: str) -> None:
         body: Any = response.json()
     except ValueError:
         body = response.text
-    if response.status_code != 200 or (case.expect_json is not None and body != case.expect_json):
+    if response.status_code != 200 or not case.accepts(body):
+        errors = (
+            f" and error codes {list(case.expect_error_codes)}" if case.expect_error_codes else ""
+        )
         raise HarnessError(
-            f"{case.label}: expected 200 with {json.dumps(case.expect_json)}, "
+            f"{case.label}: expected 200 with {json.dumps(case.expect_json)}{errors}, "
             f"got {response.status_code} with {response.text[:500]}"
         )
 

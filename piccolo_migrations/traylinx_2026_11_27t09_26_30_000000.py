@@ -4,8 +4,7 @@ Piccolo's composite `Unique` fails on SQLite, and raw statements run before a mi
 tables are created, so these live in their own migration after the tables exist.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from app.migration_helpers import raw_sql_migration
 
 ID = "2026-11-27T09:26:30:000000"
 VERSION = "1.38.0"
@@ -17,14 +16,4 @@ STATEMENTS = (
     "ON audit_events (project_id, created_at)",
 )
 
-
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="traylinx", description=DESCRIPTION)
-
-    async def create_indexes():
-        engine = engine_finder()
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_indexes)
-    return manager
+forwards = raw_sql_migration(ID, DESCRIPTION, STATEMENTS)

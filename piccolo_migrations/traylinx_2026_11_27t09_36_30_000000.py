@@ -1,7 +1,6 @@
 """Listing index for project API keys (raw SQL runs before a migration's own tables exist)."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from app.migration_helpers import raw_sql_migration
 
 ID = "2026-11-27T09:36:30:000000"
 VERSION = "1.38.0"
@@ -12,14 +11,4 @@ STATEMENTS = (
     "ON api_keys (project, created_at)",
 )
 
-
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="traylinx", description=DESCRIPTION)
-
-    async def create_indexes():
-        engine = engine_finder()
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_indexes)
-    return manager
+forwards = raw_sql_migration(ID, DESCRIPTION, STATEMENTS)

@@ -28,6 +28,7 @@ from app import db
 from app.clock import FrozenClock
 from app.main import create_app
 from app.piccolo_app import APP_CONFIG
+from app.security.crypto import EncryptionKey
 from app.security.passwords import PasswordHasher
 from app.settings import Settings
 from tests.graphql_client import GraphQLClient
@@ -98,13 +99,18 @@ def _migrate(url: str) -> None:
     asyncio.run(run())
 
 
+# What every test server is configured with; subprocess servers get it too, so they open the
+# provider secrets that other tests stored.
+TEST_KEYRING = EncryptionKey(id="test1", material=bytes(range(32)))
+TEST_ENV = {
+    "TRAYLINX_SECRET_KEY": "test-secret-" + "x" * 40,
+    "TRAYLINX_ENCRYPTION_KEYS": TEST_KEYRING.encode(),
+}
+
+
 def _settings(url: str, tmp_dir: Path | None = None) -> Settings:
     return Settings.from_env(
-        {
-            "DATABASE_URL": url,
-            "TRAYLINX_SECRET_KEY": "test-secret-" + "x" * 40,
-            "TRAYLINX_VAR_DIR": str(tmp_dir or Path("var")),
-        }
+        {**TEST_ENV, "DATABASE_URL": url, "TRAYLINX_VAR_DIR": str(tmp_dir or Path("var"))}
     )
 
 
@@ -165,9 +171,12 @@ async def running(application: Litestar) -> AsyncIterator[Litestar]:
 
 @pytest.fixture
 async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Litestar]:
+    # Emptied before start-up: the app refuses to start on secrets its keyring cannot open, and a
+    # previous test may have left some under another key.
+    db.activate(db.make_engine(settings.database))
+    await _empty_tables()
     application = create_app(settings, clock=clock, hasher=TEST_HASHER)
     async with running(application):
-        await _empty_tables()
         yield application
 
 

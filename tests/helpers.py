@@ -181,3 +181,69 @@ async def create_key(
     assert payload["userErrors"] == [], payload["userErrors"]
     key: dict[str, Any] = {**payload["apiKey"], "secret": payload["secret"]}
     return key
+
+
+ADD_LLM_KEY = """
+mutation AddLlmKey($input: AddLlmApiKeyInput!) {
+  addLlmApiKey(input: $input) {
+    llmApiKey {
+      id provider secretHint customModels withDefaultModels createdAt updatedAt
+      createdBy { id }
+      models { id provider source }
+    }
+    userErrors { field message code }
+  }
+}
+"""
+
+UPDATE_LLM_KEY = """
+mutation UpdateLlmKey($input: UpdateLlmApiKeyInput!) {
+  updateLlmApiKey(input: $input) {
+    llmApiKey {
+      id provider secretHint customModels withDefaultModels updatedAt models { id source }
+    }
+    userErrors { field message code }
+  }
+}
+"""
+
+DELETE_LLM_KEY = """
+mutation DeleteLlmKey($input: DeleteLlmApiKeyInput!) {
+  deleteLlmApiKey(input: $input) { deletedLlmApiKeyId userErrors { field message code } }
+}
+"""
+
+LLM_KEYS = """
+query LlmKeys($id: ID!) {
+  project(id: $id) {
+    llmApiKeys { id provider secretHint customModels withDefaultModels }
+    models { id provider source }
+  }
+}
+"""
+
+
+async def add_llm_key(
+    gql: GraphQLClient,
+    session: Session,
+    project_id: str,
+    provider: str = "OPENAI",
+    secret_key: str = "sk-test-0123456789abcdefWXYZ",
+    **fields: Any,
+) -> dict[str, Any]:
+    data = await gql.execute(
+        ADD_LLM_KEY,
+        {
+            "input": {
+                "projectId": project_id,
+                "provider": provider,
+                "secretKey": secret_key,
+                **fields,
+            }
+        },
+        session.access_token,
+    )
+    payload = data["addLlmApiKey"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    key: dict[str, Any] = payload["llmApiKey"]
+    return key

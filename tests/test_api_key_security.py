@@ -28,7 +28,7 @@ from app.security import tokens
 from app.security.guard import BearerRejected
 from app.services import Services
 from app.settings import Settings
-from tests.conftest import CLIENT_IP, serving
+from tests.conftest import CLIENT_IP, TEST_ENV, serving
 from tests.graphql_client import GraphQLClient
 from tests.helpers import (
     DELETE_KEY,
@@ -39,6 +39,7 @@ from tests.helpers import (
     create_project,
     sign_up,
 )
+from tests.storage import database_bytes
 
 PROJECT_NAME = "{ viewer { ... on Project { id name } } }"
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,42 +143,18 @@ def _secret_fragments(secret: str) -> list[str]:
 
 
 async def test_no_secret_is_stored_in_the_database(
-    gql: GraphQLClient, app: Litestar, settings: Settings, engine_name: str
+    gql: GraphQLClient, app: Litestar, settings: Settings
 ) -> None:
     secrets_issued = await _full_scenario(gql)
     services: Services = app.state.services
     await services.last_use.flush()
 
-    stored = _database_bytes(settings, engine_name)
+    stored = database_bytes(settings)
 
     assert len(stored) > 1000
     for secret in secrets_issued:
         for fragment in _secret_fragments(secret):
             assert fragment.encode() not in stored
-
-
-def _database_bytes(settings: Settings, engine_name: str) -> bytes:
-    if engine_name == "sqlite":
-        path = settings.database.sqlite_path
-        files = [path, path.with_name(path.name + "-wal")]
-        return b"".join(f.read_bytes() for f in files if f.exists())
-    config = settings.database.postgres_config()
-    dump = subprocess.run(
-        [
-            "pg_dump",
-            "-h",
-            str(config["host"]),
-            "-p",
-            str(config["port"]),
-            "-U",
-            str(config["user"]),
-            str(config["database"]),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    return dump.stdout
 
 
 async def test_no_secret_reaches_the_log(
@@ -296,8 +273,8 @@ async def _server(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.Asyn
     port = _free_port()
     env = {
         **os.environ,
+        **TEST_ENV,
         "DATABASE_URL": database_url,
-        "TRAYLINX_SECRET_KEY": "test-secret-" + "x" * 40,
         "TRAYLINX_VAR_DIR": str(tmp_path),
         "TRAYLINX_LOG_LEVEL": "WARNING",
     }

@@ -29,6 +29,7 @@ from app.graphql.context import AppInfo
 from app.graphql.errors import MaskUnexpectedErrors, is_expected
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.scalars import DATETIME_SCALAR
+from app.llm_keys.graphql import LlmKeyMutations
 from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
 from app.settings import GraphQLLimits
 
@@ -74,7 +75,9 @@ class Schema(strawberry.Schema):
 
 
 Query = merge_types("Query", (ViewerQuery, ProjectQueries))
-Mutation = merge_types("Mutation", (AccountMutations, ProjectMutations, ApiKeyMutations))
+Mutation = merge_types(
+    "Mutation", (AccountMutations, ProjectMutations, ApiKeyMutations, LlmKeyMutations)
+)
 
 
 def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> Schema:

@@ -15,6 +15,7 @@ from app.graphql.context import AppInfo
 from app.graphql.errors import UserError, attempt
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
+from app.llm_keys.graphql import LlmApiKeyType, LlmModelType, llm_api_keys, project_models
 from app.projects.service import MemberRecord, ProjectAccess, Role, parse_id
 
 ProjectRole = strawberry.enum(Role, name="ProjectRole")
@@ -79,6 +80,14 @@ class ProjectType:
     @strawberry.field(description="One live API key of this project, or null.")
     async def api_key(self, info: AppInfo, id: strawberry.ID) -> ApiKeyType | None:
         return await api_key_by_id(info, self.access, str(id))
+
+    @strawberry.field(description="The project's provider keys, one per provider.")
+    async def llm_api_keys(self, info: AppInfo) -> list[LlmApiKeyType]:
+        return await llm_api_keys(info, self.access)
+
+    @strawberry.field(description="Every model the project can use, across its provider keys.")
+    async def models(self, info: AppInfo) -> list[LlmModelType]:
+        return await project_models(info, self.access)
 
     @strawberry.field(
         description="What was done in this project, newest first (owners and admins)."

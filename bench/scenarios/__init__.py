@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bench.model import Scenario
-from bench.scenarios import graphql
+from bench.scenarios import api_keys, graphql
 
 # In the order `python -m bench` runs them.
-SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in (graphql.SCENARIO,)}
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario for scenario in (graphql.SCENARIO, api_keys.SCENARIO)
+}

@@ -1,0 +1,191 @@
+"""GraphQL face of LLM provider keys and the model catalog."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from app.accounts.graphql import UserType
+from app.graphql.context import AppInfo
+from app.graphql.errors import UserError, attempt
+from app.graphql.permissions import IsAuthenticated
+from app.llm_keys.catalog import Model, ModelSource, Provider
+from app.llm_keys.service import KeyChanges, LlmKeyRecord
+from app.projects.service import parse_id
+
+if TYPE_CHECKING:
+    from app.projects.service import ProjectAccess
+
+LlmProvider = strawberry.enum(Provider, name="LlmProvider", description="A model provider.")
+ModelSourceEnum = strawberry.enum(
+    ModelSource, name="ModelSource", description="DEFAULT: the provider's catalog; CUSTOM: yours."
+)
+
+
+@strawberry.type(name="LlmModel")
+class LlmModelType:
+    id: str
+    provider: LlmProvider  # type: ignore[valid-type]
+    source: ModelSourceEnum  # type: ignore[valid-type]
+
+    @classmethod
+    def of(cls, model: Model) -> LlmModelType:
+        return cls(id=model.id, provider=model.provider, source=model.source)
+
+
+@strawberry.type(
+    name="LlmApiKey",
+    description="A provider credential stored encrypted; its secret is never returned.",
+)
+class LlmApiKeyType:
+    id: strawberry.ID
+    provider: LlmProvider  # type: ignore[valid-type]
+    secret_hint: str = strawberry.field(description="The secret's last 4 characters, e.g. `…a1B2`.")
+    custom_models: list[str]
+    with_default_models: bool
+    created_at: datetime
+    updated_at: datetime
+    record: strawberry.Private[LlmKeyRecord]
+
+    @strawberry.field(description="Models this key routes: defaults (if enabled) then custom.")
+    def models(self, info: AppInfo) -> list[LlmModelType]:
+        return [LlmModelType.of(m) for m in info.context.services.llm_keys.models_of(self.record)]
+
+    @strawberry.field
+    async def created_by(self, info: AppInfo) -> UserType | None:
+        if self.record.created_by is None:
+            return None
+        user = await info.context.users.load(self.record.created_by)
+        return UserType.of(user) if user else None
+
+    @classmethod
+    def of(cls, key: LlmKeyRecord) -> LlmApiKeyType:
+        return cls(
+            id=strawberry.ID(str(key.id)),
+            provider=key.provider,
+            secret_hint=key.secret_hint,
+            custom_models=list(key.custom_models),
+            with_default_models=key.with_default_models,
+            created_at=key.created_at,
+            updated_at=key.updated_at,
+            record=key,
+        )
+
+
+async def llm_api_keys(info: AppInfo, access: ProjectAccess) -> list[LlmApiKeyType]:
+    return [LlmApiKeyType.of(key) for key in await info.context.services.llm_keys.keys(access)]
+
+
+async def project_models(info: AppInfo, access: ProjectAccess) -> list[LlmModelType]:
+    models = await info.context.services.llm_keys.project_models(access)
+    return [LlmModelType.of(model) for model in models]
+
+
+@strawberry.input
+class AddLlmApiKeyInput:
+    project_id: strawberry.ID
+    provider: LlmProvider  # type: ignore[valid-type]
+    secret_key: str = strawberry.field(description="The key from the provider's dashboard.")
+    custom_models: list[str] = strawberry.field(default_factory=list)
+    with_default_models: bool = True
+
+
+@strawberry.type
+class AddLlmApiKeyPayload:
+    llm_api_key: LlmApiKeyType | None
+    user_errors: list[UserError]
+
+
+@strawberry.input(description="Absent (or null) fields stay as they are.")
+class UpdateLlmApiKeyInput:
+    id: strawberry.ID
+    secret_key: str | None = None
+    custom_models: list[str] | None = None
+    with_default_models: bool | None = None
+
+
+@strawberry.type
+class UpdateLlmApiKeyPayload:
+    llm_api_key: LlmApiKeyType | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class DeleteLlmApiKeyInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class DeleteLlmApiKeyPayload:
+    deleted_llm_api_key_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class LlmKeyMutations:
+    @strawberry.mutation(
+        description="Store a provider key for the project (OWNER or ADMIN); one per provider.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def add_llm_api_key(self, info: AppInfo, input: AddLlmApiKeyInput) -> AddLlmApiKeyPayload:
+        context = info.context
+
+        async def add() -> LlmKeyRecord:
+            return await context.services.llm_keys.add(
+                context.principal,
+                project_id=parse_id(input.project_id, "projectId"),
+                provider=Provider(input.provider),
+                secret_key=input.secret_key,
+                custom_models=input.custom_models,
+                with_default_models=input.with_default_models,
+            )
+
+        key, errors = await attempt(add)
+        return AddLlmApiKeyPayload(
+            llm_api_key=LlmApiKeyType.of(key) if key else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Replace a provider key's secret or models in place (OWNER or ADMIN).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_llm_api_key(
+        self, info: AppInfo, input: UpdateLlmApiKeyInput
+    ) -> UpdateLlmApiKeyPayload:
+        context = info.context
+
+        async def update() -> LlmKeyRecord:
+            return await context.services.llm_keys.update(
+                context.principal,
+                key_id=parse_id(input.id),
+                changes=KeyChanges(
+                    secret_key=input.secret_key,
+                    custom_models=input.custom_models,
+                    with_default_models=input.with_default_models,
+                ),
+            )
+
+        key, errors = await attempt(update)
+        return UpdateLlmApiKeyPayload(
+            llm_api_key=LlmApiKeyType.of(key) if key else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Delete a provider key: the project's requests to that provider stop at once.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def delete_llm_api_key(
+        self, info: AppInfo, input: DeleteLlmApiKeyInput
+    ) -> DeleteLlmApiKeyPayload:
+        context = info.context
+
+        async def delete() -> strawberry.ID:
+            key_id = await context.services.llm_keys.delete(
+                context.principal, key_id=parse_id(input.id)
+            )
+            return strawberry.ID(str(key_id))
+
+        deleted, errors = await attempt(delete)
+        return DeleteLlmApiKeyPayload(deleted_llm_api_key_id=deleted, user_errors=errors)

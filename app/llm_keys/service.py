@@ -1,0 +1,398 @@
+"""LLM provider keys: one per provider and project, the secret encrypted at rest.
+
+Rights: OWNER and ADMIN add, update and delete; a MEMBER and the project's own API keys read
+metadata; another project's key does not exist for the caller. The plaintext secret is returned by
+nothing: only `reveal_secret()` decrypts it, for the proxy, in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from app import db
+from app.audit.service import AuditService
+from app.clock import Clock
+from app.errors import AlreadyExists, FieldProblem, InvalidInput, NotFound
+from app.llm_keys.catalog import Model, ModelCatalog, Provider, resolve
+from app.llm_keys.tables import LlmApiKey
+from app.projects.service import MANAGERS, ProjectAccess, ProjectService
+from app.security.crypto import Keyring, MissingEncryptionKey
+from app.security.principal import Principal
+
+MAX_SECRET_LENGTH = 500
+MAX_CUSTOM_MODELS = 100
+MAX_MODEL_ID_LENGTH = 200
+# Show the last 4 characters only of secrets long enough that 4 characters give little away.
+HINT_MIN_SECRET_LENGTH = 12
+_MODEL_ID = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+
+
+@dataclass(frozen=True)
+class LlmKeyRecord:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    provider: Provider
+    secret_hint: str
+    custom_models: tuple[str, ...]
+    with_default_models: bool
+    created_at: datetime
+    created_by: uuid.UUID | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    rotated: int
+    already_current: int
+    newest_key_id: str
+
+
+@dataclass(frozen=True)
+class KeyChanges:
+    """What updateLlmApiKey changes; None means "leave as it is"."""
+
+    secret_key: str | None = None
+    custom_models: Sequence[str] | None = None
+    with_default_models: bool | None = None
+
+    def __repr__(self) -> str:
+        secret = "None" if self.secret_key is None else "'**********'"
+        return (
+            f"KeyChanges(secret_key={secret}, custom_models={self.custom_models!r}, "
+            f"with_default_models={self.with_default_models!r})"
+        )
+
+
+class LlmKeyService:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        projects: ProjectService,
+        audit: AuditService,
+        keyring: Keyring,
+        catalog: ModelCatalog,
+    ) -> None:
+        self._clock = clock
+        self._projects = projects
+        self._audit = audit
+        self._keyring = keyring
+        self.catalog = catalog
+
+    async def add(
+        self,
+        principal: Principal,
+        *,
+        project_id: uuid.UUID,
+        provider: Provider,
+        secret_key: str,
+        custom_models: Sequence[str],
+        with_default_models: bool,
+    ) -> LlmKeyRecord:
+        access = await self._projects.access(principal, project_id)
+        access.require_role(MANAGERS, "add LLM API keys")
+        secret = _valid_secret(secret_key)
+        models = _valid_custom_models(custom_models)
+        _require_some_model(models, with_default_models)
+        now = self._clock.now()
+        record = LlmKeyRecord(
+            id=uuid.uuid4(),
+            project_id=project_id,
+            provider=provider,
+            secret_hint=_hint(secret),
+            custom_models=models,
+            with_default_models=with_default_models,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+        )
+        try:
+            async with db.transaction():
+                if await LlmApiKey.exists().where(
+                    (LlmApiKey.project == project_id) & (LlmApiKey.provider == provider.value)
+                ):
+                    raise _already_exists(provider)
+                await LlmApiKey.insert(self._row(record, secret))
+                await self._audit_change(principal, "llm_api_key.add", record, [])
+        except Exception as error:
+            if db.is_unique_violation(error):  # a concurrent add for the same provider won
+                raise _already_exists(provider) from None
+            raise
+        return record
+
+    async def update(
+        self, principal: Principal, *, key_id: uuid.UUID, changes: KeyChanges
+    ) -> LlmKeyRecord:
+        """Replace the secret and/or model settings in place: no moment without a key."""
+        current = await self._managed_key(principal, key_id, "update LLM API keys")
+        secret = None if changes.secret_key is None else _valid_secret(changes.secret_key)
+        models = (
+            current.custom_models
+            if changes.custom_models is None
+            else _valid_custom_models(changes.custom_models)
+        )
+        with_defaults = (
+            current.with_default_models
+            if changes.with_default_models is None
+            else changes.with_default_models
+        )
+        _require_some_model(models, with_defaults)
+        updated = replace(
+            current,
+            custom_models=models,
+            with_default_models=with_defaults,
+            secret_hint=current.secret_hint if secret is None else _hint(secret),
+            updated_at=self._clock.now(),
+        )
+        values: dict[Any, Any] = {
+            LlmApiKey.custom_models: json.dumps(list(models)),
+            LlmApiKey.with_default_models: with_defaults,
+            LlmApiKey.updated_at: updated.updated_at,
+            LlmApiKey.secret_hint: updated.secret_hint,
+        }
+        if secret is not None:
+            envelope = self._keyring.encrypt(secret, _binding(updated))
+            values[LlmApiKey.secret_ciphertext] = envelope
+            values[LlmApiKey.encryption_key_id] = self._keyring.newest_id
+        changed = [
+            name
+            for name, value in (
+                ("secretKey", changes.secret_key),
+                ("customModels", changes.custom_models),
+                ("withDefaultModels", changes.with_default_models),
+            )
+            if value is not None
+        ]
+        async with db.transaction():
+            rows = (
+                await LlmApiKey.update(values).where(LlmApiKey.id == key_id).returning(LlmApiKey.id)
+            )
+            if not rows:  # deleted a moment ago
+                raise _not_found()
+            await self._audit_change(principal, "llm_api_key.update", updated, changed)
+        return updated
+
+    async def delete(self, principal: Principal, *, key_id: uuid.UUID) -> uuid.UUID:
+        """Remove the key and its ciphertext; requests routed through it stop at once."""
+        key = await self._managed_key(principal, key_id, "delete LLM API keys")
+        async with db.transaction():
+            rows = await LlmApiKey.delete().where(LlmApiKey.id == key_id).returning(LlmApiKey.id)
+            if not rows:
+                raise _not_found()
+            await self._audit_change(principal, "llm_api_key.delete", key, [])
+        return key.id
+
+    async def keys(self, access: ProjectAccess) -> list[LlmKeyRecord]:
+        rows = await LlmApiKey.select().where(LlmApiKey.project == access.project.id)
+        order = list(Provider)
+        return sorted((_record(row) for row in rows), key=lambda key: order.index(key.provider))
+
+    async def key(self, access: ProjectAccess, key_id: uuid.UUID) -> LlmKeyRecord | None:
+        row = (
+            await LlmApiKey.select()
+            .where((LlmApiKey.id == key_id) & (LlmApiKey.project == access.project.id))
+            .first()
+        )
+        return _record(row) if row else None
+
+    def models_of(self, key: LlmKeyRecord) -> list[Model]:
+        return self.catalog.models_of_key(key.provider, key.custom_models, key.with_default_models)
+
+    async def project_models(self, access: ProjectAccess) -> list[Model]:
+        """The project's effective catalog: each model id once, routed by the documented rule."""
+        claims = [model for key in await self.keys(access) for model in self.models_of(key)]
+        return list(resolve(claims).values())
+
+    async def check_keyring(self) -> None:
+        """Raise MissingEncryptionKey when stored secrets need a key the keyring lacks."""
+        rows = await LlmApiKey.select(LlmApiKey.encryption_key_id).distinct()
+        for row in rows:
+            if row["encryption_key_id"] not in self._keyring.ids:
+                raise MissingEncryptionKey(row["encryption_key_id"])
+
+    async def rotate_encryption(
+        self, *, batch_size: int = 100, on_batch: Callable[[int], None] | None = None
+    ) -> RotationReport:
+        """Re-encrypt every secret under the newest key, a batch per transaction.
+
+        Idempotent and resumable: each batch commits on its own, and only rows still sealed with an
+        older key are picked, so a rerun after an interruption continues where it stopped.
+        """
+        newest = self._keyring.newest_id
+        already_current = await LlmApiKey.count().where(LlmApiKey.encryption_key_id == newest)
+        rotated = 0
+        while True:
+            rows = await (
+                LlmApiKey.select()
+                .where(LlmApiKey.encryption_key_id != newest)
+                .order_by(LlmApiKey.id)
+                .limit(batch_size)
+            )
+            if not rows:
+                break
+            async with db.transaction():
+                for row in rows:
+                    rotated += await self._reseal(row)
+            if on_batch is not None:
+                on_batch(rotated)
+        return RotationReport(
+            rotated=rotated, already_current=already_current, newest_key_id=newest
+        )
+
+    async def _reseal(self, row: dict[str, Any]) -> int:
+        binding = _binding(_record(row))
+        secret = self._keyring.decrypt(row["secret_ciphertext"], binding)
+        # Compare-and-set: a row whose secret was replaced meanwhile is already current.
+        updated = (
+            await LlmApiKey.update(
+                {
+                    LlmApiKey.secret_ciphertext: self._keyring.encrypt(secret, binding),
+                    LlmApiKey.encryption_key_id: self._keyring.newest_id,
+                }
+            )
+            .where(
+                (LlmApiKey.id == row["id"])
+                & (LlmApiKey.secret_ciphertext == row["secret_ciphertext"])
+            )
+            .returning(LlmApiKey.id)
+        )
+        return len(updated)
+
+    async def reveal_secret(self, key_id: uuid.UUID) -> str | None:
+        """The plaintext secret of a key, for forwarding upstream; never for a response."""
+        row = await LlmApiKey.select().where(LlmApiKey.id == key_id).first()
+        if row is None:
+            return None
+        return self._keyring.decrypt(row["secret_ciphertext"], _binding(_record(row)))
+
+    async def _managed_key(
+        self, principal: Principal, key_id: uuid.UUID, action: str
+    ) -> LlmKeyRecord:
+        row = await LlmApiKey.select().where(LlmApiKey.id == key_id).first()
+        if row is None:
+            raise _not_found()
+        key = _record(row)
+        try:
+            access = await self._projects.access(principal, key.project_id)
+        except NotFound:
+            raise _not_found() from None
+        access.require_role(MANAGERS, action)
+        return key
+
+    def _row(self, key: LlmKeyRecord, secret: str) -> LlmApiKey:
+        return LlmApiKey(
+            id=key.id,
+            project=key.project_id,
+            provider=key.provider.value,
+            secret_ciphertext=self._keyring.encrypt(secret, _binding(key)),
+            encryption_key_id=self._keyring.newest_id,
+            secret_hint=key.secret_hint,
+            custom_models=json.dumps(list(key.custom_models)),
+            with_default_models=key.with_default_models,
+            created_at=key.created_at,
+            created_by=key.created_by,
+            updated_at=key.updated_at,
+        )
+
+    async def _audit_change(
+        self, principal: Principal, action: str, key: LlmKeyRecord, changed: list[str]
+    ) -> None:
+        details: dict[str, Any] = {"provider": key.provider.value, "secretHint": key.secret_hint}
+        if changed:
+            details["changed"] = changed
+        await self._audit.record(
+            principal,
+            action=action,
+            target_type="llm_api_key",
+            target_id=str(key.id),
+            project_id=key.project_id,
+            details=details,
+        )
+
+
+def _binding(key: LlmKeyRecord) -> bytes:
+    """Associated data: the ciphertext decrypts only in this row of this project."""
+    return f"traylinx/llm_api_keys/v1|{key.project_id}|{key.provider.value}|{key.id}".encode()
+
+
+def _valid_secret(secret_key: str) -> str:
+    secret = secret_key.strip()
+    if not secret:
+        raise InvalidInput.single("secretKey", "Paste the key from your provider's dashboard.")
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise InvalidInput.single(
+            "secretKey", f"A provider key has at most {MAX_SECRET_LENGTH} characters."
+        )
+    return secret
+
+
+def _valid_custom_models(custom_models: Sequence[str]) -> tuple[str, ...]:
+    if len(custom_models) > MAX_CUSTOM_MODELS:
+        raise InvalidInput.single(
+            "customModels", f"Register at most {MAX_CUSTOM_MODELS} custom models per key."
+        )
+    problems = [
+        FieldProblem(field=("customModels", str(index)), message=message)
+        for index, model_id in enumerate(custom_models)
+        if (message := _model_id_problem(model_id))
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    return tuple(dict.fromkeys(custom_models))  # duplicates folded, order kept
+
+
+def _model_id_problem(model_id: str) -> str | None:
+    if not model_id:
+        return "A model id cannot be empty."
+    if len(model_id) > MAX_MODEL_ID_LENGTH:
+        return f"A model id has at most {MAX_MODEL_ID_LENGTH} characters."
+    if not _MODEL_ID.match(model_id):
+        return "A model id cannot contain spaces or control characters."
+    return None
+
+
+def _require_some_model(custom_models: tuple[str, ...], with_default_models: bool) -> None:
+    if not custom_models and not with_default_models:
+        raise InvalidInput.single(
+            "withDefaultModels",
+            "Without default models and with no custom models, this key would route no model.",
+        )
+
+
+def _hint(secret: str) -> str:
+    return "…" + secret[-4:] if len(secret) >= HINT_MIN_SECRET_LENGTH else "…"
+
+
+def _already_exists(provider: Provider) -> AlreadyExists:
+    return AlreadyExists(
+        f"This project already has a {provider.name} key; use updateLlmApiKey to replace its "
+        "secret or models.",
+        field=("provider",),
+    )
+
+
+def _not_found() -> NotFound:
+    return NotFound("LLM API key not found.", field=("id",))
+
+
+def _record(row: dict[str, Any]) -> LlmKeyRecord:
+    custom = row["custom_models"]
+    if isinstance(custom, str):  # JSON columns come back as text
+        custom = json.loads(custom)
+    return LlmKeyRecord(
+        id=row["id"],
+        project_id=row["project"],
+        provider=Provider(row["provider"]),
+        secret_hint=row["secret_hint"],
+        custom_models=tuple(custom),
+        with_default_models=bool(row["with_default_models"]),
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        updated_at=row["updated_at"],
+    )
