@@ -20,6 +20,7 @@ from app import db
 from app.api_keys.lookup import open_lookup
 from app.clock import Clock, SystemClock
 from app.graphql.controller import graphql_controller
+from app.proxy.routes import proxy_router
 from app.security.guard import BearerRejected
 from app.security.passwords import PasswordHasher
 from app.services import Services
@@ -45,16 +46,26 @@ def create_app(
         lookup = open_lookup()
         services.api_key_authenticator.attach(lookup)
         services.last_use.start()
+        services.usage.start()
+        await services.upstream.start()
         try:
             yield
         finally:
+            await services.upstream.stop()
+            await services.usage.stop()
+            services.routes.clear()
             await services.last_use.stop()
             services.api_key_authenticator.attach(None)
             await lookup.close()
             await db.stop()
 
     return Litestar(
-        route_handlers=[graphql_controller(settings), healthz, readyz],
+        route_handlers=[
+            graphql_controller(settings),
+            proxy_router(settings.proxy.max_body_bytes),
+            healthz,
+            readyz,
+        ],
         lifespan=[database],
         state=_state(services),
         exception_handlers={BearerRejected: _bearer_rejected, HTTPException: _http_error},

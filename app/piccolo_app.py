@@ -9,11 +9,21 @@ from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
 from app.llm_keys.tables import LlmApiKey
 from app.projects.tables import Membership, Project
+from app.usage.tables import UsageEvent
 
 MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations"
 
 APP_CONFIG = AppConfig(
     app_name="traylinx",
     migrations_folder_path=str(MIGRATIONS_FOLDER),
-    table_classes=[User, RefreshToken, Project, Membership, AuditEvent, ApiKey, LlmApiKey],
+    table_classes=[
+        User,
+        RefreshToken,
+        Project,
+        Membership,
+        AuditEvent,
+        ApiKey,
+        LlmApiKey,
+        UsageEvent,
+    ],
 )

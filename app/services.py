@@ -13,10 +13,13 @@ from app.clock import Clock
 from app.llm_keys.catalog import ModelCatalog
 from app.llm_keys.service import LlmKeyService
 from app.projects.service import ProjectService
+from app.proxy.routing import RouteCache
+from app.proxy.upstream import Upstream
 from app.security.guard import BearerGuard
 from app.security.jwt import AccessTokenCodec
 from app.security.passwords import PasswordHasher
 from app.settings import Settings
+from app.usage.recorder import UsageRecorder
 
 
 @dataclass
@@ -31,6 +34,9 @@ class Services:
     api_key_authenticator: ApiKeyAuthenticator
     last_use: LastUseRecorder
     llm_keys: LlmKeyService
+    routes: RouteCache
+    upstream: Upstream
+    usage: UsageRecorder
 
     @classmethod
     def build(
@@ -46,6 +52,13 @@ class Services:
             audit=audit,
         )
         projects = ProjectService(clock=clock, accounts=accounts, audit=audit)
+        llm_keys = LlmKeyService(
+            clock=clock,
+            projects=projects,
+            audit=audit,
+            keyring=settings.keyring,
+            catalog=ModelCatalog.load(settings.model_catalog_file),
+        )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use)
         return cls(
@@ -60,11 +73,10 @@ class Services:
             api_keys=ApiKeyService(clock=clock, projects=projects, audit=audit),
             api_key_authenticator=api_key_authenticator,
             last_use=last_use,
-            llm_keys=LlmKeyService(
-                clock=clock,
-                projects=projects,
-                audit=audit,
-                keyring=settings.keyring,
-                catalog=ModelCatalog.load(settings.model_catalog_file),
+            llm_keys=llm_keys,
+            routes=RouteCache(llm_keys),
+            upstream=Upstream(settings.proxy),
+            usage=UsageRecorder(
+                max_pending=settings.usage.max_pending, flush_every=settings.usage.flush_every
             ),
         )

@@ -106,6 +106,25 @@ class ApiKeyConfig:
 
 
 @dataclass(frozen=True)
+class ProxyConfig:
+    # Where provider requests go: operator settings, never per-key input.
+    openai_base_url: str = "https://api.openai.com/v1"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    connect_timeout: float = 10.0
+    # Longest silence between two bytes of an upstream response (a model may think for a while).
+    read_timeout: float = 300.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_connections: int = 200
+    default_anthropic_version: str = "2023-06-01"
+
+
+@dataclass(frozen=True)
+class UsageConfig:
+    flush_every: timedelta = timedelta(seconds=2)
+    max_pending: int = 100_000
+
+
+@dataclass(frozen=True)
 class GraphQLLimits:
     max_depth: int = 10
     max_aliases: int = 30
@@ -124,6 +143,8 @@ class Settings:
     auth: AuthConfig = field(default_factory=AuthConfig)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
     api_keys: ApiKeyConfig = field(default_factory=ApiKeyConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
     keyring: Keyring = field(default_factory=lambda: Keyring([EncryptionKey.generate("ephemeral")]))
     model_catalog_file: Path | None = None
     var_dir: Path = DEFAULT_VAR_DIR
@@ -168,6 +189,26 @@ class Settings:
                     seconds=_int(env_vars, "TRAYLINX_LAST_USE_FLUSH_SECONDS", 5, minimum=1)
                 )
             ),
+            proxy=ProxyConfig(
+                openai_base_url=_base_url(
+                    env_vars, "TRAYLINX_OPENAI_BASE_URL", ProxyConfig.openai_base_url
+                ),
+                anthropic_base_url=_base_url(
+                    env_vars, "TRAYLINX_ANTHROPIC_BASE_URL", ProxyConfig.anthropic_base_url
+                ),
+                connect_timeout=_seconds(env_vars, "TRAYLINX_UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10),
+                read_timeout=_seconds(env_vars, "TRAYLINX_UPSTREAM_READ_TIMEOUT_SECONDS", 300),
+                max_body_bytes=_int(
+                    env_vars, "TRAYLINX_PROXY_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024
+                ),
+                max_connections=_int(env_vars, "TRAYLINX_UPSTREAM_MAX_CONNECTIONS", 200, minimum=1),
+            ),
+            usage=UsageConfig(
+                flush_every=timedelta(
+                    seconds=_seconds(env_vars, "TRAYLINX_USAGE_FLUSH_SECONDS", 2)
+                ),
+                max_pending=_int(env_vars, "TRAYLINX_USAGE_MAX_PENDING", 100_000, minimum=100),
+            ),
             keyring=_keyring(env_vars.get("TRAYLINX_ENCRYPTION_KEYS"), env, var_dir),
             model_catalog_file=_optional_path(env_vars.get("TRAYLINX_MODEL_CATALOG")),
             var_dir=var_dir,
@@ -202,6 +243,26 @@ def _int(
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}")
     return value
+
+
+def _seconds(env_vars: Mapping[str, str], name: str, default: float) -> float:
+    raw = env_vars.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name} must be between 0 and 3600 seconds, not {value}")
+    return value
+
+
+def _base_url(env_vars: Mapping[str, str], name: str, default: str) -> str:
+    url = (env_vars.get(name) or "").strip() or default
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL")
+    return url.rstrip("/")
 
 
 def _database_url(raw: str | None, var_dir: Path) -> str:

@@ -12,9 +12,8 @@ import asyncio
 import contextlib
 import os
 import secrets
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from litestar import Litestar
 
 from app import db
@@ -31,6 +31,7 @@ from app.piccolo_app import APP_CONFIG
 from app.security.crypto import EncryptionKey
 from app.security.passwords import PasswordHasher
 from app.settings import Settings
+from tests.fake_provider import FakeProvider
 from tests.graphql_client import GraphQLClient
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -205,8 +206,83 @@ def gql(http: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(http)
 
 
-def unique_email(prefix: str = "user") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+@contextlib.asynccontextmanager
+async def live_http(application: Litestar) -> AsyncIterator[str]:
+    """Serve an already started app with a real uvicorn on loopback; yields its base URL.
+
+    In-process ASGI clients buffer whole responses, so streaming must be tested over real HTTP.
+    """
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
-__all__ = ["replace", "unique_email"]
+@pytest.fixture
+async def fake_provider() -> AsyncIterator[FakeProvider]:
+    provider = FakeProvider()
+    await provider.start()
+    try:
+        yield provider
+    finally:
+        await provider.stop()
+
+
+@dataclass
+class Proxy:
+    """The service under test on real HTTP, its providers faked on loopback."""
+
+    url: str
+    app: Litestar
+    gql: GraphQLClient
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+
+ProxyFactory = Callable[..., contextlib.AbstractAsyncContextManager[Proxy]]
+
+
+@pytest.fixture
+def make_proxy(settings: Settings, clock: FrozenClock, fake_provider: FakeProvider) -> ProxyFactory:
+    @contextlib.asynccontextmanager
+    async def start(**proxy_settings: Any) -> AsyncIterator[Proxy]:
+        proxy_config = replace(
+            settings.proxy,
+            **{
+                "openai_base_url": f"{fake_provider.base_url}/v1",
+                "anthropic_base_url": fake_provider.base_url,
+                **proxy_settings,
+            },
+        )
+        db.activate(db.make_engine(settings.database))
+        await _empty_tables()
+        application = create_app(
+            replace(settings, proxy=proxy_config), clock=clock, hasher=TEST_HASHER
+        )
+        async with (
+            running(application),
+            live_http(application) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            yield Proxy(url=url, app=application, gql=GraphQLClient(http))
+
+    return start
+
+
+@pytest.fixture
+async def proxy(make_proxy: ProxyFactory) -> AsyncIterator[Proxy]:
+    async with make_proxy() as running_proxy:
+        yield running_proxy

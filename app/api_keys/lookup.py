@@ -23,7 +23,12 @@ from piccolo.engine.sqlite import SQLiteEngine
 
 from app import db
 
-_SELECT_KEY = "SELECT project, secret_digest, expires_at, deleted_at FROM api_keys WHERE id = {}"
+# The project's LLM-keys version rides along, so the proxy knows whether its cached routes are
+# current without a second read.
+_SELECT_KEY = (
+    "SELECT k.project, k.secret_digest, k.expires_at, k.deleted_at, p.llm_keys_version "
+    "FROM api_keys k JOIN projects p ON p.id = k.project WHERE k.id = {}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,7 @@ class StoredKey:
     secret_digest: str
     expires_at: datetime | None
     deleted_at: datetime | None
+    llm_keys_version: int
 
 
 class KeyLookup(Protocol):
@@ -56,12 +62,13 @@ class SQLiteKeyLookup:
         row = self._connection.execute(self._sql, (key_id,)).fetchone()
         if row is None:
             return None
-        project, secret_digest, expires_at, deleted_at = row
+        project, secret_digest, expires_at, deleted_at, llm_keys_version = row
         return StoredKey(
             project_id=uuid.UUID(project),
             secret_digest=secret_digest,
             expires_at=_sqlite_time(expires_at),
             deleted_at=_sqlite_time(deleted_at),
+            llm_keys_version=llm_keys_version,
         )
 
     async def close(self) -> None:
@@ -90,6 +97,7 @@ class PostgresKeyLookup:
             secret_digest=row["secret_digest"],
             expires_at=row["expires_at"],
             deleted_at=row["deleted_at"],
+            llm_keys_version=row["llm_keys_version"],
         )
 
     async def close(self) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,6 +40,10 @@ class ApiKeyAuthenticator:
         return tokens.looks_like_project_key(token)
 
     async def authenticate(self, token: str, client_ip: str | None) -> Principal:
+        return (await self.verify(token, client_ip)).principal
+
+    async def verify(self, token: str, client_ip: str | None) -> VerifiedKey:
+        """Like `authenticate`, with what the proxy needs besides the principal."""
         try:
             parts = tokens.parse_project_key(token)
         except tokens.MalformedProjectKey as error:
@@ -54,7 +59,21 @@ class ApiKeyAuthenticator:
         if stored.expires_at is not None and stored.expires_at <= now:
             raise BearerRejected("project key: expired")
         self._last_use.saw(parts.key_id, now, client_ip)
-        return Principal.project(stored.project_id, parts.key_id, client_ip)
+        return VerifiedKey(
+            principal=Principal.project(stored.project_id, parts.key_id, client_ip),
+            project_id=stored.project_id,
+            key_id=parts.key_id,
+            llm_keys_version=stored.llm_keys_version,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedKey:
+    principal: Principal
+    project_id: uuid.UUID
+    key_id: str
+    # The project's LLM-keys version at this instant (see app/proxy/routing.py).
+    llm_keys_version: int
 
 
 @dataclass

@@ -119,6 +119,7 @@ class LlmKeyService:
                 ):
                     raise _already_exists(provider)
                 await LlmApiKey.insert(self._row(record, secret))
+                await self._projects.mark_llm_keys_changed(project_id)
                 await self._audit_change(principal, "llm_api_key.add", record, [])
         except Exception as error:
             if db.is_unique_violation(error):  # a concurrent add for the same provider won
@@ -175,6 +176,7 @@ class LlmKeyService:
             )
             if not rows:  # deleted a moment ago
                 raise _not_found()
+            await self._projects.mark_llm_keys_changed(updated.project_id)
             await self._audit_change(principal, "llm_api_key.update", updated, changed)
         return updated
 
@@ -185,6 +187,7 @@ class LlmKeyService:
             rows = await LlmApiKey.delete().where(LlmApiKey.id == key_id).returning(LlmApiKey.id)
             if not rows:
                 raise _not_found()
+            await self._projects.mark_llm_keys_changed(key.project_id)
             await self._audit_change(principal, "llm_api_key.delete", key, [])
         return key.id
 
@@ -263,6 +266,15 @@ class LlmKeyService:
             .returning(LlmApiKey.id)
         )
         return len(updated)
+
+    async def keys_with_secrets(self, project_id: uuid.UUID) -> list[tuple[LlmKeyRecord, str]]:
+        """Every key of a project with its decrypted secret, for the proxy's routes only."""
+        rows = await LlmApiKey.select().where(LlmApiKey.project == project_id)
+        keys = [_record(row) for row in rows]
+        return [
+            (key, self._keyring.decrypt(row["secret_ciphertext"], _binding(key)))
+            for key, row in zip(keys, rows, strict=True)
+        ]
 
     async def reveal_secret(self, key_id: uuid.UUID) -> str | None:
         """The plaintext secret of a key, for forwarding upstream; never for a response."""

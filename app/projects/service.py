@@ -242,6 +242,13 @@ class ProjectService:
                 details={"role": row["role"]},
             )
 
+    async def mark_llm_keys_changed(self, project_id: uuid.UUID) -> None:
+        """Call inside the transaction that changes the project's LLM keys: every server process
+        sees the new version on its next proxied request and rebuilds its routes."""
+        await Project.update({Project.llm_keys_version: Project.llm_keys_version + 1}).where(
+            Project.id == project_id
+        )
+
     async def _insert_membership(
         self, project_id: uuid.UUID, user_id: uuid.UUID, role: Role
     ) -> MemberRecord:

@@ -1,6 +1,6 @@
 """Projects and who belongs to them."""
 
-from piccolo.columns import UUID, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import UUID, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -11,6 +11,9 @@ class Project(Table, tablename="projects"):
     id = UUID(primary_key=True)
     name = Varchar(length=100, null=False)
     created_at = Timestamptz(null=False)
+    # Bumped with every change to the project's LLM keys; read together with the API key on each
+    # proxied request, it tells every server process when its routing cache is stale.
+    llm_keys_version = Integer(null=False, default=0)
 
 
 class Membership(Table, tablename="memberships"):

@@ -43,7 +43,6 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import httpx
-import uvloop
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
@@ -118,7 +117,7 @@ def run(options: RunOptions) -> ScenarioResult:
     wrk = ensure_wrk()
     large_count = QUICK_LARGE_KEY_COUNT if options.quick else LARGE_KEY_COUNT
     verification = measure_verification(options, large_count)
-    rejection = on_uvloop(measure_rejections(options))
+    rejection = on_server_loop(measure_rejections(options))
     http = measure_http(wrk, options)
     return ScenarioResult(
         measurements=[
@@ -134,8 +133,9 @@ def run(options: RunOptions) -> ScenarioResult:
             f"verified in turn: all {SMALL_KEY_COUNT}, then {verification.sample_size:,} real "
             "keys spread over the table",
             "setup": f"migrations {verification.migrate_s:.1f} s; {verification.load.describe()}",
-            "inproc": "one coroutine awaiting authenticate() back to back on uvloop (as the "
-            f"server runs), {verification.lookup_name}, SystemClock, client IP {CLIENT_IP}",
+            "inproc": "one coroutine awaiting authenticate() back to back on "
+            f"{loop_name()} (as uvicorn runs it), {verification.lookup_name}, SystemClock, "
+            f"client IP {CLIENT_IP}",
             "load": wrk_description(wrk),
         },
         warnings=http.warnings,
@@ -148,10 +148,22 @@ def run(options: RunOptions) -> ScenarioResult:
     )
 
 
-def on_uvloop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run in-process measurements on the event loop uvicorn uses (uvloop, when installed)."""
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+def on_server_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run in-process measurements on the event loop uvicorn picks: uvloop, when installed."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(coroutine)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:  # as uvicorn does without it
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def loop_name() -> str:
+    return event_loop_factory().__module__.split(".")[0]
 
 
 # --- 1. Valid keys, in process -----------------------------------------------------------------
@@ -193,7 +205,7 @@ def measure_verification(options: RunOptions, large_count: int) -> Verification:
         provisioned_database(options.database, Path(workdir)) as database_url,
     ):
         engine = activate_database(database_url)
-        return on_uvloop(verify_small_then_large(engine, options, large_count))
+        return on_server_loop(verify_small_then_large(engine, options, large_count))
 
 
 def activate_database(database_url: str) -> Engine[Any]:
@@ -234,13 +246,11 @@ async def verify_small_then_large(
         authenticator.attach(lookup)
         verify = valid_key_check(authenticator, project_id)
         # The small table's keys are all real and all verified; they stay in the large table.
-        small_keys, _ = await load_keys(writer, project_id, SMALL_KEY_COUNT, first_index=0)
+        small_keys, _ = await load_keys(writer, project_id, SMALL_KEY_COUNT)
         small = await measure_calls(
             f"verify a valid key, {SMALL_KEY_COUNT} keys in the table", verify, small_keys, options
         )
-        large_keys, load = await load_keys(
-            writer, project_id, large_count - SMALL_KEY_COUNT, first_index=SMALL_KEY_COUNT
-        )
+        large_keys, load = await load_keys(writer, project_id, large_count - SMALL_KEY_COUNT)
         quick = " (--quick)" if options.quick else ""
         large = await measure_calls(
             f"verify a valid key, {large_count:,} keys in the table{quick}",
@@ -285,15 +295,16 @@ class KeyBatch:
 
 
 async def load_keys(
-    writer: BulkWriter, project_id: uuid.UUID, count: int, *, first_index: int
+    writer: BulkWriter, project_id: uuid.UUID, count: int
 ) -> tuple[list[str], LoadTimes]:
     """Insert `count` keys in one transaction; return the plaintext of the real ones, spread
     evenly over them, and how long each step took."""
     progress(f"inserting {count:,} keys")
+    check_filler_format()
     # About SAMPLE_SIZE real keys, one every `real_every` rows (all of them in a small table).
     real_every = max(1, math.ceil(count / SAMPLE_SIZE))
-    # created_at grows by a microsecond per key, like keys created one after another.
-    created_from = datetime.now(UTC) - timedelta(microseconds=first_index + count)
+    # created_at grows by a microsecond per key up to now, like keys made one after another.
+    created_from = datetime.now(UTC) - timedelta(microseconds=count)
     real_keys: list[str] = []
     generate_s = insert_s = 0.0
     await writer.begin()
@@ -345,13 +356,11 @@ def key_batch(
         rows.append(
             (key_id, project_id, KEY_NOTE, tokens.key_start(key_id), tokens.digest(key), created_at)
         )
-    if start == 0:
-        check_filler_format(filler)
     return KeyBatch(rows=rows, real_keys=real_keys)
 
 
 def random_base62(length: int) -> str:
-    """`length` uniformly random base62 characters from one bulk read of the system CSPRNG."""
+    """`length` uniformly random base62 characters, from bulk reads of the system CSPRNG."""
     chunks: list[bytes] = []
     have = 0
     while have < length:
@@ -369,10 +378,11 @@ def filler_key(key_id: str, secret: str) -> str:
     return body + tokens._base62_checksum(body)
 
 
-def check_filler_format(filler: str) -> None:
+def check_filler_format() -> None:
     """Fail if the fast generator's keys would not pass the app's own parser."""
+    filler = random_base62(_FILLER_CHARS)
     key_id = filler[: tokens.KEY_ID_LENGTH]
-    key = filler_key(key_id, filler[tokens.KEY_ID_LENGTH : _FILLER_CHARS])
+    key = filler_key(key_id, filler[tokens.KEY_ID_LENGTH :])
     try:
         parts = tokens.parse_project_key(key)
     except tokens.MalformedProjectKey as error:
@@ -393,7 +403,7 @@ class BulkWriter(Protocol):
     async def commit(self) -> None: ...
 
     async def settle(self) -> str:
-        """Bring the table to the state a long-lived one is in; return what that took."""
+        """Bring the table to the state a long-lived one is in; return the step's name."""
         ...
 
     async def close(self) -> None: ...
@@ -718,10 +728,11 @@ def goal_notes(
         f"{verdict(latency_ratio <= RATIO_GOAL)}",
     ]
     if options.database == "sqlite":
-        slowest = max(small_us, large_us)
+        met = max(small_us, large_us) < SQLITE_GOAL_US
         notes.append(
-            f"goal: median verification on SQLite {slowest:.1f} µs at worst (target < "
-            f"{SQLITE_GOAL_US:.0f} µs): {verdict(slowest < SQLITE_GOAL_US)}"
+            f"goal: median verification on SQLite {small_us:.1f} µs with {SMALL_KEY_COUNT} keys, "
+            f"{large_us:.1f} µs with the large table (target < {SQLITE_GOAL_US:.0f} µs): "
+            f"{verdict(met)}"
         )
     else:
         notes.append(

@@ -1,0 +1,146 @@
+"""The two wire formats the proxy speaks, OpenAI's and Anthropic's: errors, usage, upstream auth.
+
+Each provider is reached in its own format (no translation), so a dialect is also a provider. A
+dialect knows how its errors look, how its responses report tokens, and how its upstream expects
+to be authenticated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.llm_keys.catalog import Provider
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, in our terms; each dialect names it its own way."""
+
+    UNAUTHENTICATED = "unauthenticated"
+    MODEL_NOT_FOUND = "model_not_found"
+    INVALID_REQUEST = "invalid_request"
+    TOO_LARGE = "too_large"
+    UPSTREAM_UNREACHABLE = "upstream_unreachable"
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+
+
+_STATUS = {
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.MODEL_NOT_FOUND: 404,
+    ErrorKind.INVALID_REQUEST: 400,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UPSTREAM_UNREACHABLE: 502,
+    ErrorKind.UPSTREAM_TIMEOUT: 504,
+}
+
+_OPENAI_TYPES = {
+    ErrorKind.UNAUTHENTICATED: ("invalid_request_error", "invalid_api_key"),
+    ErrorKind.MODEL_NOT_FOUND: ("invalid_request_error", "model_not_found"),
+    ErrorKind.INVALID_REQUEST: ("invalid_request_error", None),
+    ErrorKind.TOO_LARGE: ("invalid_request_error", "request_too_large"),
+    ErrorKind.UPSTREAM_UNREACHABLE: ("api_error", "upstream_unreachable"),
+    ErrorKind.UPSTREAM_TIMEOUT: ("api_error", "upstream_timeout"),
+}
+
+_ANTHROPIC_TYPES = {
+    ErrorKind.UNAUTHENTICATED: "authentication_error",
+    ErrorKind.MODEL_NOT_FOUND: "not_found_error",
+    ErrorKind.INVALID_REQUEST: "invalid_request_error",
+    ErrorKind.TOO_LARGE: "request_too_large",
+    ErrorKind.UPSTREAM_UNREACHABLE: "api_error",
+    ErrorKind.UPSTREAM_TIMEOUT: "timeout_error",
+}
+
+# Token counts as the providers name them, in responses and in streamed events.
+_TOKEN_FIELD = re.compile(
+    rb'"(prompt_tokens|input_tokens|completion_tokens|output_tokens)"\s*:\s*(\d+)'
+)
+_USAGE_MARK = b'"usage"'
+# How far past `"usage"` the token counts can be; usage objects are small.
+_USAGE_WINDOW = 600
+
+
+@dataclass(frozen=True)
+class ProxyError(Exception):
+    kind: ErrorKind
+    message: str
+
+    @property
+    def status(self) -> int:
+        return _STATUS[self.kind]
+
+
+def error_status(kind: ErrorKind) -> int:
+    return _STATUS[kind]
+
+
+def error_body(provider: Provider, kind: ErrorKind, message: str) -> bytes:
+    if provider is Provider.ANTHROPIC:
+        body: dict[str, object] = {
+            "type": "error",
+            "error": {"type": _ANTHROPIC_TYPES[kind], "message": message},
+        }
+    else:
+        error_type, code = _OPENAI_TYPES[kind]
+        body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+    return json.dumps(body).encode()
+
+
+def stream_error_event(provider: Provider, message: str) -> bytes:
+    """A server-sent event that the provider's SDK raises as an error, ending a broken stream.
+
+    It starts with a blank line so that a frame the provider left half-written ends first.
+    """
+    if provider is Provider.ANTHROPIC:
+        body = error_body(provider, ErrorKind.UPSTREAM_UNREACHABLE, message)
+        return b"\n\nevent: error\ndata: " + body + b"\n\n"
+    return b"\n\ndata: " + error_body(provider, ErrorKind.UPSTREAM_UNREACHABLE, message) + b"\n\n"
+
+
+def upstream_auth_headers(
+    provider: Provider, secret: str, client_headers: Mapping[str, str], anthropic_version: str
+) -> dict[str, str]:
+    if provider is Provider.ANTHROPIC:
+        headers = {
+            "x-api-key": secret,
+            "anthropic-version": client_headers.get("anthropic-version", anthropic_version),
+        }
+        beta = client_headers.get("anthropic-beta")
+        if beta:
+            headers["anthropic-beta"] = beta
+        return headers
+    return {"authorization": f"Bearer {secret}"}
+
+
+@dataclass
+class TokenCounter:
+    """Finds token counts in a response, whole or streamed chunk by chunk, without parsing it.
+
+    Usage objects are small and near the end of a body (or in one late event of a stream), so a
+    byte search for `"usage"` and a regex over the next few hundred bytes costs microseconds even
+    on megabyte embedding responses. The last count seen wins: streamed events carry running
+    totals.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    _tail: bytes = b""
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._tail + chunk
+        start = data.find(_USAGE_MARK)
+        while start != -1:
+            self._read_counts(data[start : start + _USAGE_WINDOW])
+            start = data.find(_USAGE_MARK, start + len(_USAGE_MARK))
+        # A usage object cut in two by a chunk boundary is read whole on the next chunk.
+        self._tail = data[-_USAGE_WINDOW:]
+
+    def _read_counts(self, window: bytes) -> None:
+        for name, value in _TOKEN_FIELD.findall(window):
+            if name in (b"prompt_tokens", b"input_tokens"):
+                self.input_tokens = int(value)
+            else:
+                self.output_tokens = int(value)

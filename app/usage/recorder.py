@@ -1,0 +1,132 @@
+"""The batched usage recorder: the request path hands over a record and moves on.
+
+Records wait in a bounded in-memory queue and are written in batches every few seconds and at
+shutdown. If the database is unavailable they stay queued; when the queue is full the oldest are
+dropped and counted (`dropped`), so memory stays bounded whatever happens downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app import db
+from app.usage.tables import UsageEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    project_id: uuid.UUID
+    api_key_id: str
+    endpoint: str
+    status: int
+    latency_ms: int
+    at: datetime
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    client_ip: str | None = None
+
+
+class UsageRecorder:
+    def __init__(
+        self,
+        *,
+        max_pending: int = 100_000,
+        batch_size: int = 1_000,
+        flush_every: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self._pending: deque[UsageRecord] = deque()
+        self._max_pending = max_pending
+        self._batch_size = batch_size
+        self._flush_every = flush_every
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.written = 0
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
+    def record(self, record: UsageRecord) -> None:
+        """O(1) and never blocks: safe on the request path."""
+        if len(self._pending) >= self._max_pending:
+            self._pending.popleft()
+            self.dropped += 1
+        self._pending.append(record)
+
+    async def flush(self) -> int:
+        """Write everything queued, a batch per transaction; returns how many were written."""
+        written = 0
+        while self._pending:
+            batch = [
+                self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))
+            ]
+            try:
+                async with db.transaction():
+                    await UsageEvent.insert(*(_row(record) for record in batch))
+            except BaseException:
+                self._requeue(batch)
+                raise
+            written += len(batch)
+        self.written += written
+        return written
+
+    def _requeue(self, batch: list[UsageRecord]) -> None:
+        # The batch is older than anything queued meanwhile: it goes back in front, and what does
+        # not fit is the oldest, so it is what gets dropped.
+        room = max(0, self._max_pending - len(self._pending))
+        kept = batch[len(batch) - room :] if room < len(batch) else batch
+        self.dropped += len(batch) - len(kept)
+        self._pending.extendleft(reversed(kept))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="usage-recorder")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("could not write %d usage records at shutdown", len(self._pending))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_every.total_seconds())
+            try:
+                await self.flush()
+            except Exception:
+                log.warning(
+                    "usage records not written (database unavailable?); %d queued, %d dropped",
+                    len(self._pending),
+                    self.dropped,
+                )
+
+
+def _row(record: UsageRecord) -> UsageEvent:
+    return UsageEvent(
+        id=uuid.uuid4(),
+        project_id=record.project_id,
+        api_key_id=record.api_key_id,
+        provider=record.provider,
+        model=record.model,
+        endpoint=record.endpoint,
+        status=record.status,
+        latency_ms=record.latency_ms,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        client_ip=record.client_ip,
+        created_at=record.at,
+    )
