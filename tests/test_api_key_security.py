@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from litestar import Litestar
 
@@ -28,7 +21,7 @@ from app.security import tokens
 from app.security.guard import BearerRejected
 from app.services import Services
 from app.settings import Settings
-from tests.conftest import CLIENT_IP, TEST_ENV, serving
+from tests.conftest import CLIENT_IP, serving
 from tests.graphql_client import GraphQLClient
 from tests.helpers import (
     DELETE_KEY,
@@ -261,61 +254,13 @@ async def test_no_request_gets_through_after_the_delete_returned(gql: GraphQLCli
 # --- two server processes on one database ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def _server(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        **TEST_ENV,
-        "DATABASE_URL": database_url,
-        "TRAYLINX_VAR_DIR": str(tmp_path),
-        "TRAYLINX_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            await _wait_until_up(client, process)
-            yield client
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
-async def _wait_until_up(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            raise AssertionError(f"server exited early: {stderr[-2000:]}")
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("server did not start in 30 s")
-
-
 @pytest.mark.slow
 async def test_a_key_deleted_on_one_server_is_refused_by_another_at_once(
     database_url: str, tmp_path: Path
 ) -> None:
     async with (
-        _server(database_url, tmp_path / "a") as a,
-        _server(database_url, tmp_path / "b") as b,
+        server_process(database_url, tmp_path / "a") as a,
+        server_process(database_url, tmp_path / "b") as b,
     ):
         gql_a, gql_b = GraphQLClient(a), GraphQLClient(b)
         owner = await sign_up(gql_a)

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,7 +17,7 @@ import pytest
 from app.usage.tables import UsageEvent
 from tests.conftest import Proxy, ProxyFactory
 from tests.fake_provider import INPUT_TOKENS, OUTPUT_TOKENS, STREAM_TEXT, FakeProvider
-from tests.graphql_client import Session
+from tests.graphql_client import GraphQLClient, Session
 from tests.helpers import (
     DELETE_KEY,
     DELETE_LLM_KEY,
@@ -26,6 +27,7 @@ from tests.helpers import (
     create_project,
     sign_up,
 )
+from tests.processes import server_process
 
 OPENAI_SECRET = "sk-openai-upstream-secret-0000000000ZZ"
 ANTHROPIC_SECRET = "sk-ant-upstream-secret-1111111111YY"
@@ -597,3 +599,32 @@ async def test_no_provider_secret_reaches_a_response_or_the_log(
     assert OPENAI_SECRET not in str(error.value.response.headers)
     assert OPENAI_SECRET not in caplog.text
     assert tenant.key["secret"] not in caplog.text
+
+
+@pytest.mark.slow
+async def test_a_provider_key_deleted_through_one_process_stops_routing_in_another(
+    database_url: str, tmp_path: Path, fake_provider: FakeProvider
+) -> None:
+    upstreams = {
+        "TRAYLINX_OPENAI_BASE_URL": f"{fake_provider.base_url}/v1",
+        "TRAYLINX_ANTHROPIC_BASE_URL": fake_provider.base_url,
+    }
+    async with (
+        server_process(database_url, tmp_path / "a", upstreams) as a,
+        server_process(database_url, tmp_path / "b", upstreams) as b,
+    ):
+        gql_a = GraphQLClient(a)
+        owner = await sign_up(gql_a)
+        project = await create_project(gql_a, owner)
+        key = await create_key(gql_a, owner, project["id"])
+        llm_key = await add_llm_key(gql_a, owner, project["id"], "OPENAI", OPENAI_SECRET)
+        client_b = openai.AsyncOpenAI(
+            base_url=f"{b.base_url}/v1", api_key=key["secret"], max_retries=0
+        )
+        before = await client_b.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+
+        await gql_a.execute(DELETE_LLM_KEY, {"input": {"id": llm_key["id"]}}, owner.access_token)
+
+        with pytest.raises(openai.NotFoundError):
+            await client_b.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+    assert before.choices
