@@ -32,6 +32,7 @@ from tests.helpers import (
     create_project,
     sign_up,
 )
+from tests.processes import server_process
 from tests.storage import database_bytes
 
 PROJECT_NAME = "{ viewer { ... on Project { id name } } }"
