@@ -22,7 +22,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.table import Table
 
 from app.settings import DatabaseConfig
@@ -40,6 +40,48 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or prepared; the message is safe to show an operator."""
 
 
+class SQLiteEngineWithSharedConnection(SQLiteEngine):
+    """Piccolo's SQLiteEngine, but reads outside a transaction share one plain connection.
+
+    Piccolo opens a new connection - and aiosqlite a new thread - for every query outside a
+    transaction: 1.7 ms per primary-key select, measured. While the app runs, those queries run
+    instead on one long-lived stdlib connection, synchronously on the event loop: a read on a WAL
+    database never waits for writers and takes microseconds, less than a hop to a worker thread
+    (0.6 ms per query through a shared aiosqlite connection). Every write of the app goes through
+    `transaction()`, whose connections stay asynchronous, so nothing that can wait for a lock runs
+    on the loop.
+    """
+
+    def __init__(self, path: str, **connection_kwargs: Any) -> None:
+        super().__init__(path=path, **connection_kwargs)
+        self._shared: sqlite3.Connection | None = None
+
+    def open_shared_connection(self) -> None:
+        if self._shared is None:
+            # Same converters and autocommit as Piccolo's own connections; a short busy timeout
+            # because this runs on the event loop.
+            connection = sqlite3.connect(**{**self.connection_kwargs, "timeout": 2.0})
+            connection.row_factory = dict_factory
+            connection.execute("PRAGMA foreign_keys = 1")
+            self._shared = connection
+
+    def close_shared_connection(self) -> None:
+        if self._shared is not None:
+            connection, self._shared = self._shared, None
+            connection.close()
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ) -> Any:
+        if self._shared is None:
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        return self._shared.execute(query, args or []).fetchall()
+
+
 def make_engine(config: DatabaseConfig) -> Engine[Any]:
     if config.engine == "sqlite":
         path = config.sqlite_path
@@ -48,7 +90,7 @@ def make_engine(config: DatabaseConfig) -> Engine[Any]:
         except OSError as error:
             raise DatabaseError(f"cannot use the database at {config.url}: {error}") from None
         # timeout: how long a writer waits for the lock before "database is locked".
-        return SQLiteEngine(path=str(path), timeout=30)
+        return SQLiteEngineWithSharedConnection(path=str(path), timeout=30)
     return PostgresEngine(config=config.postgres_config())
 
 
@@ -126,14 +168,24 @@ async def start(pool_max_size: int = 10) -> None:
         if isinstance(current, SQLiteEngine):
             await current.run_ddl("PRAGMA journal_mode=WAL")
         await migrate()
+        if isinstance(current, SQLiteEngineWithSharedConnection):
+            current.open_shared_connection()
         if isinstance(current, PostgresEngine):
-            await current.start_connection_pool(max_size=pool_max_size)
+            # No reset query on release: it costs a round trip per query, and nothing here
+            # changes session state (asyncpg still rolls back a transaction left open).
+            await current.start_connection_pool(max_size=pool_max_size, reset=_keep_session)
 
 
 async def stop() -> None:
     current = engine()
+    if isinstance(current, SQLiteEngineWithSharedConnection):
+        current.close_shared_connection()
     if isinstance(current, PostgresEngine) and current.pool is not None:
         await current.close_connection_pool()
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    return None
 
 
 async def migrate() -> None:
