@@ -77,6 +77,8 @@ class Services:
             routes=RouteCache(llm_keys),
             upstream=Upstream(settings.proxy),
             usage=UsageRecorder(
-                max_pending=settings.usage.max_pending, flush_every=settings.usage.flush_every
+                max_pending=settings.usage.max_pending,
+                flush_every=settings.usage.flush_every,
+                enabled=settings.usage.enabled,
             ),
         )

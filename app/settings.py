@@ -120,6 +120,8 @@ class ProxyConfig:
 
 @dataclass(frozen=True)
 class UsageConfig:
+    # Off only to measure what recording costs; usage metrics and alerts need it on.
+    enabled: bool = True
     flush_every: timedelta = timedelta(seconds=2)
     max_pending: int = 100_000
 
@@ -204,6 +206,7 @@ class Settings:
                 max_connections=_int(env_vars, "TRAYLINX_UPSTREAM_MAX_CONNECTIONS", 200, minimum=1),
             ),
             usage=UsageConfig(
+                enabled=_bool(env_vars, "TRAYLINX_USAGE_ENABLED", True),
                 flush_every=timedelta(
                     seconds=_seconds(env_vars, "TRAYLINX_USAGE_FLUSH_SECONDS", 2)
                 ),
@@ -243,6 +246,17 @@ def _int(
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}")
     return value
+
+
+def _bool(env_vars: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env_vars.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
 def _seconds(env_vars: Mapping[str, str], name: str, default: float) -> float:

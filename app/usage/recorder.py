@@ -43,7 +43,9 @@ class UsageRecorder:
         max_pending: int = 100_000,
         batch_size: int = 1_000,
         flush_every: timedelta = timedelta(seconds=2),
+        enabled: bool = True,
     ) -> None:
+        self.enabled = enabled
         self._pending: deque[UsageRecord] = deque()
         self._max_pending = max_pending
         self._batch_size = batch_size
@@ -58,6 +60,8 @@ class UsageRecorder:
 
     def record(self, record: UsageRecord) -> None:
         """O(1) and never blocks: safe on the request path."""
+        if not self.enabled:
+            return
         if len(self._pending) >= self._max_pending:
             self._pending.popleft()
             self.dropped += 1
