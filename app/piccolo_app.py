@@ -9,7 +9,7 @@ from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
 from app.llm_keys.tables import LlmApiKey
 from app.projects.tables import Membership, Project
-from app.usage.tables import UsageEvent
+from app.usage.tables import KeyClientIp, SecurityAlert, UsageEvent, UsageHourly
 
 MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations"
 
@@ -25,5 +25,8 @@ APP_CONFIG = AppConfig(
         ApiKey,
         LlmApiKey,
         UsageEvent,
+        UsageHourly,
+        KeyClientIp,
+        SecurityAlert,
     ],
 )

@@ -19,7 +19,9 @@ from app.security.guard import BearerGuard
 from app.security.jwt import AccessTokenCodec
 from app.security.passwords import PasswordHasher
 from app.settings import Settings
+from app.usage.ingest import UsageIngest
 from app.usage.recorder import UsageRecorder
+from app.usage.service import UsageService
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Services:
     routes: RouteCache
     upstream: Upstream
     usage: UsageRecorder
+    usage_reports: UsageService
 
     @classmethod
     def build(
@@ -60,7 +63,15 @@ class Services:
             catalog=ModelCatalog.load(settings.model_catalog_file),
         )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
-        api_key_authenticator = ApiKeyAuthenticator(clock, last_use)
+        ingest = UsageIngest(settings.monitoring, settings.usage.raw_retention)
+        usage = UsageRecorder(
+            ingest,
+            max_pending=settings.usage.max_pending,
+            flush_every=settings.usage.flush_every,
+            enabled=settings.usage.enabled,
+            housekeeping=lambda: ingest.forget_raw_events(clock.now()),
+        )
+        api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
         return cls(
             settings=settings,
             clock=clock,
@@ -76,9 +87,6 @@ class Services:
             llm_keys=llm_keys,
             routes=RouteCache(llm_keys),
             upstream=Upstream(settings.proxy),
-            usage=UsageRecorder(
-                max_pending=settings.usage.max_pending,
-                flush_every=settings.usage.flush_every,
-                enabled=settings.usage.enabled,
-            ),
+            usage=usage,
+            usage_reports=UsageService(clock, settings.monitoring),
         )

@@ -124,6 +124,26 @@ class UsageConfig:
     enabled: bool = True
     flush_every: timedelta = timedelta(seconds=2)
     max_pending: int = 100_000
+    # Raw per-request events are deleted after this; hourly aggregates stay.
+    raw_retention: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Thresholds of the key hygiene flags and security alerts (see the README)."""
+
+    rotation_period: timedelta = timedelta(days=90)
+    expires_soon: timedelta = timedelta(days=7)
+    # An IP is unfamiliar when the key has not been used from it within this lookback...
+    unfamiliar_ip_lookback: timedelta = timedelta(days=30)
+    # ...and the key has been in use for longer than this (its first day sets its habits).
+    unfamiliar_ip_grace: timedelta = timedelta(days=1)
+    # A spike: an hour above factor x the median of the key's previous `spike_window` of hourly
+    # counts (hours without traffic count as 0), and above an absolute floor.
+    spike_factor: float = 5.0
+    spike_window_hours: int = 168
+    request_spike_floor: int = 100
+    error_spike_floor: int = 20
 
 
 @dataclass(frozen=True)
@@ -147,6 +167,7 @@ class Settings:
     api_keys: ApiKeyConfig = field(default_factory=ApiKeyConfig)
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     keyring: Keyring = field(default_factory=lambda: Keyring([EncryptionKey.generate("ephemeral")]))
     model_catalog_file: Path | None = None
     var_dir: Path = DEFAULT_VAR_DIR
@@ -211,6 +232,27 @@ class Settings:
                     seconds=_seconds(env_vars, "TRAYLINX_USAGE_FLUSH_SECONDS", 2)
                 ),
                 max_pending=_int(env_vars, "TRAYLINX_USAGE_MAX_PENDING", 100_000, minimum=100),
+                raw_retention=timedelta(
+                    days=_int(env_vars, "TRAYLINX_USAGE_RAW_RETENTION_DAYS", 30, minimum=1)
+                ),
+            ),
+            monitoring=MonitoringConfig(
+                rotation_period=timedelta(
+                    days=_int(env_vars, "TRAYLINX_KEY_ROTATION_DAYS", 90, minimum=1)
+                ),
+                expires_soon=timedelta(
+                    days=_int(env_vars, "TRAYLINX_KEY_EXPIRES_SOON_DAYS", 7, minimum=0)
+                ),
+                unfamiliar_ip_lookback=timedelta(
+                    days=_int(env_vars, "TRAYLINX_ALERT_IP_LOOKBACK_DAYS", 30, minimum=1)
+                ),
+                spike_factor=float(
+                    _int(env_vars, "TRAYLINX_ALERT_SPIKE_FACTOR", 5, minimum=2, maximum=1000)
+                ),
+                request_spike_floor=_int(
+                    env_vars, "TRAYLINX_ALERT_REQUEST_SPIKE_FLOOR", 100, minimum=1
+                ),
+                error_spike_floor=_int(env_vars, "TRAYLINX_ALERT_ERROR_SPIKE_FLOOR", 20, minimum=1),
             ),
             keyring=_keyring(env_vars.get("TRAYLINX_ENCRYPTION_KEYS"), env, var_dir),
             model_catalog_file=_optional_path(env_vars.get("TRAYLINX_MODEL_CATALOG")),

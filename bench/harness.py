@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,13 +87,18 @@ class RunningService:
 
 
 @contextlib.contextmanager
-def running_service(database: DatabaseKind) -> Iterator[RunningService]:
-    """A migrated, healthy service on a fresh database, stopped and deleted on exit."""
+def running_service(
+    database: DatabaseKind, settings: Mapping[str, str] | None = None
+) -> Iterator[RunningService]:
+    """A migrated, healthy service on a fresh database, stopped and deleted on exit.
+
+    `settings`: TRAYLINX_* variables a scenario sets on top of the harness's own.
+    """
     with tempfile.TemporaryDirectory(prefix="traylinx-bench-") as workdir_name:
         workdir = Path(workdir_name)
         with (
             provisioned_database(database, workdir) as database_url,
-            server_process(database_url, workdir) as service,
+            server_process(database_url, workdir, settings) as service,
         ):
             yield service
 
@@ -131,7 +136,9 @@ async def _postgres_admin(statement: str) -> None:
 
 
 @contextlib.contextmanager
-def server_process(database_url: str, workdir: Path) -> Iterator[RunningService]:
+def server_process(
+    database_url: str, workdir: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[RunningService]:
     """Run `python -m app serve` (one uvicorn worker) until the block ends."""
     port = free_port()
     log_path = workdir / "server.log"
@@ -140,7 +147,7 @@ def server_process(database_url: str, workdir: Path) -> Iterator[RunningService]
         process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env=server_environment(database_url, workdir),
+            env=server_environment(database_url, workdir) | dict(settings or {}),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

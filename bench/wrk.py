@@ -37,6 +37,9 @@ class HttpCase:
     `expect_error_codes`, for GraphQL cases whose correct answer is an error: the response must
     then carry exactly these `errors[].extensions.code`, in order, and otherwise equal
     `expect_json`. Only the codes are compared, so that error wording may change.
+
+    `base_url` sends the case to another server than the service under test (a scenario's own
+    fake, say); None sends it to the service.
     """
 
     label: str
@@ -46,6 +49,7 @@ class HttpCase:
     headers: Mapping[str, str] = field(default_factory=dict)
     expect_json: Any = None
     expect_error_codes: tuple[str, ...] = ()
+    base_url: str | None = None
 
     @classmethod
     def graphql(
@@ -68,6 +72,35 @@ class HttpCase:
             expect_json={"data": expect_data},
             expect_error_codes=expect_error_codes,
         )
+
+    @classmethod
+    def json_post(
+        cls,
+        label: str,
+        path: str,
+        payload: Any,
+        *,
+        expect_json: Any,
+        token: str | None = None,
+        base_url: str | None = None,
+    ) -> HttpCase:
+        """A POST of a JSON body to a plain (non-GraphQL) endpoint, expecting `expect_json`."""
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return cls(
+            label=label,
+            method="POST",
+            path=path,
+            body=json.dumps(payload, separators=(",", ":")),
+            headers=headers,
+            expect_json=expect_json,
+            base_url=base_url,
+        )
+
+    def url(self, service_url: str) -> str:
+        """Where the case is sent, given the base URL of the service under test."""
+        return (self.base_url or service_url) + self.path
 
     def accepts(self, body: Any) -> bool:
         """Whether a 200 response's parsed body is the correct answer."""
@@ -171,7 +204,7 @@ def wrk_description(wrk: str) -> str:
 def preflight(case: HttpCase, base_url: str) -> None:
     """Send the case once and check the answer, so that a broken case cannot be timed."""
     response = httpx.request(
-        case.method, base_url + case.path, content=case.body, headers=dict(case.headers)
+        case.method, case.url(base_url), content=case.body, headers=dict(case.headers)
     )
     try:
         body: Any = response.json()
@@ -244,7 +277,7 @@ def run_wrk(
         f"--duration={duration_s}s",
         f"--timeout={REQUEST_TIMEOUT_S}s",
         f"--script={REPORT_SCRIPT}",
-        base_url + case.path,
+        case.url(base_url),
     ]
     completed = subprocess.run(
         command,

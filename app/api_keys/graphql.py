@@ -15,6 +15,7 @@ from app.graphql.errors import QueryError, UserError, attempt
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.projects.service import parse_id
+from app.usage.graphql import ClientIpType, UsageSummaryType, key_client_ips, key_usage_24h
 
 if TYPE_CHECKING:
     from app.projects.service import ProjectAccess
@@ -39,6 +40,24 @@ class ApiKeyType:
     @strawberry.field(description="EXPIRED from the instant of expiresAt; deleted keys are gone.")
     def status(self, info: AppInfo) -> ApiKeyStatusEnum:  # type: ignore[valid-type]
         return info.context.services.api_keys.status(self.record)
+
+    @strawberry.field(description="Requests and errors in the last 24 hours, and the last use.")
+    async def usage24h(self, info: AppInfo) -> UsageSummaryType:
+        return await key_usage_24h(info, self.record)
+
+    @strawberry.field(description="Addresses the key was used from, most recently seen first.")
+    async def client_ips(
+        self, info: AppInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[ClientIpType]:
+        return await key_client_ips(info, self.record, first, after)
+
+    @strawberry.field(description="Older than the rotation period (90 days by default): rotate it.")
+    def rotation_due(self, info: AppInfo) -> bool:
+        return info.context.services.usage_reports.rotation_due(self.record.created_at)
+
+    @strawberry.field(description="Expires within the warning period (7 days by default).")
+    def expires_soon(self, info: AppInfo) -> bool:
+        return info.context.services.usage_reports.expires_soon(self.record.expires_at)
 
     @strawberry.field(description="Who created the key.")
     async def created_by(self, info: AppInfo) -> UserType | None:

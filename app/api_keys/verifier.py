@@ -12,25 +12,35 @@ import contextlib
 import hmac
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app import db
-from app.api_keys.lookup import KeyLookup
+from app.api_keys.lookup import KeyLookup, StoredKey
 from app.api_keys.tables import ApiKey
 from app.clock import Clock
 from app.security import tokens
 from app.security.guard import BearerRejected
 from app.security.principal import Principal
+from app.usage.recorder import UsageRecord
 
 log = logging.getLogger(__name__)
 
 
+RefusalHook = Callable[[UsageRecord], None]
+
+
 class ApiKeyAuthenticator:
-    def __init__(self, clock: Clock, last_use: LastUseRecorder) -> None:
+    def __init__(
+        self, clock: Clock, last_use: LastUseRecorder, on_refused: RefusalHook | None = None
+    ) -> None:
         self._clock = clock
         self._last_use = last_use
         self._lookup: KeyLookup | None = None
+        # Told about requests refused for a key that exists (revoked, expired, wrong secret), so
+        # a leaked or forgotten key still in use shows up in usage and alerts.
+        self._on_refused = on_refused
 
     def attach(self, lookup: KeyLookup | None) -> None:
         """Use `lookup` from now on (set when the database starts, cleared when it stops)."""
@@ -51,13 +61,13 @@ class ApiKeyAuthenticator:
         if self._lookup is None:
             raise RuntimeError("project key lookup is not attached; is the app started?")
         stored = await self._lookup.find(parts.key_id)
-        if stored is None or not hmac.compare_digest(stored.secret_digest, parts.digest):
+        if stored is None:
             raise BearerRejected("project key: unknown")
         now = self._clock.now()
-        if stored.deleted_at is not None:
-            raise BearerRejected("project key: revoked")
-        if stored.expires_at is not None and stored.expires_at <= now:
-            raise BearerRejected("project key: expired")
+        refusal = _refusal(stored, parts.digest, now)
+        if refusal is not None:
+            self._refused(stored, parts.key_id, refusal, now, client_ip)
+            raise BearerRejected(f"project key: {refusal}")
         self._last_use.saw(parts.key_id, now, client_ip)
         return VerifiedKey(
             principal=Principal.project(stored.project_id, parts.key_id, client_ip),
@@ -65,6 +75,35 @@ class ApiKeyAuthenticator:
             key_id=parts.key_id,
             llm_keys_version=stored.llm_keys_version,
         )
+
+    def _refused(
+        self, stored: StoredKey, key_id: str, reason: str, now: datetime, client_ip: str | None
+    ) -> None:
+        if self._on_refused is None:
+            return
+        self._on_refused(
+            UsageRecord(
+                project_id=stored.project_id,
+                api_key_id=key_id,
+                endpoint="(authentication)",
+                status=401,
+                latency_ms=0,
+                at=now,
+                client_ip=client_ip,
+                auth_failure=reason,
+            )
+        )
+
+
+def _refusal(stored: StoredKey, presented_digest: str, now: datetime) -> str | None:
+    """Why a key that exists is refused, or None when it is good."""
+    if not hmac.compare_digest(stored.secret_digest, presented_digest):
+        return "bad_secret"
+    if stored.deleted_at is not None:
+        return "revoked"
+    if stored.expires_at is not None and stored.expires_at <= now:
+        return "expired"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

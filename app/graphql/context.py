@@ -17,6 +17,7 @@ from strawberry.types import Info
 from app.accounts.service import UserRecord
 from app.security.principal import Principal
 from app.services import Services
+from app.usage.middleware import PRINCIPAL_SCOPE_KEY
 
 
 class Context(BaseContext, kw_only=True):
@@ -37,6 +38,7 @@ async def context_getter(request: Request[Any, Any, Any]) -> Context:
     services: Services = request.app.state.services
     ip = client_ip(request)
     principal = await services.guard.principal_for(request.headers.get("authorization"), ip)
+    request.scope[PRINCIPAL_SCOPE_KEY] = principal  # type: ignore[literal-required]
     return Context(principal=principal, services=services, users=_user_loader(services))
 
 

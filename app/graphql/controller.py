@@ -14,6 +14,7 @@ from strawberry.litestar.controller import GraphQLResource
 from app.graphql.context import context_getter
 from app.graphql.schema import build_schema
 from app.settings import Settings
+from app.usage.middleware import record_key_usage
 
 
 def _response_getter() -> Response[Any]:
@@ -34,6 +35,7 @@ def graphql_controller(settings: Settings) -> type:
     class GraphQLController(base):  # type: ignore[misc]
         # Strawberry builds the sub-response in a worker thread; it is a trivial object, and
         # the thread hop costs more than everything else a small query does.
+        middleware = [record_key_usage]
         dependencies = {
             **base.dependencies,
             "response": Provide(_response_getter, sync_to_thread=False),

@@ -32,6 +32,7 @@ from app.graphql.scalars import DATETIME_SCALAR
 from app.llm_keys.graphql import LlmKeyMutations
 from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
 from app.settings import GraphQLLimits
+from app.usage.graphql import UsageMutations
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ class Schema(strawberry.Schema):
 
 Query = merge_types("Query", (ViewerQuery, ProjectQueries))
 Mutation = merge_types(
-    "Mutation", (AccountMutations, ProjectMutations, ApiKeyMutations, LlmKeyMutations)
+    "Mutation",
+    (AccountMutations, ProjectMutations, ApiKeyMutations, LlmKeyMutations, UsageMutations),
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -17,6 +17,13 @@ from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.graphql import LlmApiKeyType, LlmModelType, llm_api_keys, project_models
 from app.projects.service import MemberRecord, ProjectAccess, Role, parse_id
+from app.usage.graphql import (
+    SecurityAlertType,
+    UsageGranularity,
+    UsageSeriesType,
+    project_usage,
+    security_alerts,
+)
 
 ProjectRole = strawberry.enum(Role, name="ProjectRole")
 
@@ -80,6 +87,32 @@ class ProjectType:
     @strawberry.field(description="One live API key of this project, or null.")
     async def api_key(self, info: AppInfo, id: strawberry.ID) -> ApiKeyType | None:
         return await api_key_by_id(info, self.access, str(id))
+
+    @strawberry.field(
+        description="Requests, errors and tokens over time, for the project or one key.",
+        name="usage",
+    )
+    async def usage(
+        self,
+        info: AppInfo,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        granularity: UsageGranularity,  # type: ignore[valid-type]
+        api_key_id: strawberry.ID | None = None,
+    ) -> UsageSeriesType:
+        return await project_usage(
+            info, self.access, from_, to, granularity, str(api_key_id) if api_key_id else None
+        )
+
+    @strawberry.field(description="Signs of a leaked or misused key, newest first.")
+    async def security_alerts(
+        self,
+        info: AppInfo,
+        first: int | None = None,
+        after: str | None = None,
+        include_acknowledged: bool = False,
+    ) -> Connection[SecurityAlertType]:
+        return await security_alerts(info, self.access, first, after, include_acknowledged)
 
     @strawberry.field(description="The project's provider keys, one per provider.")
     async def llm_api_keys(self, info: AppInfo) -> list[LlmApiKeyType]:

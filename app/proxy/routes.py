@@ -39,6 +39,9 @@ from app.usage.recorder import UsageRecord
 log = logging.getLogger(__name__)
 
 
+_UPSTREAM_FAILURES = (ErrorKind.UPSTREAM_UNREACHABLE, ErrorKind.UPSTREAM_TIMEOUT)
+
+
 class _ModelPeek(msgspec.Struct):
     """The one field the proxy reads from a request body; the rest passes through untouched."""
 
@@ -60,7 +63,9 @@ class _Call:
     provider: Provider | None = None
     model: str | None = None
 
-    def record(self, status: int, tokens: TokenCounter | None = None) -> None:
+    def record(
+        self, status: int, tokens: TokenCounter | None = None, *, upstream_failed: bool = False
+    ) -> None:
         if self.verified is None:
             return
         self.services.usage.record(
@@ -76,8 +81,12 @@ class _Call:
                 input_tokens=tokens.input_tokens if tokens else None,
                 output_tokens=tokens.output_tokens if tokens else None,
                 client_ip=self.client_ip,
+                upstream_failed=upstream_failed,
             )
         )
+
+    def record_error(self, error: ProxyError) -> None:
+        self.record(error.status, upstream_failed=error.kind in _UPSTREAM_FAILURES)
 
 
 def _services(request: Request[Any, Any, Any]) -> Services:
@@ -179,7 +188,7 @@ async def _forward(request: Request[Any, Any, Any], dialect: Provider) -> Respon
             route.provider,
         )
     except ProxyError as error:
-        call.record(error.status)
+        call.record_error(error)
         return _error_response(dialect, error)
     if upstream.content_type == "text/event-stream":
         return Stream(
@@ -197,17 +206,17 @@ async def _buffered(
         payload = await upstream.read()
     except (aiohttp.ServerTimeoutError, TimeoutError):
         error = timeout(provider)
-        call.record(error.status)
+        call.record_error(error)
         return _error_response(dialect, error)
     except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
         error = unreachable(provider)
-        call.record(error.status)
+        call.record_error(error)
         return _error_response(dialect, error)
     finally:
         upstream.release()
     tokens = TokenCounter()
     tokens.feed(payload)
-    call.record(upstream.status, tokens)
+    call.record(upstream.status, tokens, upstream_failed=upstream.status >= 500)
     return Response(
         payload,
         status_code=upstream.status,
@@ -239,7 +248,7 @@ async def _relay(
         )
     finally:
         upstream.close()
-        call.record(status, tokens)
+        call.record(status, tokens, upstream_failed=status >= 500)
 
 
 @post("/chat/completions")
@@ -275,7 +284,7 @@ async def list_models(request: Request[Any, Any, Any]) -> Response[Any]:
         verified = call.verified = await _verify(request, call)
         models = (await _routes(call, verified)).models
     except ProxyError as error:
-        call.record(error.status)
+        call.record_error(error)
         return _error_response(dialect, error)
     call.record(200)
     return Response(_model_list(dialect, models), media_type="application/json")
@@ -296,7 +305,7 @@ async def retrieve_model(request: Request[Any, Any, Any], model_id: str) -> Resp
         if not match:
             raise ProxyError(ErrorKind.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.")
     except ProxyError as error:
-        call.record(error.status)
+        call.record_error(error)
         return _error_response(dialect, error)
     call.record(200)
     return Response(_model_entry(dialect, match[0]), media_type="application/json")

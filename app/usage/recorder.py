@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from app import db
-from app.usage.tables import UsageEvent
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +33,32 @@ class UsageRecord:
     input_tokens: int | None = None
     output_tokens: int | None = None
     client_ip: str | None = None
+    # "revoked", "expired" or "bad_secret" when the request was refused for a known key.
+    auth_failure: str | None = None
+    # The provider failed (unreachable, timeout, 5xx): not the caller's fault, nor ours.
+    upstream_failed: bool = False
+
+
+UsageSink = Callable[[Sequence["UsageRecord"]], Awaitable[None]]
 
 
 class UsageRecorder:
     def __init__(
         self,
+        sink: UsageSink,
         *,
         max_pending: int = 100_000,
         batch_size: int = 1_000,
         flush_every: timedelta = timedelta(seconds=2),
         enabled: bool = True,
+        housekeeping: Callable[[], Awaitable[None]] | None = None,
+        housekeeping_every: timedelta = timedelta(hours=1),
     ) -> None:
         self.enabled = enabled
+        self._sink = sink
+        self._housekeeping = housekeeping
+        self._housekeeping_every = housekeeping_every.total_seconds()
+        self._last_housekeeping = time.monotonic()
         self._pending: deque[UsageRecord] = deque()
         self._max_pending = max_pending
         self._batch_size = batch_size
@@ -75,8 +88,7 @@ class UsageRecorder:
                 self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))
             ]
             try:
-                async with db.transaction():
-                    await UsageEvent.insert(*(_row(record) for record in batch))
+                await self._sink(batch)
             except BaseException:
                 self._requeue(batch)
                 raise
@@ -91,6 +103,13 @@ class UsageRecorder:
         kept = batch[len(batch) - room :] if room < len(batch) else batch
         self.dropped += len(batch) - len(kept)
         self._pending.extendleft(reversed(kept))
+
+    async def _tidy_up(self) -> None:
+        if self._housekeeping is None:
+            return
+        if time.monotonic() - self._last_housekeeping >= self._housekeeping_every:
+            self._last_housekeeping = time.monotonic()
+            await self._housekeeping()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
@@ -111,26 +130,10 @@ class UsageRecorder:
             await asyncio.sleep(self._flush_every.total_seconds())
             try:
                 await self.flush()
+                await self._tidy_up()
             except Exception:
                 log.warning(
                     "usage records not written (database unavailable?); %d queued, %d dropped",
                     len(self._pending),
                     self.dropped,
                 )
-
-
-def _row(record: UsageRecord) -> UsageEvent:
-    return UsageEvent(
-        id=uuid.uuid4(),
-        project_id=record.project_id,
-        api_key_id=record.api_key_id,
-        provider=record.provider,
-        model=record.model,
-        endpoint=record.endpoint,
-        status=record.status,
-        latency_ms=record.latency_ms,
-        input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens,
-        client_ip=record.client_ip,
-        created_at=record.at,
-    )

@@ -1,6 +1,6 @@
 """Usage: one row per proxied request, written in batches off the request path."""
 
-from piccolo.columns import UUID, Integer, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -18,4 +18,49 @@ class UsageEvent(Table, tablename="usage_events"):
     input_tokens = Integer(null=True, default=None)
     output_tokens = Integer(null=True, default=None)
     client_ip = Varchar(length=45, null=True, default=None)
+    # Set when the request was refused for a known key: revoked, expired or a wrong secret.
+    auth_failure = Varchar(length=16, null=True, default=None)
     created_at = Timestamptz(null=False)
+
+
+class UsageHourly(Table, tablename="usage_hourly"):
+    """Per key and hour: what the charts and spike detection read. Kept after raw events expire."""
+
+    id = UUID(primary_key=True)
+    project_id = UUID(null=False)
+    api_key_id = Varchar(length=16, null=False)
+    hour_start = Timestamptz(null=False)
+    requests = Integer(null=False, default=0)
+    client_errors = Integer(null=False, default=0)
+    server_errors = Integer(null=False, default=0)
+    upstream_errors = Integer(null=False, default=0)
+    auth_failures = Integer(null=False, default=0)
+    input_tokens = Integer(null=False, default=0)
+    output_tokens = Integer(null=False, default=0)
+
+
+class KeyClientIp(Table, tablename="key_client_ips"):
+    """Every address a key was used from: first and last time, and how often."""
+
+    id = UUID(primary_key=True)
+    project_id = UUID(null=False)
+    api_key_id = Varchar(length=16, null=False)
+    ip = Varchar(length=45, null=False)
+    first_seen_at = Timestamptz(null=False)
+    last_seen_at = Timestamptz(null=False)
+    requests = Integer(null=False, default=0)
+
+
+class SecurityAlert(Table, tablename="security_alerts"):
+    id = UUID(primary_key=True)
+    project_id = UUID(null=False)
+    api_key_id = Varchar(length=16, null=False)
+    kind = Varchar(length=32, null=False)
+    # What makes two alerts the same condition (the IP, the hour, the day): one alert each.
+    condition = Varchar(length=100, null=False)
+    window_start = Timestamptz(null=False)
+    window_end = Timestamptz(null=False)
+    evidence = JSON(null=False, default="{}")
+    created_at = Timestamptz(null=False)
+    acknowledged_at = Timestamptz(null=True, default=None)
+    acknowledged_by = UUID(null=True, default=None)

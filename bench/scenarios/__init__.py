@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bench.model import Scenario
-from bench.scenarios import api_keys, graphql
+from bench.scenarios import api_keys, graphql, proxy
 
 # In the order `python -m bench` runs them.
 SCENARIOS: dict[str, Scenario] = {
-    scenario.name: scenario for scenario in (graphql.SCENARIO, api_keys.SCENARIO)
+    scenario.name: scenario for scenario in (graphql.SCENARIO, api_keys.SCENARIO, proxy.SCENARIO)
 }

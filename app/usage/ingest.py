@@ -1,0 +1,326 @@
+"""Turning a batch of usage records into stored facts: raw events, hourly aggregates per key,
+the addresses each key is used from, and security alerts.
+
+Runs off the request path, one transaction per batch. Alerts are raised once per condition: a
+unique (key, kind, condition) index makes a repeated detection a no-op.
+
+    UNFAMILIAR_IP       a key used from an address it has not used in the lookback (30 days),
+                        once the key has been in use for longer than its first day
+    REQUEST_SPIKE       an hour's requests above factor x the trailing median of hourly counts
+                        (168 h, hours without traffic as 0) and above an absolute floor
+    ERROR_SPIKE         the same on errors (client, server and upstream), with its own floor
+    REVOKED_KEY_IN_USE  a deleted or expired key presented again: once per key and day
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from app import db
+from app.settings import MonitoringConfig
+from app.usage.recorder import UsageRecord
+from app.usage.tables import KeyClientIp, SecurityAlert, UsageEvent, UsageHourly
+
+
+class AlertKind(StrEnum):
+    UNFAMILIAR_IP = "UNFAMILIAR_IP"
+    REQUEST_SPIKE = "REQUEST_SPIKE"
+    ERROR_SPIKE = "ERROR_SPIKE"
+    REVOKED_KEY_IN_USE = "REVOKED_KEY_IN_USE"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    CLIENT_ERROR = "client_error"
+    SERVER_ERROR = "server_error"
+    UPSTREAM_ERROR = "upstream_error"
+    AUTH_FAILURE = "auth_failure"
+
+
+def outcome_of(record: UsageRecord) -> Outcome:
+    if record.auth_failure is not None:
+        return Outcome.AUTH_FAILURE
+    if record.status < 400:
+        return Outcome.SUCCESS
+    if record.upstream_failed or record.status in (502, 504):
+        return Outcome.UPSTREAM_ERROR
+    if record.status >= 500:
+        return Outcome.SERVER_ERROR
+    return Outcome.CLIENT_ERROR
+
+
+def hour_of(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class _Hour:
+    project_id: uuid.UUID
+    counts: dict[Outcome, int] = field(default_factory=lambda: defaultdict(int))
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class _Address:
+    project_id: uuid.UUID
+    first: datetime
+    last: datetime
+    requests: int = 0
+
+
+_UPSERT_HOUR = """
+INSERT INTO usage_hourly (id, project_id, api_key_id, hour_start, requests, client_errors,
+    server_errors, upstream_errors, auth_failures, input_tokens, output_tokens)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+ON CONFLICT (api_key_id, hour_start) DO UPDATE SET
+    requests = usage_hourly.requests + excluded.requests,
+    client_errors = usage_hourly.client_errors + excluded.client_errors,
+    server_errors = usage_hourly.server_errors + excluded.server_errors,
+    upstream_errors = usage_hourly.upstream_errors + excluded.upstream_errors,
+    auth_failures = usage_hourly.auth_failures + excluded.auth_failures,
+    input_tokens = usage_hourly.input_tokens + excluded.input_tokens,
+    output_tokens = usage_hourly.output_tokens + excluded.output_tokens
+RETURNING requests, client_errors + server_errors + upstream_errors AS errors
+"""
+
+_UPSERT_ADDRESS = """
+INSERT INTO key_client_ips (id, project_id, api_key_id, ip, first_seen_at, last_seen_at, requests)
+VALUES ({}, {}, {}, {}, {}, {}, {})
+ON CONFLICT (api_key_id, ip) DO UPDATE SET
+    last_seen_at = CASE WHEN excluded.last_seen_at > key_client_ips.last_seen_at
+        THEN excluded.last_seen_at ELSE key_client_ips.last_seen_at END,
+    requests = key_client_ips.requests + excluded.requests
+"""
+
+_INSERT_ALERT = """
+INSERT INTO security_alerts (id, project_id, api_key_id, kind, condition, window_start,
+    window_end, evidence, created_at)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})
+ON CONFLICT (api_key_id, kind, condition) DO NOTHING
+"""
+
+
+class UsageIngest:
+    def __init__(self, config: MonitoringConfig, raw_retention: timedelta) -> None:
+        self._config = config
+        self._raw_retention = raw_retention
+
+    async def __call__(self, batch: Sequence[UsageRecord]) -> None:
+        async with db.transaction():
+            await UsageEvent.insert(*(_event(record) for record in batch))
+            hours = _by_key_and_hour(batch)
+            for (key_id, hour), totals in hours.items():
+                await self._add_hour(key_id, hour, totals)
+            for (key_id, ip), address in _by_key_and_address(batch).items():
+                await self._add_address(key_id, ip, address)
+            for record in batch:
+                if record.auth_failure in ("revoked", "expired"):
+                    await self._revoked_key_in_use(record)
+
+    async def forget_raw_events(self, now: datetime) -> None:
+        """Raw detail past retention goes; the hourly aggregates stay."""
+        async with db.transaction():
+            await UsageEvent.delete().where(UsageEvent.created_at < now - self._raw_retention)
+
+    async def _add_hour(self, key_id: str, hour: datetime, totals: _Hour) -> None:
+        errors = sum(
+            totals.counts[o]
+            for o in (Outcome.CLIENT_ERROR, Outcome.SERVER_ERROR, Outcome.UPSTREAM_ERROR)
+        )
+        rows = await UsageHourly.raw(
+            _UPSERT_HOUR,
+            uuid.uuid4(),
+            totals.project_id,
+            key_id,
+            hour,
+            sum(totals.counts.values()),
+            totals.counts[Outcome.CLIENT_ERROR],
+            totals.counts[Outcome.SERVER_ERROR],
+            totals.counts[Outcome.UPSTREAM_ERROR],
+            totals.counts[Outcome.AUTH_FAILURE],
+            totals.input_tokens,
+            totals.output_tokens,
+        )
+        requests, hour_errors = int(rows[0]["requests"]), int(rows[0]["errors"])
+        # The trailing median needs a query, so only hours already past the floor pay for it.
+        if requests > self._config.request_spike_floor:
+            await self._check_spike(totals.project_id, key_id, hour, "requests", requests)
+        if errors and hour_errors > self._config.error_spike_floor:
+            await self._check_spike(totals.project_id, key_id, hour, "errors", hour_errors)
+
+    async def _check_spike(
+        self, project_id: uuid.UUID, key_id: str, hour: datetime, measure: str, count: int
+    ) -> None:
+        window = self._config.spike_window_hours
+        rows = await UsageHourly.select(
+            UsageHourly.requests,
+            UsageHourly.client_errors,
+            UsageHourly.server_errors,
+            UsageHourly.upstream_errors,
+        ).where(
+            (UsageHourly.api_key_id == key_id)
+            & (UsageHourly.hour_start >= hour - timedelta(hours=window))
+            & (UsageHourly.hour_start < hour)
+        )
+        values = [
+            row["requests"]
+            if measure == "requests"
+            else row["client_errors"] + row["server_errors"] + row["upstream_errors"]
+            for row in rows
+        ]
+        median = statistics.median(values + [0] * (window - len(values)))
+        floor = (
+            self._config.request_spike_floor
+            if measure == "requests"
+            else self._config.error_spike_floor
+        )
+        threshold = max(floor, self._config.spike_factor * median)
+        if count <= threshold:
+            return
+        kind = AlertKind.REQUEST_SPIKE if measure == "requests" else AlertKind.ERROR_SPIKE
+        await _raise_alert(
+            project_id,
+            key_id,
+            kind,
+            condition=f"hour:{hour.isoformat()}",
+            window=(hour, hour + timedelta(hours=1)),
+            evidence={measure: count, "trailingMedian": median, "threshold": threshold},
+            now=hour,
+        )
+
+    async def _add_address(self, key_id: str, ip: str, address: _Address) -> None:
+        known = await KeyClientIp.select(
+            KeyClientIp.ip, KeyClientIp.first_seen_at, KeyClientIp.last_seen_at
+        ).where(KeyClientIp.api_key_id == key_id)
+        first_use = min((_time(row["first_seen_at"]) for row in known), default=None)
+        previous = next((row for row in known if row["ip"] == ip), None)
+        lookback_start = address.first - self._config.unfamiliar_ip_lookback
+        unfamiliar = previous is None or _time(previous["last_seen_at"]) < lookback_start
+        settled = (
+            first_use is not None and address.first - first_use > self._config.unfamiliar_ip_grace
+        )
+        await KeyClientIp.raw(
+            _UPSERT_ADDRESS,
+            uuid.uuid4(),
+            address.project_id,
+            key_id,
+            ip,
+            address.first,
+            address.last,
+            address.requests,
+        )
+        if unfamiliar and settled:
+            await _raise_alert(
+                address.project_id,
+                key_id,
+                AlertKind.UNFAMILIAR_IP,
+                condition=f"ip:{ip}:{address.first.date().isoformat()}",
+                window=(address.first, address.last),
+                evidence={
+                    "ip": ip,
+                    "requests": address.requests,
+                    "knownAddresses": len(known),
+                    "keyInUseSince": first_use.isoformat() if first_use else None,
+                },
+                now=address.first,
+            )
+
+    async def _revoked_key_in_use(self, record: UsageRecord) -> None:
+        day = record.at.date()
+        start = datetime.combine(day, datetime.min.time(), record.at.tzinfo)
+        await _raise_alert(
+            record.project_id,
+            record.api_key_id,
+            AlertKind.REVOKED_KEY_IN_USE,
+            condition=f"day:{day.isoformat()}",
+            window=(start, start + timedelta(days=1)),
+            evidence={
+                "reason": record.auth_failure,
+                "ip": record.client_ip,
+                "at": record.at.isoformat(),
+            },
+            now=record.at,
+        )
+
+
+async def _raise_alert(
+    project_id: uuid.UUID,
+    key_id: str,
+    kind: AlertKind,
+    *,
+    condition: str,
+    window: tuple[datetime, datetime],
+    evidence: dict[str, Any],
+    now: datetime,
+) -> None:
+    await SecurityAlert.raw(
+        _INSERT_ALERT,
+        uuid.uuid4(),
+        project_id,
+        key_id,
+        kind.value,
+        condition,
+        window[0],
+        window[1],
+        json.dumps(evidence),
+        now,
+    )
+
+
+def _by_key_and_hour(batch: Sequence[UsageRecord]) -> dict[tuple[str, datetime], _Hour]:
+    hours: dict[tuple[str, datetime], _Hour] = {}
+    for record in batch:
+        totals = hours.setdefault(
+            (record.api_key_id, hour_of(record.at)), _Hour(project_id=record.project_id)
+        )
+        totals.counts[outcome_of(record)] += 1
+        totals.input_tokens += record.input_tokens or 0
+        totals.output_tokens += record.output_tokens or 0
+    return hours
+
+
+def _by_key_and_address(batch: Sequence[UsageRecord]) -> dict[tuple[str, str], _Address]:
+    addresses: dict[tuple[str, str], _Address] = {}
+    for record in batch:
+        if record.client_ip is None or record.auth_failure is not None:
+            continue  # refused requests say nothing about where the key is really used
+        key = (record.api_key_id, record.client_ip)
+        address = addresses.get(key)
+        if address is None:
+            address = addresses[key] = _Address(record.project_id, record.at, record.at)
+        address.first = min(address.first, record.at)
+        address.last = max(address.last, record.at)
+        address.requests += 1
+    return addresses
+
+
+def _time(value: datetime | str) -> datetime:
+    # Aggregates over timestamps come back as text on SQLite.
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _event(record: UsageRecord) -> UsageEvent:
+    return UsageEvent(
+        id=uuid.uuid4(),
+        project_id=record.project_id,
+        api_key_id=record.api_key_id,
+        provider=record.provider,
+        model=record.model,
+        endpoint=record.endpoint,
+        status=record.status,
+        latency_ms=record.latency_ms,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        client_ip=record.client_ip,
+        auth_failure=record.auth_failure,
+        created_at=record.at,
+    )

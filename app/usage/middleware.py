@@ -1,0 +1,56 @@
+"""Counting GraphQL requests made with a project API key (the proxy records its own)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.security.principal import Principal, PrincipalKind
+from app.usage.recorder import UsageRecord
+
+# Where the GraphQL context getter leaves the caller for this middleware to read afterwards.
+PRINCIPAL_SCOPE_KEY = "traylinx.principal"
+
+
+def record_key_usage(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, capture_status)
+        finally:
+            principal = scope.get(PRINCIPAL_SCOPE_KEY)
+            if isinstance(principal, Principal) and principal.kind is PrincipalKind.PROJECT:
+                _record(scope, principal, status, started)
+
+    return middleware
+
+
+def _record(scope: Scope, principal: Principal, status: int, started: float) -> None:
+    services: Any = scope["app"].state.services
+    if principal.project_id is None or principal.api_key_id is None:
+        return
+    services.usage.record(
+        UsageRecord(
+            project_id=principal.project_id,
+            api_key_id=principal.api_key_id,
+            endpoint=scope["path"],
+            status=status,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            at=services.clock.now(),
+            client_ip=principal.client_ip,
+        )
+    )

@@ -1,0 +1,279 @@
+"""Reading usage: series for charts, per-key summaries, client addresses and security alerts.
+
+Every read goes through a `ProjectAccess` the caller already holds (see app/projects), so a
+key or alert of another project is simply not found.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from app import db
+from app.clock import Clock
+from app.errors import InvalidInput, NotFound
+from app.pagination import Page, PageRequest, keyset_page
+from app.projects.service import MANAGERS, ProjectAccess
+from app.settings import MonitoringConfig
+from app.usage.ingest import AlertKind, hour_of
+from app.usage.tables import KeyClientIp, SecurityAlert, UsageHourly
+
+MAX_RANGE = timedelta(days=400)
+MAX_HOURLY_RANGE = timedelta(days=31)
+
+
+class Granularity(StrEnum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+
+
+@dataclass(frozen=True)
+class UsagePoint:
+    start: datetime
+    requests: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def plus(self, other: UsagePoint) -> UsagePoint:
+        return UsagePoint(
+            start=self.start,
+            requests=self.requests + other.requests,
+            errors=self.errors + other.errors,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class UsageSeries:
+    points: list[UsagePoint]
+    totals: UsagePoint
+
+
+@dataclass(frozen=True)
+class KeyActivity:
+    requests: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class ClientAddress:
+    ip: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    requests: int
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    api_key_id: str
+    kind: AlertKind
+    window_start: datetime
+    window_end: datetime
+    evidence: dict[str, Any]
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+
+class UsageService:
+    def __init__(self, clock: Clock, config: MonitoringConfig) -> None:
+        self._clock = clock
+        self.config = config
+
+    async def series(
+        self,
+        access: ProjectAccess,
+        *,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+        api_key_id: str | None,
+    ) -> UsageSeries:
+        """Points from `start` (inclusive) to `end` (exclusive), empty buckets included."""
+        _check_range(start, end, granularity)
+        rows = await _hourly_totals(access.project.id, hour_of(start), end, api_key_id)
+        buckets = {bucket: UsagePoint(start=bucket) for bucket in _buckets(start, end, granularity)}
+        for row in rows:
+            hour = _time(row["hour_start"])
+            bucket = _bucket_of(hour, granularity)
+            if bucket in buckets:
+                buckets[bucket] = buckets[bucket].plus(
+                    UsagePoint(
+                        start=bucket,
+                        requests=int(row["requests"]),
+                        errors=int(row["errors"]),
+                        input_tokens=int(row["input_tokens"]),
+                        output_tokens=int(row["output_tokens"]),
+                    )
+                )
+        points = list(buckets.values())
+        totals = UsagePoint(start=_bucket_of(hour_of(start), granularity))
+        for point in points:
+            totals = totals.plus(point)
+        return UsageSeries(points=points, totals=totals)
+
+    async def last_24_hours(self, key_id: str) -> KeyActivity:
+        since = hour_of(self._clock.now()) - timedelta(hours=23)
+        rows = await UsageHourly.select(
+            UsageHourly.requests,
+            UsageHourly.client_errors,
+            UsageHourly.server_errors,
+            UsageHourly.upstream_errors,
+        ).where((UsageHourly.api_key_id == key_id) & (UsageHourly.hour_start >= since))
+        return KeyActivity(
+            requests=sum(row["requests"] for row in rows),
+            errors=sum(
+                row["client_errors"] + row["server_errors"] + row["upstream_errors"] for row in rows
+            ),
+        )
+
+    async def client_addresses(self, key_id: str, page: PageRequest) -> Page[ClientAddress]:
+        """Addresses the key was used from, most recently seen first."""
+        of_key = KeyClientIp.api_key_id == key_id
+        return await keyset_page(
+            KeyClientIp.select().where(of_key),
+            KeyClientIp.count().where(of_key),
+            page,
+            KeyClientIp.last_seen_at,
+            KeyClientIp.id,
+            lambda row: ClientAddress(
+                ip=row["ip"],
+                first_seen_at=row["first_seen_at"],
+                last_seen_at=row["last_seen_at"],
+                requests=row["requests"],
+            ),
+        )
+
+    async def alerts(
+        self, access: ProjectAccess, page: PageRequest, *, include_acknowledged: bool
+    ) -> Page[AlertRecord]:
+        where: Any = SecurityAlert.project_id == access.project.id
+        if not include_acknowledged:
+            where = where & SecurityAlert.acknowledged_at.is_null()
+        return await keyset_page(
+            SecurityAlert.select().where(where),
+            SecurityAlert.count().where(where),
+            page,
+            SecurityAlert.created_at,
+            SecurityAlert.id,
+            _alert,
+        )
+
+    async def alert_project(self, alert_id: uuid.UUID) -> uuid.UUID:
+        row = (
+            await SecurityAlert.select(SecurityAlert.project_id)
+            .where(SecurityAlert.id == alert_id)
+            .first()
+        )
+        if row is None:
+            raise _alert_not_found()
+        project_id: uuid.UUID = row["project_id"]
+        return project_id
+
+    async def acknowledge(self, access: ProjectAccess, alert_id: uuid.UUID) -> AlertRecord:
+        access.require_role(MANAGERS, "acknowledge security alerts")
+        async with db.transaction():
+            await SecurityAlert.update(
+                {
+                    SecurityAlert.acknowledged_at: self._clock.now(),
+                    SecurityAlert.acknowledged_by: access.principal.user_id,
+                }
+            ).where(
+                (SecurityAlert.id == alert_id)
+                & (SecurityAlert.project_id == access.project.id)
+                & SecurityAlert.acknowledged_at.is_null()
+            )
+            row = (
+                await SecurityAlert.select()
+                .where(
+                    (SecurityAlert.id == alert_id) & (SecurityAlert.project_id == access.project.id)
+                )
+                .first()
+            )
+        if row is None:
+            raise _alert_not_found()
+        return _alert(row)
+
+    def rotation_due(self, created_at: datetime) -> bool:
+        return self._clock.now() - created_at >= self.config.rotation_period
+
+    def expires_soon(self, expires_at: datetime | None) -> bool:
+        if expires_at is None:
+            return False
+        now = self._clock.now()
+        return now < expires_at <= now + self.config.expires_soon
+
+
+def _check_range(start: datetime, end: datetime, granularity: Granularity) -> None:
+    if start >= end:
+        raise InvalidInput.single("from", "`from` must be before `to`.")
+    if end - start > MAX_RANGE:
+        raise InvalidInput.single("to", "Ask for at most 400 days at a time.")
+    if granularity is Granularity.HOUR and end - start > MAX_HOURLY_RANGE:
+        raise InvalidInput.single(
+            "granularity", "HOUR covers at most 31 days; use DAY for longer ranges."
+        )
+
+
+async def _hourly_totals(
+    project_id: uuid.UUID, start: datetime, end: datetime, api_key_id: str | None
+) -> list[dict[str, Any]]:
+    """Sum over keys per hour in SQL: a project's month is ~720 rows back, not one per key."""
+    sql = (
+        "SELECT hour_start, SUM(requests) AS requests, "
+        "SUM(client_errors + server_errors + upstream_errors) AS errors, "
+        "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
+        "FROM usage_hourly WHERE project_id = {} AND hour_start >= {} AND hour_start < {}"
+    )
+    args: list[Any] = [project_id, start, end]
+    if api_key_id is not None:
+        sql += " AND api_key_id = {}"
+        args.append(api_key_id)
+    rows: list[dict[str, Any]] = await UsageHourly.raw(sql + " GROUP BY hour_start", *args)
+    return rows
+
+
+def _buckets(start: datetime, end: datetime, granularity: Granularity) -> list[datetime]:
+    step = timedelta(hours=1) if granularity is Granularity.HOUR else timedelta(days=1)
+    bucket = _bucket_of(hour_of(start), granularity)
+    buckets = []
+    while bucket < end:
+        buckets.append(bucket)
+        bucket += step
+    return buckets
+
+
+def _bucket_of(hour: datetime, granularity: Granularity) -> datetime:
+    return hour if granularity is Granularity.HOUR else hour.replace(hour=0)
+
+
+def _time(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _alert_not_found() -> NotFound:
+    return NotFound("Security alert not found.", field=("id",))
+
+
+def _alert(row: dict[str, Any]) -> AlertRecord:
+    evidence = row["evidence"]
+    if isinstance(evidence, str):
+        evidence = json.loads(evidence)
+    return AlertRecord(
+        id=row["id"],
+        project_id=row["project_id"],
+        api_key_id=row["api_key_id"],
+        kind=AlertKind(row["kind"]),
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        evidence=evidence,
+        created_at=row["created_at"],
+        acknowledged_at=row["acknowledged_at"],
+    )
