@@ -1,0 +1,499 @@
+"""Usage monitoring, driven by simulated traffic over simulated days (the clock is injected)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from app.clock import FrozenClock
+from app.main import create_app
+from app.services import Services
+from app.settings import Settings
+from app.usage.recorder import UsageRecord, UsageRecorder
+from app.usage.tables import UsageEvent, UsageHourly
+from tests.conftest import TEST_HASHER, running
+from tests.graphql_client import GraphQLClient, Session
+from tests.helpers import DELETE_KEY, add_member, create_key, create_project, sign_up
+
+PING = "{ viewer { __typename } }"
+USAGE = """
+query Usage($id: ID!, $from: DateTime!, $to: DateTime!, $g: UsageGranularity!, $key: ID) {
+  project(id: $id) {
+    usage(from: $from, to: $to, granularity: $g, apiKeyId: $key) {
+      points { start requests errors inputTokens outputTokens }
+      totals { requests errors }
+    }
+  }
+}
+"""
+KEY_DETAILS = """
+query Key($project: ID!, $key: ID!) {
+  project(id: $project) {
+    apiKey(id: $key) {
+      rotationDue expiresSoon
+      usage24h { requests errors lastUsedAt lastUsedIp }
+      clientIps { totalCount edges { node { ip requests firstSeenAt lastSeenAt } } }
+    }
+  }
+}
+"""
+ALERTS = """
+query Alerts($id: ID!, $all: Boolean) {
+  project(id: $id) {
+    securityAlerts(includeAcknowledged: $all) {
+      totalCount
+      edges { node { id kind apiKeyId evidence windowStart windowEnd acknowledgedAt } }
+    }
+  }
+}
+"""
+ACKNOWLEDGE = """
+mutation Ack($input: AcknowledgeSecurityAlertInput!) {
+  acknowledgeSecurityAlert(input: $input) {
+    securityAlert { id acknowledgedAt }
+    userErrors { field code message }
+  }
+}
+"""
+
+
+class Traffic:
+    """A project with a key, and clients calling with it from chosen addresses."""
+
+    def __init__(self, app: Litestar, clock: FrozenClock) -> None:
+        self.app = app
+        self.clock = clock
+        self.services: Services = app.state.services
+        self.gql = GraphQLClient(self._client("203.0.113.1"))
+        self.owner: Session
+        self.project: dict[str, Any]
+        self.key: dict[str, Any]
+
+    def _client(self, ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async def setup(self) -> None:
+        self.owner = await sign_up(self.gql)
+        self.project = await create_project(self.gql, self.owner)
+        self.key = await create_key(self.gql, self.owner, self.project["id"])
+
+    async def calls(self, count: int, ip: str = "198.51.100.10", body: Any = None) -> None:
+        async with self._client(ip) as client:
+            for _ in range(count):
+                headers = {"Authorization": f"Bearer {self.key['secret']}"}
+                if body is None:
+                    await client.post("/graphql", json={"query": PING}, headers=headers)
+                else:
+                    await client.post(
+                        "/graphql",
+                        content=body,
+                        headers={**headers, "content-type": "application/json"},
+                    )
+        await self.services.usage.flush()
+
+    async def query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        # The project key reads its project's usage: no user session to expire as days pass.
+        return await self.gql.execute(query, variables, self.key["secret"])
+
+    async def alerts(self, include_acknowledged: bool = False) -> list[dict[str, Any]]:
+        data = await self.query(ALERTS, {"id": self.project["id"], "all": include_acknowledged})
+        return [edge["node"] for edge in data["project"]["securityAlerts"]["edges"]]
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # Mid-hour, so "this hour" is unambiguous in assertions.
+    return FrozenClock(datetime(2026, 11, 2, 10, 30, tzinfo=UTC))
+
+
+async def _traffic(app: Litestar, clock: FrozenClock) -> Traffic:
+    traffic = Traffic(app, clock)
+    await traffic.setup()
+    return traffic
+
+
+@pytest.fixture
+async def traffic(app: Litestar, clock: FrozenClock) -> Traffic:
+    return await _traffic(app, clock)
+
+
+@pytest.fixture
+async def sensitive_traffic(settings: Settings, clock: FrozenClock) -> AsyncIterator[Traffic]:
+    """Low spike floors, so a spike takes tens of requests rather than hundreds."""
+    sensitive = replace(
+        settings,
+        monitoring=replace(settings.monitoring, request_spike_floor=20, error_spike_floor=10),
+    )
+    application = create_app(sensitive, clock=clock, hasher=TEST_HASHER)
+    async with running(application):
+        yield await _traffic(application, clock)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+async def test_requests_made_with_a_key_are_counted_per_hour(traffic: Traffic) -> None:
+    await traffic.calls(5)
+    hour = traffic.clock.now().replace(minute=0)
+
+    data = await traffic.query(
+        USAGE,
+        {
+            "id": traffic.project["id"],
+            "from": _iso(hour - timedelta(hours=2)),
+            "to": _iso(hour + timedelta(hours=1)),
+            "g": "HOUR",
+        },
+    )
+
+    series = data["project"]["usage"]
+    assert [p["requests"] for p in series["points"]] == [0, 0, 5]
+    assert series["points"][-1]["start"] == _iso(hour)
+    assert series["totals"] == {"requests": 5, "errors": 0}
+
+
+async def test_days_sum_their_hours_and_empty_days_show_zero(traffic: Traffic) -> None:
+    start = traffic.clock.now().replace(hour=0, minute=0)
+    await traffic.calls(3)
+    traffic.clock.advance(timedelta(hours=5))
+    await traffic.calls(2)
+    traffic.clock.advance(timedelta(days=2))
+    await traffic.calls(4)
+
+    data = await traffic.query(
+        USAGE,
+        {
+            "id": traffic.project["id"],
+            "from": _iso(start),
+            "to": _iso(start + timedelta(days=3)),
+            "g": "DAY",
+        },
+    )
+
+    assert [p["requests"] for p in data["project"]["usage"]["points"]] == [5, 0, 4]
+
+
+async def test_bad_requests_with_a_key_count_as_errors(traffic: Traffic) -> None:
+    await traffic.calls(2)
+    await traffic.calls(3, body=b"{not json")
+
+    summary = await traffic.query(
+        KEY_DETAILS, {"project": traffic.project["id"], "key": traffic.key["id"]}
+    )
+
+    assert summary["project"]["apiKey"]["usage24h"]["requests"] == 5
+    assert summary["project"]["apiKey"]["usage24h"]["errors"] == 3
+
+
+async def test_usage_can_be_narrowed_to_one_key(traffic: Traffic) -> None:
+    other = await create_key(traffic.gql, traffic.owner, traffic.project["id"], note="other")
+    await traffic.calls(4)
+    hour = traffic.clock.now().replace(minute=0)
+
+    data = await traffic.query(
+        USAGE,
+        {
+            "id": traffic.project["id"],
+            "from": _iso(hour),
+            "to": _iso(hour + timedelta(hours=1)),
+            "g": "HOUR",
+            "key": other["id"],
+        },
+    )
+
+    assert data["project"]["usage"]["totals"]["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("span", "granularity", "message"),
+    [
+        (timedelta(hours=-1), "HOUR", "before"),
+        (timedelta(days=401), "DAY", "400 days"),
+        (timedelta(days=32), "HOUR", "use DAY"),
+    ],
+)
+async def test_bad_ranges_are_refused(
+    traffic: Traffic, span: timedelta, granularity: str, message: str
+) -> None:
+    now = traffic.clock.now()
+
+    errors = await traffic.gql.errors(
+        USAGE,
+        {"id": traffic.project["id"], "from": _iso(now), "to": _iso(now + span), "g": granularity},
+        traffic.key["secret"],
+    )
+
+    assert message in errors[0]["message"]
+    assert errors[0]["extensions"]["code"] == "INVALID"
+
+
+@pytest.mark.parametrize("key_id", ["no-such-key", "foreign"])
+async def test_an_unknown_or_foreign_key_filter_is_not_found(traffic: Traffic, key_id: str) -> None:
+    if key_id == "foreign":
+        other_project = await create_project(traffic.gql, traffic.owner, "Other")
+        key_id = (await create_key(traffic.gql, traffic.owner, other_project["id"]))["id"]
+    now = traffic.clock.now()
+
+    errors = await traffic.gql.errors(
+        USAGE,
+        {
+            "id": traffic.project["id"],
+            "from": _iso(now - timedelta(hours=1)),
+            "to": _iso(now),
+            "g": "HOUR",
+            "key": key_id,
+        },
+        traffic.key["secret"],
+    )
+
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_client_ips_list_each_address_with_counts(traffic: Traffic) -> None:
+    await traffic.calls(3, ip="198.51.100.10")
+    traffic.clock.advance(timedelta(minutes=10))
+    await traffic.calls(1, ip="198.51.100.20")
+
+    data = await traffic.query(
+        KEY_DETAILS, {"project": traffic.project["id"], "key": traffic.key["id"]}
+    )
+
+    ips = data["project"]["apiKey"]["clientIps"]
+    assert ips["totalCount"] == 2
+    assert [(e["node"]["ip"], e["node"]["requests"]) for e in ips["edges"]] == [
+        ("198.51.100.20", 1),
+        ("198.51.100.10", 3),
+    ]
+
+
+async def test_a_key_leaked_to_a_new_address_raises_exactly_one_alert(traffic: Traffic) -> None:
+    await traffic.calls(3, ip="198.51.100.10")
+    traffic.clock.advance(timedelta(days=2))
+    await traffic.calls(2, ip="198.51.100.10")
+
+    await traffic.calls(5, ip="192.0.2.66")
+    traffic.clock.advance(timedelta(hours=1))
+    await traffic.calls(5, ip="192.0.2.66")
+
+    alerts = await traffic.alerts()
+    assert [a["kind"] for a in alerts] == ["UNFAMILIAR_IP"]
+    assert alerts[0]["apiKeyId"] == traffic.key["id"]
+    assert alerts[0]["evidence"]["ip"] == "192.0.2.66"
+
+
+async def test_addresses_of_the_first_day_are_not_unfamiliar(traffic: Traffic) -> None:
+    await traffic.calls(2, ip="198.51.100.10")
+    traffic.clock.advance(timedelta(hours=3))
+    await traffic.calls(2, ip="198.51.100.11")
+
+    assert await traffic.alerts() == []
+
+
+async def test_an_address_unused_for_the_lookback_is_unfamiliar_again(traffic: Traffic) -> None:
+    await traffic.calls(1, ip="198.51.100.10")
+    await traffic.calls(1, ip="198.51.100.99")
+    traffic.clock.advance(timedelta(days=40))
+    await traffic.calls(1, ip="198.51.100.10")
+    traffic.clock.advance(timedelta(minutes=5))
+
+    await traffic.calls(1, ip="198.51.100.99")
+
+    alerts = await traffic.alerts()
+    assert {a["evidence"]["ip"] for a in alerts} == {"198.51.100.10", "198.51.100.99"}
+
+
+async def test_a_request_spike_raises_one_alert(sensitive_traffic: Traffic) -> None:
+    traffic = sensitive_traffic
+    for _ in range(6):
+        await traffic.calls(2)
+        traffic.clock.advance(timedelta(hours=1))
+
+    await traffic.calls(30)
+    await traffic.calls(10)
+
+    alerts = await traffic.alerts()
+    assert [a["kind"] for a in alerts] == ["REQUEST_SPIKE"]
+    assert alerts[0]["evidence"]["requests"] > alerts[0]["evidence"]["threshold"]
+
+
+async def test_steady_traffic_raises_no_spike(sensitive_traffic: Traffic) -> None:
+    traffic = sensitive_traffic
+    for _ in range(5):
+        await traffic.calls(15)
+        traffic.clock.advance(timedelta(hours=1))
+
+    assert await traffic.alerts() == []
+
+
+async def test_an_error_spike_raises_one_alert(sensitive_traffic: Traffic) -> None:
+    traffic = sensitive_traffic
+    await traffic.calls(5)
+
+    await traffic.calls(15, body=b"{broken")
+
+    assert [a["kind"] for a in await traffic.alerts()] == ["ERROR_SPIKE"]
+
+
+async def test_a_deleted_key_still_in_use_raises_one_alert_a_day(traffic: Traffic) -> None:
+    await traffic.calls(1)
+    await traffic.gql.execute(
+        DELETE_KEY, {"input": {"id": traffic.key["id"]}}, traffic.owner.access_token
+    )
+
+    await traffic.calls(3, ip="192.0.2.200")
+
+    data = await traffic.gql.execute(
+        ALERTS, {"id": traffic.project["id"], "all": False}, traffic.owner.access_token
+    )
+    alerts = [edge["node"] for edge in data["project"]["securityAlerts"]["edges"]]
+    assert [a["kind"] for a in alerts] == ["REVOKED_KEY_IN_USE"]
+    assert alerts[0]["evidence"]["reason"] == "revoked"
+    assert alerts[0]["evidence"]["ip"] == "192.0.2.200"
+
+
+async def test_refused_requests_of_a_known_key_are_counted_without_the_secret(
+    traffic: Traffic,
+) -> None:
+    await traffic.gql.execute(
+        DELETE_KEY, {"input": {"id": traffic.key["id"]}}, traffic.owner.access_token
+    )
+
+    await traffic.calls(2)
+
+    rows = await UsageEvent.select().where(UsageEvent.api_key_id == traffic.key["id"])
+    assert [(row["status"], row["auth_failure"]) for row in rows] == [(401, "revoked")] * 2
+    assert traffic.key["secret"] not in str(rows)
+
+
+async def test_acknowledged_alerts_leave_the_default_list(traffic: Traffic) -> None:
+    await traffic.gql.execute(
+        DELETE_KEY, {"input": {"id": traffic.key["id"]}}, traffic.owner.access_token
+    )
+    await traffic.calls(1)
+    alert_id = (
+        await traffic.gql.execute(
+            ALERTS, {"id": traffic.project["id"], "all": False}, traffic.owner.access_token
+        )
+    )["project"]["securityAlerts"]["edges"][0]["node"]["id"]
+
+    acknowledged = await traffic.gql.execute(
+        ACKNOWLEDGE, {"input": {"id": alert_id}}, traffic.owner.access_token
+    )
+    default = await traffic.gql.execute(
+        ALERTS, {"id": traffic.project["id"], "all": False}, traffic.owner.access_token
+    )
+    everything = await traffic.gql.execute(
+        ALERTS, {"id": traffic.project["id"], "all": True}, traffic.owner.access_token
+    )
+
+    assert acknowledged["acknowledgeSecurityAlert"]["securityAlert"]["acknowledgedAt"]
+    assert default["project"]["securityAlerts"]["totalCount"] == 0
+    assert everything["project"]["securityAlerts"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize("who", ["outsider", "member", "unknown"])
+async def test_acknowledging_needs_a_manager_of_the_project(traffic: Traffic, who: str) -> None:
+    await traffic.gql.execute(
+        DELETE_KEY, {"input": {"id": traffic.key["id"]}}, traffic.owner.access_token
+    )
+    await traffic.calls(1)
+    alert_id = (
+        await traffic.gql.execute(
+            ALERTS, {"id": traffic.project["id"], "all": False}, traffic.owner.access_token
+        )
+    )["project"]["securityAlerts"]["edges"][0]["node"]["id"]
+    person = await sign_up(traffic.gql)
+    if who == "member":
+        await add_member(traffic.gql, traffic.owner, traffic.project["id"], person.email, "MEMBER")
+    if who == "unknown":
+        alert_id = "00000000-0000-0000-0000-000000000000"
+
+    data = await traffic.gql.execute(ACKNOWLEDGE, {"input": {"id": alert_id}}, person.access_token)
+
+    expected = {"outsider": "NOT_FOUND", "member": "FORBIDDEN", "unknown": "NOT_FOUND"}[who]
+    assert data["acknowledgeSecurityAlert"]["userErrors"][0]["code"] == expected
+
+
+async def test_rotation_is_due_after_the_rotation_period(traffic: Traffic) -> None:
+    variables = {"project": traffic.project["id"], "key": traffic.key["id"]}
+    fresh = await traffic.query(KEY_DETAILS, variables)
+
+    traffic.clock.advance(timedelta(days=90))
+    old = await traffic.query(KEY_DETAILS, variables)
+
+    assert fresh["project"]["apiKey"]["rotationDue"] is False
+    assert old["project"]["apiKey"]["rotationDue"] is True
+
+
+@pytest.mark.parametrize(("days", "soon"), [(5, True), (30, False)])
+async def test_expires_soon_warns_within_the_warning_period(
+    traffic: Traffic, days: int, soon: bool
+) -> None:
+    expiring = await create_key(
+        traffic.gql,
+        traffic.owner,
+        traffic.project["id"],
+        expires_at=_iso(traffic.clock.now() + timedelta(days=days)),
+    )
+
+    data = await traffic.query(
+        KEY_DETAILS, {"project": traffic.project["id"], "key": expiring["id"]}
+    )
+
+    assert data["project"]["apiKey"]["expiresSoon"] is soon
+
+
+async def test_raw_events_expire_and_hourly_aggregates_stay(traffic: Traffic) -> None:
+    await traffic.calls(4)
+    traffic.clock.advance(timedelta(days=31))
+
+    await traffic.services.usage._housekeeping()  # type: ignore[misc]
+
+    assert await UsageEvent.count().where(UsageEvent.api_key_id == traffic.key["id"]) == 0
+    hourly = await UsageHourly.select(UsageHourly.requests).where(
+        UsageHourly.api_key_id == traffic.key["id"]
+    )
+    assert sum(row["requests"] for row in hourly) == 4
+
+
+async def test_the_recorder_drops_the_oldest_when_the_database_is_down() -> None:
+    written: list[UsageRecord] = []
+    database_up = False
+
+    async def sink(batch: Any) -> None:
+        if not database_up:
+            raise OSError("database unavailable")
+        written.extend(batch)
+
+    recorder = UsageRecorder(sink, max_pending=100)
+    records = [_record(i) for i in range(150)]
+    for record in records:
+        recorder.record(record)
+    with pytest.raises(OSError, match="unavailable"):
+        await recorder.flush()
+    database_up = True
+    await recorder.flush()
+
+    assert recorder.dropped == 50
+    assert [r.latency_ms for r in written] == list(range(50, 150))
+
+
+def _record(index: int) -> UsageRecord:
+    import uuid
+
+    return UsageRecord(
+        project_id=uuid.UUID(int=1),
+        api_key_id="k",
+        endpoint="/graphql",
+        status=200,
+        latency_ms=index,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
