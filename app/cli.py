@@ -13,6 +13,7 @@ from pathlib import Path
 from app import db
 from app.clock import SystemClock
 from app.llm_keys.service import RotationReport
+from app.observability import configure_logging
 from app.security.crypto import EncryptionKey, MissingEncryptionKey
 from app.services import Services
 from app.settings import Settings, SettingsError
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "rotate-encryption-key":
@@ -67,13 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # Piccolo announces the server version on every engine it creates; not news to operators.
-    logging.getLogger("piccolo").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-    # ...and warns on stderr before the failure it then raises, which we report in one line.
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level, json_lines=settings.log_format == "json")
+    # Piccolo warns on stderr before the failure it then raises, which we report in one line.
     warnings.filterwarnings(
         "ignore", message=".*Unable to (connect to database|fetch server version)"
     )
@@ -166,6 +163,7 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # our handlers: JSON lines in production, secrets redacted
         # Proxies in front set X-Forwarded-For; uvicorn trusts it only from these addresses.
         forwarded_allow_ips="127.0.0.1",
     )

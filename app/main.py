@@ -20,6 +20,7 @@ from app import db
 from app.api_keys.lookup import open_lookup
 from app.clock import Clock, SystemClock
 from app.graphql.controller import graphql_controller
+from app.observability import observe_requests
 from app.proxy.routes import proxy_router
 from app.security.guard import BearerRejected
 from app.security.passwords import PasswordHasher
@@ -65,7 +66,9 @@ def create_app(
             proxy_router(settings.proxy.max_body_bytes),
             healthz,
             readyz,
+            metrics,
         ],
+        middleware=[observe_requests(services.metrics)],
         lifespan=[database],
         state=_state(services),
         exception_handlers={BearerRejected: _bearer_rejected, HTTPException: _http_error},
@@ -97,6 +100,13 @@ async def readyz() -> Response[dict[str, str]]:
     return Response({"status": "database unavailable"}, status_code=HTTP_503_SERVICE_UNAVAILABLE)
 
 
+@get("/metrics", media_type="text/plain; version=0.0.4", sync_to_thread=False)
+def metrics(request: Request[Any, Any, Any]) -> bytes:
+    """Prometheus text format; no label carries a secret, a key id or an address."""
+    services: Services = request.app.state.services
+    return services.metrics.render()
+
+
 def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     """Errors at the HTTP edge (413, 404, 405, ...) in the same shape as GraphQL errors."""
     code = "PAYLOAD_TOO_LARGE" if error.status_code == 413 else "BAD_REQUEST"
@@ -118,6 +128,7 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
 def _bearer_rejected(request: Request[Any, Any, Any], error: BearerRejected) -> Response[Any]:
     # The reason goes to the log only; clients learn nothing about which check failed.
     log.info("rejected bearer credential on %s: %s", request.url.path, error.reason)
+    request.app.state.services.metrics.auth_failed(error.category)
     return Response(
         {
             "errors": [

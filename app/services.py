@@ -12,6 +12,7 @@ from app.audit.service import AuditService
 from app.clock import Clock
 from app.llm_keys.catalog import ModelCatalog
 from app.llm_keys.service import LlmKeyService
+from app.observability import Metrics
 from app.projects.service import ProjectService
 from app.proxy.routing import RouteCache
 from app.proxy.upstream import Upstream
@@ -40,6 +41,7 @@ class Services:
     upstream: Upstream
     usage: UsageRecorder
     usage_reports: UsageService
+    metrics: Metrics
 
     @classmethod
     def build(
@@ -72,6 +74,8 @@ class Services:
             housekeeping=lambda: ingest.forget_raw_events(clock.now()),
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
+        metrics = Metrics()
+        metrics.watch_recorder(usage)
         return cls(
             settings=settings,
             clock=clock,
@@ -89,4 +93,5 @@ class Services:
             upstream=Upstream(settings.proxy),
             usage=usage,
             usage_reports=UsageService(clock, settings.monitoring),
+            metrics=metrics,
         )

@@ -172,6 +172,7 @@ class Settings:
     model_catalog_file: Path | None = None
     var_dir: Path = DEFAULT_VAR_DIR
     log_level: str = "INFO"
+    log_format: str = "text"
 
     @property
     def is_production(self) -> bool:
@@ -257,7 +258,8 @@ class Settings:
             keyring=_keyring(env_vars.get("TRAYLINX_ENCRYPTION_KEYS"), env, var_dir),
             model_catalog_file=_optional_path(env_vars.get("TRAYLINX_MODEL_CATALOG")),
             var_dir=var_dir,
-            log_level=env_vars.get("TRAYLINX_LOG_LEVEL", "INFO").upper(),
+            log_level=_log_level(env_vars.get("TRAYLINX_LOG_LEVEL", "INFO")),
+            log_format=_log_format(env_vars.get("TRAYLINX_LOG_FORMAT"), env),
         )
 
 
@@ -287,6 +289,23 @@ def _int(
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(
+            f"TRAYLINX_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {raw!r}"
+        )
+    return level
+
+
+def _log_format(raw: str | None, env: Environment) -> str:
+    # One JSON object per line in production, for log pipelines; readable lines in development.
+    value = (raw or "").strip().lower() or ("json" if env is Environment.PRODUCTION else "text")
+    if value not in {"json", "text"}:
+        raise SettingsError(f"TRAYLINX_LOG_FORMAT must be json or text, not {raw!r}")
     return value
 
 

@@ -21,5 +21,5 @@ class AccessTokenAuthenticator:
         try:
             claims = self._codec.decode(token, self._clock.now())
         except InvalidAccessToken as error:
-            raise BearerRejected(f"access token: {error.reason}") from None
+            raise BearerRejected(f"access token: {error.reason}", "access_token") from None
         return Principal.user(claims.user_id, client_ip)

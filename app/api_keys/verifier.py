@@ -57,17 +57,17 @@ class ApiKeyAuthenticator:
         try:
             parts = tokens.parse_project_key(token)
         except tokens.MalformedProjectKey as error:
-            raise BearerRejected(f"project key: {error}") from None
+            raise BearerRejected(f"project key: {error}", "malformed") from None
         if self._lookup is None:
             raise RuntimeError("project key lookup is not attached; is the app started?")
         stored = await self._lookup.find(parts.key_id)
         if stored is None:
-            raise BearerRejected("project key: unknown")
+            raise BearerRejected("project key: unknown", "unknown")
         now = self._clock.now()
         refusal = _refusal(stored, parts.digest, now)
         if refusal is not None:
             self._refused(stored, parts.key_id, refusal, now, client_ip)
-            raise BearerRejected(f"project key: {refusal}")
+            raise BearerRejected(f"project key: {refusal}", refusal)
         self._last_use.saw(parts.key_id, now, client_ip)
         return VerifiedKey(
             principal=Principal.project(stored.project_id, parts.key_id, client_ip),

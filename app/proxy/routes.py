@@ -86,7 +86,16 @@ class _Call:
         )
 
     def record_error(self, error: ProxyError) -> None:
-        self.record(error.status, upstream_failed=error.kind in _UPSTREAM_FAILURES)
+        upstream_failed = error.kind in _UPSTREAM_FAILURES
+        if upstream_failed and self.provider is not None:
+            kind = "timeout" if error.kind is ErrorKind.UPSTREAM_TIMEOUT else "unreachable"
+            self.services.metrics.upstream_errors.labels(self.provider.value, kind).inc()
+        self.record(error.status, upstream_failed=upstream_failed)
+
+    def upstream_answered(self, status: int, tokens: TokenCounter | None = None) -> None:
+        if status >= 500 and self.provider is not None:
+            self.services.metrics.upstream_errors.labels(self.provider.value, "status_5xx").inc()
+        self.record(status, tokens, upstream_failed=status >= 500)
 
 
 def _services(request: Request[Any, Any, Any]) -> Services:
@@ -100,10 +109,11 @@ async def _verify(request: Request[Any, Any, Any], call: _Call) -> VerifiedKey:
         # Anthropic's SDK sends the key as x-api-key; OpenAI's as a bearer token.
         token = bearer_token(authorization) if authorization else request.headers.get("x-api-key")
         if not token:
-            raise BearerRejected("no credential")
+            raise BearerRejected("no credential", "missing")
         return await call.services.api_key_authenticator.verify(token, call.client_ip)
     except BearerRejected as rejected:
         log.info("proxy refused a credential on %s: %s", call.endpoint, rejected.reason)
+        call.services.metrics.auth_failed(rejected.category)
         raise ProxyError(
             ErrorKind.UNAUTHENTICATED,
             "Invalid, expired or revoked project API key. Send it as `Authorization: Bearer` "
@@ -180,12 +190,16 @@ async def _forward(request: Request[Any, Any, Any], dialect: Provider) -> Respon
                 services.settings.proxy.default_anthropic_version,
             )
         )
+        sent = time.perf_counter()
         upstream = await services.upstream.send(
             "POST",
             services.upstream.url(route.provider, request.url.path, request.url.query),
             headers,
             body,
             route.provider,
+        )
+        services.metrics.upstream_latency.labels(route.provider.value).observe(
+            time.perf_counter() - sent
         )
     except ProxyError as error:
         call.record_error(error)
@@ -216,7 +230,7 @@ async def _buffered(
         upstream.release()
     tokens = TokenCounter()
     tokens.feed(payload)
-    call.record(upstream.status, tokens, upstream_failed=upstream.status >= 500)
+    call.upstream_answered(upstream.status, tokens)
     return Response(
         payload,
         status_code=upstream.status,
@@ -243,12 +257,16 @@ async def _relay(
     except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError, OSError):
         status = 502
         log.info("upstream stream from %s broke off", call.provider)
+        call.services.metrics.upstream_errors.labels(dialect.value, "stream").inc()
         yield stream_error_event(
             dialect, f"The {dialect.name.lower()} API broke off the stream; retry the request."
         )
     finally:
         upstream.close()
-        call.record(status, tokens, upstream_failed=status >= 500)
+        if status == upstream.status:
+            call.upstream_answered(status, tokens)
+        else:
+            call.record(status, tokens, upstream_failed=True)
 
 
 @post("/chat/completions")

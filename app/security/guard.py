@@ -17,11 +17,15 @@ MAX_BEARER_LENGTH = 4096
 
 
 class BearerRejected(Exception):
-    """A presented credential is malformed, unknown, expired or revoked."""
+    """A presented credential is malformed, unknown, expired or revoked.
 
-    def __init__(self, reason: str) -> None:
+    `reason` is a sentence for the log; `category` one of a closed set for metrics.
+    """
+
+    def __init__(self, reason: str, category: str = "malformed") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.category = category
 
 
 class Authenticator(Protocol):
@@ -49,7 +53,7 @@ class BearerGuard:
         for authenticator in self._authenticators:
             if authenticator.recognises(token):
                 return await authenticator.authenticate(token, client_ip)
-        raise BearerRejected("unrecognised token")
+        raise BearerRejected("unrecognised token", "malformed")
 
 
 def bearer_token(authorization: str) -> str:

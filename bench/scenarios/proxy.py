@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import secrets
 import sqlite3
 import subprocess
@@ -411,6 +410,7 @@ class StreamRun:
     first_chunk_ns: list[int]
     elapsed_s: float
     wrong: int
+    first_problem: str | None = None
 
 
 def measure_streams(
@@ -429,6 +429,8 @@ def measure_streams(
             warm = runner.run(stream_one_by_one(url, headers, body, warmup))
             timed = runner.run(stream_one_by_one(url, headers, body, samples))
         service.wait_for_quiet_log()
+        if not timed.first_chunk_ns:
+            raise HarnessError(f"{label}: no stream came back right; first: {timed.first_problem}")
         ordered = sorted(timed.first_chunk_ns)
         measurements.append(
             Measurement(
@@ -437,8 +439,8 @@ def measure_streams(
                 requests=samples,
                 duration_s=round(timed.elapsed_s, 3),
                 rps=round(samples / timed.elapsed_s, 1) if timed.elapsed_s else 0.0,
-                p50_ms=round(percentile(ordered, 0.50) / 1e6, 3) if ordered else math.nan,
-                p99_ms=round(percentile(ordered, 0.99) / 1e6, 3) if ordered else math.nan,
+                p50_ms=round(percentile(ordered, 0.50) / 1e6, 3),
+                p99_ms=round(percentile(ordered, 0.99) / 1e6, 3),
                 server_errors=len(service.logged_errors()) - errors_before,
                 wrong_results=timed.wrong,
                 warmup_failures=warm.wrong,
@@ -460,6 +462,7 @@ async def stream_one_by_one(
     request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
     first_chunks: list[int] = []
     wrong = 0
+    first_problem: str | None = None
     connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     started = time.perf_counter()
     try:
@@ -470,8 +473,9 @@ async def stream_one_by_one(
             try:
                 async with asyncio.timeout(STREAM_TIMEOUT_S):
                     first_chunk_ns, correct = await one_stream(reader, writer, request)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
                 wrong += 1
+                first_problem = first_problem or f"{type(error).__name__}: {error}"
                 writer.close()
                 connection = None
                 continue
@@ -479,10 +483,11 @@ async def stream_one_by_one(
                 first_chunks.append(first_chunk_ns)
             else:
                 wrong += 1
+                first_problem = first_problem or "the events differed from the fake's"
     finally:
         if connection is not None:
             connection[1].close()
-    return StreamRun(first_chunks, time.perf_counter() - started, wrong)
+    return StreamRun(first_chunks, time.perf_counter() - started, wrong, first_problem)
 
 
 async def one_stream(
@@ -502,7 +507,7 @@ async def one_stream(
         and b"\r\ntransfer-encoding: chunked" in head
     )
     if not correct:
-        raise ValueError("not a chunked event stream")
+        raise ValueError(f"not a chunked event stream: {head[:200]!r}")
     received = bytearray()
     first_chunk_ns = 0
     while True:

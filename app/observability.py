@@ -1,0 +1,202 @@
+"""Operations: Prometheus metrics, request ids and structured, redacted logs.
+
+Metric labels are bounded on purpose: routes are path templates, never raw paths, and no label
+carries a key id, an IP or anything a client chooses.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+# Reasons a credential is refused, as a closed set for the auth-failure label.
+AUTH_FAILURE_REASONS = frozenset(
+    {"malformed", "unknown", "revoked", "expired", "bad_secret", "access_token", "missing"}
+)
+
+
+class UsageRecorderCollector(Collector):
+    """Reads the usage recorder's counters at scrape time."""
+
+    def __init__(self, recorder: Any) -> None:
+        self._recorder = recorder
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "traylinx_usage_queue_depth",
+            "Usage records waiting to be written.",
+            value=self._recorder.queue_depth,
+        )
+        yield CounterMetricFamily(
+            "traylinx_usage_dropped",
+            "Usage records dropped because the queue was full (database unavailable).",
+            value=self._recorder.dropped,
+        )
+        yield CounterMetricFamily(
+            "traylinx_usage_written", "Usage records written.", value=self._recorder.written
+        )
+
+
+class Metrics:
+    """One registry per app, so several apps in one process (tests) do not collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "traylinx_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "traylinx_http_request_duration_seconds",
+            "Time to the end of the response, by route template.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "traylinx_proxy_upstream_duration_seconds",
+            "Time until a provider's response headers, by provider.",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "traylinx_proxy_upstream_errors",
+            "Provider failures by provider and kind (timeout, unreachable, status_5xx, stream).",
+            ["provider", "kind"],
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "traylinx_auth_failures",
+            "Refused credentials by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def watch_recorder(self, recorder: Any) -> None:
+        self.registry.register(UsageRecorderCollector(recorder))
+
+    def auth_failed(self, reason: str) -> None:
+        self.auth_failures.labels(reason if reason in AUTH_FAILURE_REASONS else "malformed").inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def observe_requests(metrics: Metrics) -> Any:
+    """ASGI middleware factory: request id, request metrics."""
+
+    def middleware_factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            incoming = _header(scope, b"x-request-id")
+            rid = (
+                incoming if incoming and _REQUEST_ID_SHAPE.match(incoming) else secrets.token_hex(8)
+            )
+            token = request_id.set(rid)
+            started = time.perf_counter()
+            status = 500
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"x-request-id", rid.encode()),
+                    ]
+                await send(message)
+
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                route = scope.get("path_template") or "unmatched"
+                metrics.requests.labels(route, scope["method"], str(status)).inc()
+                metrics.latency.labels(route).observe(time.perf_counter() - started)
+                request_id.reset(token)
+
+        return middleware
+
+    return middleware_factory
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+# --- logs ----------------------------------------------------------------------------------------
+
+# Credentials this service issues or handles, in any log message, whatever logged them.
+_SECRETS = re.compile(
+    r"(tlx_[0-9A-Za-z]{12}_[0-9A-Za-z]{8,}|tlr_[A-Za-z0-9_-]{16,}"
+    r"|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|sk-[A-Za-z0-9_-]{8,})"
+)
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub("[REDACTED]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A last line of defence: the code never logs secrets, and this scrubs any that slip in."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        record.request_id = request_id.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+            "request_id": getattr(record, "request_id", None) or request_id.get(),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry)
+
+
+def configure_logging(level: str, *, json_lines: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactingFilter())
+    if json_lines:
+        formatter: logging.Formatter = JsonFormatter()
+        formatter.converter = time.gmtime
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+        )
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Piccolo announces the server version on every engine it creates; not news to operators.
+    logging.getLogger("piccolo").setLevel(max(logging.WARNING, logging.getLevelName(level)))
