@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 UNAUTHENTICATED_MESSAGE = "Invalid, expired or revoked credentials."
 _CLIENT_GONE = "client disconnected prematurely"
+_EDGE_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
 def create_app(
@@ -76,6 +77,9 @@ def create_app(
         if settings.cors_origins
         else None,
         request_max_body_size=settings.graphql.max_body_bytes,
+        # Logging is configured once by the CLI (JSON lines, redaction); Litestar's default
+        # configuration would replace it.
+        logging_config=None,
         debug=False,
     )
 
@@ -109,7 +113,7 @@ def metrics(request: Request[Any, Any, Any]) -> bytes:
 
 def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     """Errors at the HTTP edge (413, 404, 405, ...) in the same shape as GraphQL errors."""
-    code = "PAYLOAD_TOO_LARGE" if error.status_code == 413 else "BAD_REQUEST"
+    code = _EDGE_CODES.get(error.status_code, "BAD_REQUEST")
     if error.detail == _CLIENT_GONE:
         # Litestar reports a client that hung up mid-body as a 500; nobody is left to answer
         # and nothing is wrong on our side.

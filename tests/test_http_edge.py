@@ -295,3 +295,10 @@ async def test_a_client_hanging_up_mid_body_is_not_logged_as_an_error(
 
     assert "client disconnected before sending its whole request" in caplog.text
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_an_unknown_path_is_404_in_the_graphql_error_shape(http: httpx.AsyncClient) -> None:
+    response = await http.get("/nowhere")
+
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
