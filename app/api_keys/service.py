@@ -181,11 +181,9 @@ class ApiKeyService:
         if row is None:
             raise _key_not_found()
         key = _record(row)
-        try:
-            access = await self._projects.access(principal, key.project_id)
-        except NotFound:
-            raise _key_not_found() from None  # another project's key does not exist for you
-        access.require_role(MANAGERS, action)
+        await self._projects.manage(
+            principal, key.project_id, action=action, missing=_key_not_found()
+        )
         return key
 
     async def _audit_change(

@@ -290,11 +290,7 @@ class LlmKeyService:
         if row is None:
             raise _not_found()
         key = _record(row)
-        try:
-            access = await self._projects.access(principal, key.project_id)
-        except NotFound:
-            raise _not_found() from None
-        access.require_role(MANAGERS, action)
+        await self._projects.manage(principal, key.project_id, action=action, missing=_not_found())
         return key
 
     def _row(self, key: LlmKeyRecord, secret: str) -> LlmApiKey:

@@ -107,6 +107,21 @@ class ProjectService:
             raise not_found
         return ProjectAccess(project=_project_record(row), principal=principal, role=role)
 
+    async def manage(
+        self, principal: Principal, project_id: uuid.UUID, *, action: str, missing: NotFound
+    ) -> ProjectAccess:
+        """Access for changing something of the project (OWNER or ADMIN).
+
+        `missing` is raised when the project is not the caller's: the thing they asked for does
+        not exist for them, whatever it is.
+        """
+        try:
+            access = await self.access(principal, project_id)
+        except NotFound:
+            raise missing from None
+        access.require_role(MANAGERS, action)
+        return access
+
     async def find(self, principal: Principal, project_id: uuid.UUID) -> ProjectAccess | None:
         try:
             return await self.access(principal, project_id)
