@@ -155,6 +155,19 @@ def contains_text(column_name: str, text: str) -> WhereRaw:
     return WhereRaw(f'{function}(lower("{column_name}"), lower({{}})) > 0', text)
 
 
+def is_bad_data(error: BaseException) -> bool:
+    """The rows were refused for what they contain (not because the database is unreachable)."""
+    return isinstance(
+        error,
+        asyncpg.DataError
+        | asyncpg.IntegrityConstraintViolationError
+        | sqlite3.DataError
+        | sqlite3.IntegrityError
+        | ValueError
+        | OverflowError,
+    )
+
+
 def is_unique_violation(error: BaseException) -> bool:
     if isinstance(error, asyncpg.UniqueViolationError):
         return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
@@ -41,25 +41,25 @@ def create_app(
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
-        db.activate(db.make_engine(settings.database))
-        await db.start(pool_max_size=settings.database.pool_max_size)
-        # Refuse to serve when stored provider secrets need a key the keyring lacks.
-        await services.llm_keys.check_keyring()
-        lookup = open_lookup()
-        services.api_key_authenticator.attach(lookup)
-        services.last_use.start()
-        services.usage.start()
-        await services.upstream.start()
-        try:
+        # An exit stack: whatever started is stopped, in reverse order, even if a step fails.
+        async with AsyncExitStack() as started:
+            db.activate(db.make_engine(settings.database))
+            await db.start(pool_max_size=settings.database.pool_max_size)
+            started.push_async_callback(db.stop)
+            # Refuse to serve when stored provider secrets need a key the keyring lacks.
+            await services.llm_keys.check_keyring()
+            lookup = open_lookup()
+            started.push_async_callback(lookup.close)
+            services.api_key_authenticator.attach(lookup)
+            started.callback(services.api_key_authenticator.attach, None)
+            services.last_use.start()
+            started.push_async_callback(services.last_use.stop)
+            services.usage.start()
+            started.push_async_callback(services.usage.stop)
+            await services.upstream.start()
+            started.push_async_callback(services.upstream.stop)
+            started.callback(services.routes.clear)
             yield
-        finally:
-            await services.upstream.stop()
-            await services.usage.stop()
-            services.routes.clear()
-            await services.last_use.stop()
-            services.api_key_authenticator.attach(None)
-            await lookup.close()
-            await db.stop()
 
     return Litestar(
         route_handlers=[

@@ -36,6 +36,8 @@ class Faults:
     reset_mid_stream: bool = False
     chunk_interval_s: float = 0.0
     stream_chunks: int = len(STREAM_TEXT)
+    redirect_to: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,13 +80,18 @@ class FakeProvider:
             )
             if self.faults.delay_s:
                 await asyncio.sleep(self.faults.delay_s)
+            if self.faults.redirect_to is not None:
+                raise web.HTTPFound(self.faults.redirect_to)
             if self.faults.status is not None:
                 return web.Response(
                     status=self.faults.status,
                     body=self.faults.status_body,
                     content_type="application/json",
                 )
-            return await handler(request, json.loads(body))
+            response = await handler(request, json.loads(body))
+            if not response.prepared:
+                response.headers.update(self.faults.headers)
+            return response
 
         return run
 

@@ -302,3 +302,52 @@ async def test_an_unknown_path_is_404_in_the_graphql_error_shape(http: httpx.Asy
 
     assert response.status_code == 404
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_naive_datetime_literal_gets_its_message_not_a_masked_error(
+    gql: GraphQLClient,
+) -> None:
+    session = await sign_up(gql)
+    query = (
+        'mutation { createApiKey(input: {projectId: "00000000-0000-0000-0000-000000000000", '
+        'note: "x", expiresAt: "2030-01-01T00:00:00"}) { secret } }'
+    )
+
+    errors = await gql.errors(query, token=session.access_token)
+
+    assert "UTC offset" in errors[0]["message"]
+    assert errors[0].get("extensions", {}).get("code") != "INTERNAL_SERVER_ERROR"
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T00:00:00Z", "1900-01-01T00:00:00Z"])
+async def test_datetimes_outside_the_supported_years_are_refused(
+    gql: GraphQLClient, value: str
+) -> None:
+    session = await sign_up(gql)
+    query = (
+        "mutation($e: DateTime) { createApiKey(input: {projectId: "
+        '"00000000-0000-0000-0000-000000000000", note: "x", expiresAt: $e}) { secret } }'
+    )
+
+    errors = await gql.errors(query, {"e": value}, session.access_token)
+
+    assert "between the years" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("email", ["nul\u0000@example.com", "half\ud800@example.com"])
+async def test_unstorable_text_is_a_400_not_a_database_error(
+    http: httpx.AsyncClient, email: str
+) -> None:
+    body = json.dumps(
+        {
+            "query": LOG_IN,
+            "variables": {"input": {"email": email, "password": PASSWORD}},
+        }
+    )
+
+    response = await http.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["errors"][0]["message"]

@@ -448,3 +448,37 @@ async def test_add_update_and_delete_are_audited_without_the_secret(gql: GraphQL
         "changed": ["secretKey", "customModels"],
     }
     assert events["llm_api_key.delete"]["targetId"] == key["id"]
+
+
+@pytest.mark.parametrize(
+    "secret", ["sk-with\nnewline-0123456789", "sk-with space-0123456789", "sk-ünïcode-0123456789"]
+)
+async def test_a_secret_that_cannot_be_a_header_is_refused(gql: GraphQLClient, secret: str) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    data = await gql.execute(
+        ADD_LLM_KEY,
+        {"input": {"projectId": project["id"], "provider": "OPENAI", "secretKey": secret}},
+        owner.access_token,
+    )
+
+    assert data["addLlmApiKey"]["userErrors"][0]["field"] == ["secretKey"]
+
+
+async def test_a_custom_model_with_a_trailing_newline_is_refused(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    data = await gql.execute(
+        ADD_LLM_KEY,
+        {
+            "input": {
+                "projectId": project["id"],
+                "provider": "OPENAI",
+                "secretKey": SECRET,
+                "customModels": ["gpt-4\n"],
+            }
+        },
+        owner.access_token,
+    )
+
+    assert data["addLlmApiKey"]["userErrors"][0]["field"] == ["customModels", "0"]

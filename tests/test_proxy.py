@@ -628,3 +628,72 @@ async def test_a_provider_key_deleted_through_one_process_stops_routing_in_anoth
         with pytest.raises(openai.NotFoundError):
             await client_b.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
     assert before.choices
+
+
+@pytest.mark.parametrize("model", ["m" * 201, "gpt-4o\n", "gpt 4o", "gpt-\u0000"])
+async def test_a_model_that_is_not_a_model_id_is_400(proxy: Proxy, model: str) -> None:
+    tenant = await _tenant(proxy)
+
+    with pytest.raises(openai.BadRequestError):
+        await _openai(proxy, tenant.key["secret"]).chat.completions.create(
+            model=model,
+            messages=MESSAGES,  # type: ignore[arg-type]
+        )
+
+    assert await _usage(proxy) == [] or (await _usage(proxy))[-1]["model"] is None
+
+
+async def test_the_provider_is_asked_for_uncompressed_bodies(
+    proxy: Proxy, fake_provider: FakeProvider
+) -> None:
+    tenant = await _tenant(proxy)
+
+    await _openai(proxy, tenant.key["secret"]).chat.completions.create(
+        model="gpt-4o",
+        messages=MESSAGES,  # type: ignore[arg-type]
+    )
+
+    assert fake_provider.received[-1].headers["Accept-Encoding"] == "identity"
+
+
+async def test_a_provider_redirect_is_not_followed(
+    proxy: Proxy, fake_provider: FakeProvider
+) -> None:
+    tenant = await _tenant(proxy)
+    fake_provider.faults.redirect_to = "http://127.0.0.1:9/steal"
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": MESSAGES},
+            headers={"x-api-key": tenant.key["secret"]},
+        )
+
+    assert response.status_code == 302
+    assert len(fake_provider.received) == 1
+
+
+async def test_only_content_and_rate_limit_headers_come_back(
+    proxy: Proxy, fake_provider: FakeProvider
+) -> None:
+    tenant = await _tenant(proxy)
+    fake_provider.faults.headers = {
+        "openai-organization": "org-secret-name",
+        "set-cookie": "__cf=1",
+        "strict-transport-security": "max-age=1",
+        "x-ratelimit-remaining-requests": "99",
+        "x-request-id": "req_upstream_1",
+    }
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{proxy.url}/v1/chat/completions",
+            json={"model": "gpt-4o", "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {tenant.key['secret']}"},
+        )
+
+    assert response.headers["x-ratelimit-remaining-requests"] == "99"
+    assert response.headers["x-upstream-request-id"] == "req_upstream_1"
+    assert response.headers.get_list("x-request-id") != ["req_upstream_1"]
+    for dropped in ("openai-organization", "set-cookie", "strict-transport-security"):
+        assert dropped not in response.headers

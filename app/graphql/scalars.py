@@ -9,22 +9,31 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+from graphql import GraphQLError
 
 DATETIME_HELP = "Use ISO 8601 with a UTC offset, for example 2027-01-31T09:00:00Z."
 
 
+# Far enough for any expiry or report, and far from datetime's limits, so date arithmetic on an
+# accepted value never overflows.
+MIN_YEAR, MAX_YEAR = 1970, 9000
+
+
 def parse_datetime(value: object) -> datetime | None:
+    """Raises GraphQLError: a plain ValueError from a literal in the query would be masked."""
     if not isinstance(value, str):
-        raise ValueError(f"DateTime must be a string. {DATETIME_HELP}")
+        raise GraphQLError(f"DateTime must be a string. {DATETIME_HELP}")
     if not value.strip():
         # Forms send "" for "no date" (e.g. a key that never expires): the same as null.
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"Not a valid DateTime. {DATETIME_HELP}") from None
+        raise GraphQLError(f"Not a valid DateTime. {DATETIME_HELP}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"DateTime needs a UTC offset. {DATETIME_HELP}")
+        raise GraphQLError(f"DateTime needs a UTC offset. {DATETIME_HELP}")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise GraphQLError(f"DateTime must fall between the years {MIN_YEAR} and {MAX_YEAR}.")
     return parsed.astimezone(UTC)
 
 

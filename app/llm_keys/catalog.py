@@ -12,11 +12,20 @@ claims of the same kind, the provider listed first in `Provider` (OPENAI, then A
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+
+MAX_MODEL_ID_LENGTH = 200
+_MODEL_ID = re.compile(r"[^\s\x00-\x1f\x7f]+")
+
+
+def is_model_id(text: str) -> bool:
+    """No whitespace or control characters anywhere (fullmatch: `$` would allow a final \\n)."""
+    return _MODEL_ID.fullmatch(text) is not None
 
 
 class Provider(StrEnum):

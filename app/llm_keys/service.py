@@ -19,7 +19,14 @@ from app import db
 from app.audit.service import AuditService
 from app.clock import Clock
 from app.errors import AlreadyExists, FieldProblem, InvalidInput, NotFound
-from app.llm_keys.catalog import Model, ModelCatalog, Provider, resolve
+from app.llm_keys.catalog import (
+    MAX_MODEL_ID_LENGTH,
+    Model,
+    ModelCatalog,
+    Provider,
+    is_model_id,
+    resolve,
+)
 from app.llm_keys.tables import LlmApiKey
 from app.projects.service import MANAGERS, ProjectAccess, ProjectService
 from app.security.crypto import Keyring, MissingEncryptionKey
@@ -27,10 +34,10 @@ from app.security.principal import Principal
 
 MAX_SECRET_LENGTH = 500
 MAX_CUSTOM_MODELS = 100
-MAX_MODEL_ID_LENGTH = 200
 # Show the last 4 characters only of secrets long enough that 4 characters give little away.
 HINT_MIN_SECRET_LENGTH = 12
-_MODEL_ID = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+# Provider keys are printable ASCII; anything else would break the upstream request header.
+_SECRET = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -337,6 +344,10 @@ def _valid_secret(secret_key: str) -> str:
         raise InvalidInput.single(
             "secretKey", f"A provider key has at most {MAX_SECRET_LENGTH} characters."
         )
+    if not _SECRET.fullmatch(secret):
+        raise InvalidInput.single(
+            "secretKey", "A provider key has no spaces, line breaks or non-ASCII characters."
+        )
     return secret
 
 
@@ -360,7 +371,7 @@ def _model_id_problem(model_id: str) -> str | None:
         return "A model id cannot be empty."
     if len(model_id) > MAX_MODEL_ID_LENGTH:
         return f"A model id has at most {MAX_MODEL_ID_LENGTH} characters."
-    if not _MODEL_ID.match(model_id):
+    if not is_model_id(model_id):
         return "A model id cannot contain spaces or control characters."
     return None
 

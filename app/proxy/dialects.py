@@ -59,6 +59,7 @@ _TOKEN_FIELD = re.compile(
     rb'"(prompt_tokens|input_tokens|completion_tokens|output_tokens)"\s*:\s*(\d+)'
 )
 _USAGE_MARK = b'"usage"'
+_MAX_TOKENS = 2**31 - 1
 # How far past `"usage"` the token counts can be; usage objects are small.
 _USAGE_WINDOW = 600
 
@@ -140,7 +141,9 @@ class TokenCounter:
 
     def _read_counts(self, window: bytes) -> None:
         for name, value in _TOKEN_FIELD.findall(window):
+            # Clamped: the columns are 32-bit, and the number comes from outside.
+            count = min(int(value[:10]), _MAX_TOKENS)
             if name in (b"prompt_tokens", b"input_tokens"):
-                self.input_tokens = int(value)
+                self.input_tokens = count
             else:
-                self.output_tokens = int(value)
+                self.output_tokens = count

@@ -21,7 +21,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
 from app.api_keys.verifier import VerifiedKey
-from app.llm_keys.catalog import Model, Provider
+from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, Provider, is_model_id
 from app.proxy.dialects import (
     ErrorKind,
     ProxyError,
@@ -130,6 +130,12 @@ def _requested_model(body: bytes) -> str:
         ) from None
     if not isinstance(model, str) or not model:
         raise ProxyError(ErrorKind.INVALID_REQUEST, "The request body needs a `model`.")
+    if len(model) > MAX_MODEL_ID_LENGTH or not is_model_id(model):
+        raise ProxyError(
+            ErrorKind.INVALID_REQUEST,
+            f"`model` must be a model id: 1-{MAX_MODEL_ID_LENGTH} characters, no spaces or "
+            "control characters.",
+        )
     return model
 
 
@@ -178,9 +184,10 @@ async def _forward(request: Request[Any, Any, Any], dialect: Provider) -> Respon
     try:
         verified = call.verified = await _verify(request, call)
         body = await request.body()
-        call.model = _requested_model(body)
-        route = _route(await _routes(call, verified), call.model, dialect)
-        call.provider = route.provider
+        model = _requested_model(body)
+        route = _route(await _routes(call, verified), model, dialect)
+        # Only a model the project routes is recorded: the field is the client's to fill.
+        call.model, call.provider = model, route.provider
         headers = forwarded_headers(request.headers)
         headers.update(
             upstream_auth_headers(

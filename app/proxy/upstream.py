@@ -17,24 +17,12 @@ from app.settings import ProxyConfig
 
 # Headers a client may pass to a provider; everything else (its credentials first of all) stays.
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "openai-beta", "idempotency-key")
-# Headers of an upstream response that describe the connection, not the content.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "set-cookie",
-        "date",
-        "server",
-    }
-)
+# Upstream response headers a client may see: the content's type, rate limits, the provider's
+# request id (renamed, ours is x-request-id). Everything else - organisation ids, cookies,
+# transport and security policy headers - stays here.
+RESPONSE_HEADERS = frozenset({"content-type", "retry-after", "openai-processing-ms"})
+RESPONSE_HEADER_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 
 
 class Upstream:
@@ -49,7 +37,8 @@ class Upstream:
         connector = aiohttp.TCPConnector(
             limit=self._config.max_connections, keepalive_timeout=60, enable_cleanup_closed=True
         )
-        # auto_decompress off: bodies pass through byte for byte.
+        # auto_decompress off and identity asked for: bodies pass through byte for byte, and
+        # token counts are read from plain JSON.
         self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, timeout=self._timeout
         )
@@ -73,7 +62,15 @@ class Upstream:
         if self._session is None:
             raise RuntimeError("the upstream client is not started")
         try:
-            return await self._session.request(method, url, data=body or None, headers=headers)
+            # No redirects: a provider's 3xx goes back to the client rather than carrying the
+            # secret (x-api-key is not stripped on cross-host redirects) to another host.
+            return await self._session.request(
+                method,
+                url,
+                data=body or None,
+                headers={**headers, "accept-encoding": "identity"},
+                allow_redirects=False,
+            )
         except (TimeoutError, aiohttp.ConnectionTimeoutError, aiohttp.ServerTimeoutError):
             raise timeout(provider) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
@@ -89,9 +86,14 @@ def forwarded_headers(client_headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def response_headers(upstream_headers: Mapping[str, str]) -> dict[str, str]:
-    return {
-        name: value for name, value in upstream_headers.items() if name.lower() not in HOP_BY_HOP
-    }
+    passed: dict[str, str] = {}
+    for name, value in upstream_headers.items():
+        lowered = name.lower()
+        if lowered in RESPONSE_HEADERS or lowered.startswith(RESPONSE_HEADER_PREFIXES):
+            passed[lowered] = value
+        elif lowered in UPSTREAM_REQUEST_ID_HEADERS:
+            passed["x-upstream-request-id"] = value
+    return passed
 
 
 def timeout(provider: Provider) -> ProxyError:

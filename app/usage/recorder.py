@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app import db
+
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +66,7 @@ class UsageRecorder:
         self._batch_size = batch_size
         self._flush_every = flush_every
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.dropped = 0
         self.written = 0
 
@@ -89,11 +92,32 @@ class UsageRecorder:
             ]
             try:
                 await self._sink(batch)
+            except Exception as error:
+                if not db.is_bad_data(error):
+                    self._requeue(batch)
+                    raise
+                # One bad record must not block every later batch: write the rest one by one.
+                written += await self._write_each(batch)
+                continue
             except BaseException:
                 self._requeue(batch)
                 raise
             written += len(batch)
         self.written += written
+        return written
+
+    async def _write_each(self, batch: list[UsageRecord]) -> int:
+        written = 0
+        for record in batch:
+            try:
+                await self._sink([record])
+            except Exception as error:
+                if not db.is_bad_data(error):
+                    raise
+                self.dropped += 1
+                log.warning("dropped a usage record the database refused: %s", type(error).__name__)
+            else:
+                written += 1
         return written
 
     def _requeue(self, batch: list[UsageRecord]) -> None:
@@ -112,13 +136,14 @@ class UsageRecorder:
             await self._housekeeping()
 
     def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
 
     async def stop(self) -> None:
+        """Let a flush under way finish (never cancel it mid-commit), then write the rest."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
             self._task = None
         try:
             await self.flush()
@@ -126,8 +151,9 @@ class UsageRecorder:
             log.exception("could not write %d usage records at shutdown", len(self._pending))
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._flush_every.total_seconds())
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._flush_every.total_seconds())
             try:
                 await self.flush()
                 await self._tidy_up()
