@@ -433,3 +433,38 @@ async def test_create_edit_and_delete_are_audited(gql: GraphQLClient, clock: Fro
     assert events[1]["details"] == {"note": "second", "previous_note": "first"}
     assert {e["clientIp"] for e in events} == {CLIENT_IP}
     assert {e["actor"]["id"] for e in events} == {owner.user_id}
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "members { totalCount }",
+        "securityAlerts { totalCount }",
+        "apiKeys { edges { node { clientIps { totalCount } } } }",
+    ],
+)
+async def test_a_key_cannot_read_peoples_data(gql: GraphQLClient, field: str) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+
+    errors = await gql.errors(
+        f"query($id: ID!) {{ project(id: $id) {{ {field} }} }}",
+        {"id": project["id"]},
+        key["secret"],
+    )
+
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_key_sees_no_creator_email(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+
+    data = await gql.execute(
+        "query($id: ID!) { project(id: $id) { apiKeys { edges { node { createdBy { email } } } } } }",  # noqa: E501
+        {"id": project["id"]},
+        key["secret"],
+    )
+
+    assert data["project"]["apiKeys"]["edges"][0]["node"]["createdBy"] is None
+    assert owner.email not in str(data)

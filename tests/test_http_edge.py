@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -351,3 +352,17 @@ async def test_unstorable_text_is_a_400_not_a_database_error(
 
     assert response.status_code == 400
     assert "NUL" in response.json()["errors"][0]["message"]
+
+
+async def test_a_jwt_issued_in_the_future_gets_401(
+    gql: GraphQLClient, settings: Settings, clock: Any
+) -> None:
+    from app.security.jwt import AccessTokenCodec
+
+    session = await sign_up(gql)
+    codec = AccessTokenCodec(settings.secret_key, timedelta(minutes=15))
+    token, _ = codec.issue(uuid.UUID(session.user_id), clock.now() + timedelta(hours=2))
+
+    response = await gql.post(VIEWER, token=token)
+
+    assert response.status_code == 401

@@ -207,18 +207,28 @@ async def test_admins_manage_llm_keys_and_members_read_them(
     assert len(listed["project"]["llmApiKeys"]) == (2 if may_manage else 1)
 
 
-async def test_project_keys_read_but_cannot_manage_llm_keys(gql: GraphQLClient) -> None:
+async def test_project_keys_can_neither_read_nor_manage_llm_keys(gql: GraphQLClient) -> None:
     owner, project = await _owner_with_project(gql)
     llm_key = await add_llm_key(gql, owner, project["id"])
     api_key = await create_key(gql, owner, project["id"])
 
-    listed = await gql.execute(LLM_KEYS, {"id": project["id"]}, api_key["secret"])
+    listed = await gql.errors(
+        "query($id: ID!) { project(id: $id) { llmApiKeys { id } } }",
+        {"id": project["id"]},
+        api_key["secret"],
+    )
+    models = await gql.execute(
+        "query($id: ID!) { project(id: $id) { models { id } } }",
+        {"id": project["id"]},
+        api_key["secret"],
+    )
     updated = await gql.execute(
         UPDATE_LLM_KEY, {"input": {"id": llm_key["id"], "secretKey": "x" * 20}}, api_key["secret"]
     )
     deleted = await gql.execute(DELETE_LLM_KEY, {"input": {"id": llm_key["id"]}}, api_key["secret"])
 
-    assert listed["project"]["llmApiKeys"][0]["id"] == llm_key["id"]
+    assert listed[0]["extensions"]["code"] == "FORBIDDEN"
+    assert models["project"]["models"]
     assert updated["updateLlmApiKey"]["userErrors"][0]["code"] == "FORBIDDEN"
     assert deleted["deleteLlmApiKey"]["userErrors"][0]["code"] == "FORBIDDEN"
 

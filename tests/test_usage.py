@@ -19,7 +19,15 @@ from app.usage.recorder import UsageRecord, UsageRecorder
 from app.usage.tables import UsageEvent, UsageHourly
 from tests.conftest import TEST_HASHER, running
 from tests.graphql_client import GraphQLClient, Session
-from tests.helpers import DELETE_KEY, add_member, create_key, create_project, sign_up
+from tests.helpers import (
+    DELETE_KEY,
+    LOG_IN,
+    PASSWORD,
+    add_member,
+    create_key,
+    create_project,
+    sign_up,
+)
 
 PING = "{ viewer { __typename } }"
 USAGE = """
@@ -99,8 +107,11 @@ class Traffic:
         await self.services.usage.flush()
 
     async def query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        # The project key reads its project's usage: no user session to expire as days pass.
-        return await self.gql.execute(query, variables, self.key["secret"])
+        # A fresh session each time: simulated days outlive any access token.
+        login = await self.gql.execute(
+            LOG_IN, {"input": {"email": self.owner.email, "password": PASSWORD}}
+        )
+        return await self.gql.execute(query, variables, login["logIn"]["accessToken"])
 
     async def alerts(self, include_acknowledged: bool = False) -> list[dict[str, Any]]:
         data = await self.query(ALERTS, {"id": self.project["id"], "all": include_acknowledged})

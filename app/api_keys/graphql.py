@@ -9,7 +9,7 @@ import strawberry
 
 from app.accounts.graphql import UserType
 from app.api_keys.service import ApiKeyRecord, ApiKeyStatus, IssuedKey
-from app.errors import DomainError
+from app.errors import DomainError, Forbidden
 from app.graphql.context import AppInfo
 from app.graphql.errors import QueryError, UserError, attempt
 from app.graphql.pagination import Connection, connection, page_request
@@ -49,6 +49,10 @@ class ApiKeyType:
     async def client_ips(
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ClientIpType]:
+        if not info.context.principal.user_id:
+            raise QueryError(
+                Forbidden("A project API key cannot read client addresses; sign in as a member.")
+            )
         return await key_client_ips(info, self.record, first, after)
 
     @strawberry.field(description="Older than the rotation period (90 days by default): rotate it.")
@@ -59,9 +63,9 @@ class ApiKeyType:
     def expires_soon(self, info: AppInfo) -> bool:
         return info.context.services.usage_reports.expires_soon(self.record.expires_at)
 
-    @strawberry.field(description="Who created the key.")
+    @strawberry.field(description="Who created the key; null when read with a project API key.")
     async def created_by(self, info: AppInfo) -> UserType | None:
-        if self.record.created_by is None:
+        if self.record.created_by is None or info.context.principal.user_id is None:
             return None
         user = await info.context.users.load(self.record.created_by)
         return UserType.of(user) if user else None

@@ -10,9 +10,9 @@ import strawberry
 from app.accounts.graphql import UserType
 from app.api_keys.graphql import ApiKeyType, api_key_by_id, api_keys_connection
 from app.audit.graphql import AuditEventType, audit_events_connection
-from app.errors import NotFound
+from app.errors import DomainError, NotFound
 from app.graphql.context import AppInfo
-from app.graphql.errors import UserError, attempt
+from app.graphql.errors import QueryError, UserError, attempt
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.graphql import LlmApiKeyType, LlmModelType, llm_api_keys, project_models
@@ -44,6 +44,13 @@ class ProjectMemberType:
         return cls(role=member.role, joined_at=member.joined_at, user_id=member.user_id)
 
 
+def require_person(access: ProjectAccess, what: str) -> None:
+    try:
+        access.require_person(what)
+    except DomainError as error:
+        raise QueryError(error) from None
+
+
 @strawberry.type(name="Project")
 class ProjectType:
     id: strawberry.ID
@@ -69,6 +76,7 @@ class ProjectType:
     async def members(
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ProjectMemberType]:
+        require_person(self.access, "the members")
         page = await info.context.services.projects.members(self.access, page_request(first, after))
         return connection(page, ProjectMemberType.of)
 
@@ -112,10 +120,12 @@ class ProjectType:
         after: str | None = None,
         include_acknowledged: bool = False,
     ) -> Connection[SecurityAlertType]:
+        require_person(self.access, "security alerts")
         return await security_alerts(info, self.access, first, after, include_acknowledged)
 
     @strawberry.field(description="The project's provider keys, one per provider.")
     async def llm_api_keys(self, info: AppInfo) -> list[LlmApiKeyType]:
+        require_person(self.access, "provider keys (GET /v1/models lists its models)")
         return await llm_api_keys(info, self.access)
 
     @strawberry.field(description="Every model the project can use, across its provider keys.")

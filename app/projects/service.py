@@ -64,6 +64,12 @@ class ProjectAccess:
     principal: Principal
     role: Role | None
 
+    def require_person(self, what: str) -> None:
+        """People's data (members, addresses, alerts, provider keys) is for members only: a
+        project API key may read its project and key metadata, and nothing a leak would spread."""
+        if self.role is None:
+            raise Forbidden(f"A project API key cannot read {what}; sign in as a member.")
+
     def require_role(self, roles: Collection[Role], action: str) -> None:
         if self.role is None or self.role not in roles:
             allowed = " or ".join(sorted(roles))

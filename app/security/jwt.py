@@ -19,6 +19,8 @@ from app.settings import Secret
 ALGORITHM = "HS256"
 ISSUER = "traylinx-keys"
 TOKEN_TYPE = "access"
+# Tolerated difference between the clocks of two servers sharing the secret.
+_CLOCK_SKEW = 60
 
 
 class InvalidAccessToken(Exception):
@@ -63,7 +65,12 @@ class AccessTokenCodec:
                 self._key,
                 algorithms=[ALGORITHM],  # a fixed list: `alg: none` and key confusion fail here
                 issuer=ISSUER,
-                options={"require": ["sub", "exp", "iat", "iss", "typ"], "verify_exp": False},
+                options={
+                    "require": ["sub", "exp", "iat", "iss", "typ"],
+                    # Time claims are checked below against our clock, not the system's.
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as error:
             raise InvalidAccessToken(type(error).__name__) from None
@@ -72,6 +79,8 @@ class AccessTokenCodec:
             raise InvalidAccessToken("wrong token type")
         if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
             raise InvalidAccessToken("expired")
+        if not isinstance(claims["iat"], int) or claims["iat"] > now.timestamp() + _CLOCK_SKEW:
+            raise InvalidAccessToken("issued in the future")
         try:
             user_id = uuid.UUID(str(claims["sub"]))
         except ValueError:

@@ -57,6 +57,7 @@ from bench.scenarios.api_keys import (
     CREATE_API_KEY,
     CREATE_PROJECT,
     event_loop_factory,
+    loop_name,
     mutation_payload,
     percentile,
     verdict,
@@ -149,10 +150,6 @@ def stream_counts(options: RunOptions) -> tuple[int, int]:
     if options.quick:
         return QUICK_STREAM_SAMPLES, QUICK_STREAM_WARMUP
     return STREAM_SAMPLES, STREAM_WARMUP
-
-
-def loop_name() -> str:
-    return event_loop_factory().__module__.split(".")[0]
 
 
 # --- The fake upstream -------------------------------------------------------------------------
