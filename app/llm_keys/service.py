@@ -2,7 +2,8 @@
 
 Rights: OWNER and ADMIN add, update and delete; a MEMBER and the project's own API keys read
 metadata; another project's key does not exist for the caller. The plaintext secret is returned by
-nothing: only `reveal_secret()` decrypts it, for the proxy, in memory.
+nothing: `keys_with_secrets()` decrypts it for the proxy's in-memory routes, and
+`reveal_secret()` for operators' checks; neither feeds a response.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ class KeyChanges:
     secret_key: str | None = None
     custom_models: Sequence[str] | None = None
     with_default_models: bool | None = None
+
+    def changed_fields(self) -> list[str]:
+        named = (
+            ("secretKey", self.secret_key),
+            ("customModels", self.custom_models),
+            ("withDefaultModels", self.with_default_models),
+        )
+        return [name for name, value in named if value is not None]
 
     def __repr__(self) -> str:
         secret = "None" if self.secret_key is None else "'**********'"
@@ -137,55 +146,56 @@ class LlmKeyService:
     async def update(
         self, principal: Principal, *, key_id: uuid.UUID, changes: KeyChanges
     ) -> LlmKeyRecord:
-        """Replace the secret and/or model settings in place: no moment without a key."""
-        current = await self._managed_key(principal, key_id, "update LLM API keys")
+        """Replace the secret and/or model settings in place: no moment without a key.
+
+        The row is re-read under a lock inside the transaction, and only what the caller sent is
+        written, so two admins changing different things at once both get their change.
+        """
+        await self._managed_key(principal, key_id, "update LLM API keys")
         secret = None if changes.secret_key is None else _valid_secret(changes.secret_key)
         models = (
-            current.custom_models
-            if changes.custom_models is None
-            else _valid_custom_models(changes.custom_models)
+            None if changes.custom_models is None else _valid_custom_models(changes.custom_models)
         )
-        with_defaults = (
-            current.with_default_models
-            if changes.with_default_models is None
-            else changes.with_default_models
-        )
-        _require_some_model(models, with_defaults)
-        updated = replace(
-            current,
-            custom_models=models,
-            with_default_models=with_defaults,
-            secret_hint=current.secret_hint if secret is None else _hint(secret),
-            updated_at=self._clock.now(),
-        )
-        values: dict[Any, Any] = {
-            LlmApiKey.custom_models: json.dumps(list(models)),
-            LlmApiKey.with_default_models: with_defaults,
-            LlmApiKey.updated_at: updated.updated_at,
-            LlmApiKey.secret_hint: updated.secret_hint,
-        }
-        if secret is not None:
-            envelope = self._keyring.encrypt(secret, _binding(updated))
-            values[LlmApiKey.secret_ciphertext] = envelope
-            values[LlmApiKey.encryption_key_id] = self._keyring.newest_id
-        changed = [
-            name
-            for name, value in (
-                ("secretKey", changes.secret_key),
-                ("customModels", changes.custom_models),
-                ("withDefaultModels", changes.with_default_models),
-            )
-            if value is not None
-        ]
         async with db.transaction():
-            rows = (
-                await LlmApiKey.update(values).where(LlmApiKey.id == key_id).returning(LlmApiKey.id)
-            )
-            if not rows:  # deleted a moment ago
+            await db.lock_for_update(LlmApiKey, key_id)
+            row = await LlmApiKey.select().where(LlmApiKey.id == key_id).first()
+            if row is None:  # deleted a moment ago
                 raise _not_found()
+            current = _record(row)
+            updated = replace(
+                current,
+                custom_models=current.custom_models if models is None else models,
+                with_default_models=(
+                    current.with_default_models
+                    if changes.with_default_models is None
+                    else changes.with_default_models
+                ),
+                secret_hint=current.secret_hint if secret is None else _hint(secret),
+                updated_at=self._clock.now(),
+            )
+            _require_some_model(updated.custom_models, updated.with_default_models)
+            await LlmApiKey.update(self._changed_values(updated, secret, changes)).where(
+                LlmApiKey.id == key_id
+            )
             await self._projects.mark_llm_keys_changed(updated.project_id)
-            await self._audit_change(principal, "llm_api_key.update", updated, changed)
+            await self._audit_change(
+                principal, "llm_api_key.update", updated, changes.changed_fields()
+            )
         return updated
+
+    def _changed_values(
+        self, updated: LlmKeyRecord, secret: str | None, changes: KeyChanges
+    ) -> dict[Any, Any]:
+        values: dict[Any, Any] = {LlmApiKey.updated_at: updated.updated_at}
+        if changes.custom_models is not None:
+            values[LlmApiKey.custom_models] = json.dumps(list(updated.custom_models))
+        if changes.with_default_models is not None:
+            values[LlmApiKey.with_default_models] = updated.with_default_models
+        if secret is not None:
+            values[LlmApiKey.secret_ciphertext] = self._keyring.encrypt(secret, _binding(updated))
+            values[LlmApiKey.encryption_key_id] = self._keyring.newest_id
+            values[LlmApiKey.secret_hint] = updated.secret_hint
+        return values
 
     async def delete(self, principal: Principal, *, key_id: uuid.UUID) -> uuid.UUID:
         """Remove the key and its ciphertext; requests routed through it stop at once."""

@@ -240,11 +240,12 @@ class ProjectService:
     async def remove_member(
         self, principal: Principal, *, project_id: uuid.UUID, user_id: uuid.UUID
     ) -> None:
-        access = await self.access(principal, project_id)
-        access.require_role({Role.OWNER}, "remove members")
         async with db.transaction():
-            # Two owners removing each other at once must not leave the project ownerless.
+            # Two owners removing each other at once must not leave the project ownerless, and
+            # an owner removed a moment ago must not remove anyone: rights are read under the lock.
             await db.lock_for_update(Project, project_id)
+            access = await self.access(principal, project_id)
+            access.require_role({Role.OWNER}, "remove members")
             row = await _membership_row(project_id, user_id)
             if row is None:
                 raise NotFound("This person is not a member of the project.", field=("userId",))
