@@ -63,6 +63,8 @@ class SQLiteEngineWithSharedConnection(SQLiteEngine):
             connection = sqlite3.connect(**{**self.connection_kwargs, "timeout": 2.0})
             connection.row_factory = dict_factory
             connection.execute("PRAGMA foreign_keys = 1")
+            # Enforced, not just agreed: a write here would wait for locks on the event loop.
+            connection.execute("PRAGMA query_only = 1")
             self._shared = connection
 
     def close_shared_connection(self) -> None:

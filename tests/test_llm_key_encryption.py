@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
+from app import db
 from app.clock import SystemClock
 from app.llm_keys.tables import LlmApiKey
 from app.main import create_app
@@ -84,9 +85,10 @@ async def test_a_tampered_ciphertext_is_detected(gql: GraphQLClient, app: Litest
     )
     version, key_id, payload = row["secret_ciphertext"].split(".")
     flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
-    await LlmApiKey.update({LlmApiKey.secret_ciphertext: f"{version}.{key_id}.{flipped}"}).where(
-        LlmApiKey.id == uuid.UUID(key["id"])
-    )
+    async with db.transaction():
+        await LlmApiKey.update(
+            {LlmApiKey.secret_ciphertext: f"{version}.{key_id}.{flipped}"}
+        ).where(LlmApiKey.id == uuid.UUID(key["id"]))
 
     with pytest.raises(DecryptionFailed) as failure:
         await _services(app).llm_keys.reveal_secret(uuid.UUID(key["id"]))
@@ -103,9 +105,10 @@ async def test_a_ciphertext_copied_to_another_row_does_not_decrypt(
         .where(LlmApiKey.id == uuid.UUID(first["id"]))
         .first()
     )
-    await LlmApiKey.update({LlmApiKey.secret_ciphertext: source["secret_ciphertext"]}).where(
-        LlmApiKey.id == uuid.UUID(second["id"])
-    )
+    async with db.transaction():
+        await LlmApiKey.update({LlmApiKey.secret_ciphertext: source["secret_ciphertext"]}).where(
+            LlmApiKey.id == uuid.UUID(second["id"])
+        )
 
     with pytest.raises(DecryptionFailed):
         await _services(app).llm_keys.reveal_secret(uuid.UUID(second["id"]))
