@@ -12,7 +12,7 @@ import io
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -148,6 +148,40 @@ async def lock_for_update(table: type[Table], row_id: object) -> None:
             .where(table._meta.primary_key == row_id)
             .lock_rows()
         )
+
+
+def _numbered(sql: str, count: int) -> str:
+    """`{}` placeholders in the active engine's style: ? for SQLite, $1.. for PostgreSQL."""
+    marks = ["?"] * count if is_sqlite() else [f"${index + 1}" for index in range(count)]
+    return sql.format(*marks)
+
+
+def _transaction_connection() -> Any:
+    current = engine().current_transaction.get()
+    if current is None:
+        raise DatabaseError("bulk statements run inside transaction()")
+    return current.connection
+
+
+async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement for many rows, on the transaction's own connection.
+
+    For bulk writes off the request path (usage ingest): Piccolo builds a query object per row,
+    which costs more than the database work.
+    """
+    if not rows:
+        return
+    await _transaction_connection().executemany(_numbered(sql, len(rows[0])), rows)
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Rows of one statement (e.g. an upsert's RETURNING) on the transaction's connection."""
+    connection = _transaction_connection()
+    statement = _numbered(sql, len(args))
+    if is_sqlite():
+        async with connection.execute(statement, args) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+    return [dict(record) for record in await connection.fetch(statement, *args)]
 
 
 def contains_text(column_name: str, text: str) -> WhereRaw:

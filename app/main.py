@@ -20,6 +20,7 @@ from app import db
 from app.api_keys.lookup import open_lookup
 from app.clock import Clock, SystemClock
 from app.graphql.controller import graphql_controller
+from app.http_errors import is_client_gone
 from app.observability import observe_requests
 from app.proxy.routes import proxy_router
 from app.security.guard import BearerRejected
@@ -30,7 +31,6 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 UNAUTHENTICATED_MESSAGE = "Invalid, expired or revoked credentials."
-_CLIENT_GONE = "client disconnected prematurely"
 _EDGE_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
@@ -114,9 +114,7 @@ def metrics(request: Request[Any, Any, Any]) -> bytes:
 def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     """Errors at the HTTP edge (413, 404, 405, ...) in the same shape as GraphQL errors."""
     code = _EDGE_CODES.get(error.status_code, "BAD_REQUEST")
-    if error.detail == _CLIENT_GONE:
-        # Litestar reports a client that hung up mid-body as a 500; nobody is left to answer
-        # and nothing is wrong on our side.
+    if is_client_gone(error):
         log.info("client disconnected before sending its whole request on %s", request.url.path)
         return Response(None, status_code=HTTP_400_BAD_REQUEST)
     if error.status_code >= 500:

@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     TOO_LARGE = "too_large"
     UPSTREAM_UNREACHABLE = "upstream_unreachable"
     UPSTREAM_TIMEOUT = "upstream_timeout"
+    INTERNAL = "internal"
 
 
 _STATUS = {
@@ -34,6 +35,7 @@ _STATUS = {
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.UPSTREAM_UNREACHABLE: 502,
     ErrorKind.UPSTREAM_TIMEOUT: 504,
+    ErrorKind.INTERNAL: 500,
 }
 
 _OPENAI_TYPES = {
@@ -43,6 +45,7 @@ _OPENAI_TYPES = {
     ErrorKind.TOO_LARGE: ("invalid_request_error", "request_too_large"),
     ErrorKind.UPSTREAM_UNREACHABLE: ("api_error", "upstream_unreachable"),
     ErrorKind.UPSTREAM_TIMEOUT: ("api_error", "upstream_timeout"),
+    ErrorKind.INTERNAL: ("api_error", "internal_error"),
 }
 
 _ANTHROPIC_TYPES = {
@@ -52,6 +55,7 @@ _ANTHROPIC_TYPES = {
     ErrorKind.TOO_LARGE: "request_too_large",
     ErrorKind.UPSTREAM_UNREACHABLE: "api_error",
     ErrorKind.UPSTREAM_TIMEOUT: "timeout_error",
+    ErrorKind.INTERNAL: "api_error",
 }
 
 # Token counts as the providers name them, in responses and in streamed events.
@@ -72,10 +76,6 @@ class ProxyError(Exception):
     @property
     def status(self) -> int:
         return _STATUS[self.kind]
-
-
-def error_status(kind: ErrorKind) -> int:
-    return _STATUS[kind]
 
 
 def error_body(provider: Provider, kind: ErrorKind, message: str) -> bytes:

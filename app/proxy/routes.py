@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
 from app.api_keys.verifier import VerifiedKey
+from app.http_errors import is_client_gone
 from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, Provider, is_model_id
 from app.proxy.dialects import (
     ErrorKind,
@@ -371,6 +372,9 @@ def _edge_error(request: Request[Any, Any, Any], error: Exception) -> Response[b
         if request.url.path.endswith("/messages") or "anthropic-version" in request.headers
         else Provider.OPENAI
     )
+    if is_client_gone(error):
+        log.info("client disconnected before sending its whole request on %s", request.url.path)
+        return Response(b"", status_code=400)
     if isinstance(error, HTTPException) and error.status_code == 413:
         proxy_error = ProxyError(ErrorKind.TOO_LARGE, "The request body is too large.")
         return _error_response(dialect, proxy_error)
@@ -379,8 +383,7 @@ def _edge_error(request: Request[Any, Any, Any], error: Exception) -> Response[b
         body = error_body(dialect, kind, str(error.detail))
         return Response(body, status_code=error.status_code, media_type="application/json")
     log.error("proxy failure on %s", request.url.path, exc_info=error)
-    body = error_body(dialect, ErrorKind.UPSTREAM_UNREACHABLE, "Internal error.")
-    return Response(body, status_code=500, media_type="application/json")
+    return _error_response(dialect, ProxyError(ErrorKind.INTERNAL, "Internal error."))
 
 
 def proxy_router(max_body_bytes: int) -> Router:

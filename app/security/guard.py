@@ -40,9 +40,6 @@ class BearerGuard:
     def __init__(self, authenticators: Sequence[Authenticator]) -> None:
         self._authenticators = list(authenticators)
 
-    def add(self, authenticator: Authenticator) -> None:
-        self._authenticators.append(authenticator)
-
     async def principal_for(self, authorization: str | None, client_ip: str | None) -> Principal:
         if authorization is None:
             return Principal.anonymous(client_ip)

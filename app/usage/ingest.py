@@ -27,7 +27,7 @@ from typing import Any
 from app import db
 from app.settings import MonitoringConfig
 from app.usage.recorder import UsageRecord
-from app.usage.tables import KeyClientIp, SecurityAlert, UsageEvent, UsageHourly
+from app.usage.tables import KeyClientIp, UsageEvent, UsageHourly
 
 
 class AlertKind(StrEnum):
@@ -77,6 +77,12 @@ class _Address:
     requests: int = 0
 
 
+_INSERT_EVENT = """
+INSERT INTO usage_events (id, project_id, api_key_id, provider, model, endpoint, status,
+    latency_ms, input_tokens, output_tokens, client_ip, auth_failure, created_at)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+"""
+
 _UPSERT_HOUR = """
 INSERT INTO usage_hourly (id, project_id, api_key_id, hour_start, requests, client_errors,
     server_errors, upstream_errors, auth_failures, input_tokens, output_tokens)
@@ -116,12 +122,10 @@ class UsageIngest:
 
     async def __call__(self, batch: Sequence[UsageRecord]) -> None:
         async with db.transaction():
-            await UsageEvent.insert(*(_event(record) for record in batch))
-            hours = _by_key_and_hour(batch)
-            for (key_id, hour), totals in hours.items():
+            await db.execute_many(_INSERT_EVENT, [_event_row(record) for record in batch])
+            for (key_id, hour), totals in _by_key_and_hour(batch).items():
                 await self._add_hour(key_id, hour, totals)
-            for (key_id, ip), address in _by_key_and_address(batch).items():
-                await self._add_address(key_id, ip, address)
+            await self._add_addresses(_by_key_and_address(batch))
             for record in batch:
                 if record.auth_failure in ("revoked", "expired"):
                     await self._revoked_key_in_use(record)
@@ -136,7 +140,7 @@ class UsageIngest:
             totals.counts[o]
             for o in (Outcome.CLIENT_ERROR, Outcome.SERVER_ERROR, Outcome.UPSTREAM_ERROR)
         )
-        rows = await UsageHourly.raw(
+        rows = await db.fetch(
             _UPSERT_HOUR,
             uuid.uuid4(),
             totals.project_id,
@@ -197,42 +201,51 @@ class UsageIngest:
             now=hour,
         )
 
-    async def _add_address(self, key_id: str, ip: str, address: _Address) -> None:
-        known = await KeyClientIp.select(
-            KeyClientIp.ip, KeyClientIp.first_seen_at, KeyClientIp.last_seen_at
-        ).where(KeyClientIp.api_key_id == key_id)
-        first_use = min((_time(row["first_seen_at"]) for row in known), default=None)
-        previous = next((row for row in known if row["ip"] == ip), None)
+    async def _add_addresses(self, addresses: dict[tuple[str, str], _Address]) -> None:
+        if not addresses:
+            return
+        known = await _known_addresses({key_id for key_id, _ in addresses})
+        for (key_id, ip), address in addresses.items():
+            await self._check_familiarity(key_id, ip, address, known.get(key_id, {}))
+        await db.execute_many(
+            _UPSERT_ADDRESS,
+            [
+                (uuid.uuid4(), a.project_id, key_id, ip, a.first, a.last, a.requests)
+                for (key_id, ip), a in addresses.items()
+            ],
+        )
+
+    async def _check_familiarity(
+        self,
+        key_id: str,
+        ip: str,
+        address: _Address,
+        known: dict[str, tuple[datetime, datetime]],
+    ) -> None:
+        """UNFAMILIAR_IP when a settled key shows up from an address it has not used lately."""
+        first_use = min((first for first, _ in known.values()), default=None)
+        previous = known.get(ip)
         lookback_start = address.first - self._config.unfamiliar_ip_lookback
-        unfamiliar = previous is None or _time(previous["last_seen_at"]) < lookback_start
+        unfamiliar = previous is None or previous[1] < lookback_start
         settled = (
             first_use is not None and address.first - first_use > self._config.unfamiliar_ip_grace
         )
-        await KeyClientIp.raw(
-            _UPSERT_ADDRESS,
-            uuid.uuid4(),
+        if not (unfamiliar and settled):
+            return
+        await _raise_alert(
             address.project_id,
             key_id,
-            ip,
-            address.first,
-            address.last,
-            address.requests,
+            AlertKind.UNFAMILIAR_IP,
+            condition=f"ip:{ip}:{address.first.date().isoformat()}",
+            window=(address.first, address.last),
+            evidence={
+                "ip": ip,
+                "requests": address.requests,
+                "knownAddresses": len(known),
+                "keyInUseSince": first_use.isoformat() if first_use else None,
+            },
+            now=address.first,
         )
-        if unfamiliar and settled:
-            await _raise_alert(
-                address.project_id,
-                key_id,
-                AlertKind.UNFAMILIAR_IP,
-                condition=f"ip:{ip}:{address.first.date().isoformat()}",
-                window=(address.first, address.last),
-                evidence={
-                    "ip": ip,
-                    "requests": address.requests,
-                    "knownAddresses": len(known),
-                    "keyInUseSince": first_use.isoformat() if first_use else None,
-                },
-                now=address.first,
-            )
 
     async def _revoked_key_in_use(self, record: UsageRecord) -> None:
         day = record.at.date()
@@ -252,6 +265,22 @@ class UsageIngest:
         )
 
 
+async def _known_addresses(
+    key_ids: set[str],
+) -> dict[str, dict[str, tuple[datetime, datetime]]]:
+    """Per key, every address it was used from: (first seen, last seen)."""
+    rows = await KeyClientIp.select(
+        KeyClientIp.api_key_id, KeyClientIp.ip, KeyClientIp.first_seen_at, KeyClientIp.last_seen_at
+    ).where(KeyClientIp.api_key_id.is_in(list(key_ids)))
+    known: dict[str, dict[str, tuple[datetime, datetime]]] = defaultdict(dict)
+    for row in rows:
+        known[row["api_key_id"]][row["ip"]] = (
+            _time(row["first_seen_at"]),
+            _time(row["last_seen_at"]),
+        )
+    return known
+
+
 async def _raise_alert(
     project_id: uuid.UUID,
     key_id: str,
@@ -262,7 +291,7 @@ async def _raise_alert(
     evidence: dict[str, Any],
     now: datetime,
 ) -> None:
-    await SecurityAlert.raw(
+    await db.fetch(
         _INSERT_ALERT,
         uuid.uuid4(),
         project_id,
@@ -308,19 +337,19 @@ def _time(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def _event(record: UsageRecord) -> UsageEvent:
-    return UsageEvent(
-        id=uuid.uuid4(),
-        project_id=record.project_id,
-        api_key_id=record.api_key_id,
-        provider=record.provider,
-        model=record.model,
-        endpoint=record.endpoint,
-        status=record.status,
-        latency_ms=record.latency_ms,
-        input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens,
-        client_ip=record.client_ip,
-        auth_failure=record.auth_failure,
-        created_at=record.at,
+def _event_row(record: UsageRecord) -> tuple[Any, ...]:
+    return (
+        uuid.uuid4(),
+        record.project_id,
+        record.api_key_id,
+        record.provider,
+        record.model,
+        record.endpoint,
+        record.status,
+        record.latency_ms,
+        record.input_tokens,
+        record.output_tokens,
+        record.client_ip,
+        record.auth_failure,
+        record.at,
     )

@@ -1,0 +1,13 @@
+"""Facts about HTTP errors shared by the GraphQL edge and the proxy."""
+
+from __future__ import annotations
+
+from litestar.exceptions import HTTPException
+
+# Litestar reports a client that hung up before sending its whole body as a 500 with this
+# detail; nobody is left to answer and nothing is wrong on our side.
+_CLIENT_GONE = "client disconnected prematurely"
+
+
+def is_client_gone(error: BaseException) -> bool:
+    return isinstance(error, HTTPException) and error.detail == _CLIENT_GONE
