@@ -170,6 +170,13 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Text lines, with credentials scrubbed from tracebacks too."""
+
+    def formatException(self, ei: Any) -> str:
+        return redact(super().formatException(ei))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -191,7 +198,7 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
         formatter: logging.Formatter = JsonFormatter()
         formatter.converter = time.gmtime
     else:
-        formatter = logging.Formatter(
+        formatter = RedactingFormatter(
             "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
         )
     handler.setFormatter(formatter)

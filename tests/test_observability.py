@@ -96,3 +96,32 @@ def test_json_log_lines_are_one_object_with_the_request_id() -> None:
 
 def test_redact_leaves_ordinary_text_alone() -> None:
     assert redact("project 42 has 3 keys") == "project 42 has 3 keys"
+
+
+def test_text_log_tracebacks_are_redacted_too() -> None:
+    from app.observability import RedactingFormatter
+
+    token = "tlr_" + "Q" * 40
+    try:
+        raise RuntimeError(f"refresh failed for {token}")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("app", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
+
+    line = RedactingFormatter("%(message)s").format(record)
+
+    assert "RuntimeError" in line
+    assert token not in line
+
+
+def test_inputs_carrying_secrets_never_show_them() -> None:
+    from app.accounts.graphql import LogInInput
+    from app.llm_keys.graphql import AddLlmApiKeyInput
+
+    shown = repr(LogInInput(email="a@b.co", password="hunter2hunter2")) + repr(
+        AddLlmApiKeyInput(project_id="p", provider="OPENAI", secret_key="sk-secret-value")  # type: ignore[arg-type]
+    )
+
+    assert "hunter2" not in shown
+    assert "sk-secret-value" not in shown

@@ -508,3 +508,25 @@ def _record(index: int) -> UsageRecord:
         latency_ms=index,
         at=datetime(2026, 1, 1, tzinfo=UTC),
     )
+
+
+async def test_operations_ending_in_errors_count_as_errors(traffic: Traffic) -> None:
+    async with traffic._client("198.51.100.10") as client:
+        for _ in range(2):
+            await client.post(
+                "/graphql",
+                json={"query": "{ projects { edges { node { members { totalCount } } } } }"},
+                headers={"Authorization": f"Bearer {traffic.key['secret']}"},
+            )
+    await traffic.services.usage.flush()
+
+    data = await traffic.query(
+        KEY_DETAILS, {"project": traffic.project["id"], "key": traffic.key["id"]}
+    )
+
+    assert data["project"]["apiKey"]["usage24h"] == {
+        "requests": 2,
+        "errors": 2,
+        "lastUsedAt": None,
+        "lastUsedIp": None,
+    }

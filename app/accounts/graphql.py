@@ -82,21 +82,33 @@ class SignUpInput:
     password: str
     name: str
 
+    def __repr__(self) -> str:
+        return "SignUpInput(...)"  # holds password: never shown
+
 
 @strawberry.input
 class LogInInput:
     email: str
     password: str
 
+    def __repr__(self) -> str:
+        return "LogInInput(...)"  # holds password: never shown
+
 
 @strawberry.input
 class RefreshSessionInput:
     refresh_token: str
 
+    def __repr__(self) -> str:
+        return "RefreshSessionInput(...)"  # holds refreshToken: never shown
+
 
 @strawberry.input
 class LogOutInput:
     refresh_token: str
+
+    def __repr__(self) -> str:
+        return "LogOutInput(...)"  # holds refreshToken: never shown
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,9 +47,9 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class AuthSession:
-    access_token: str
+    access_token: str = field(repr=False)
     access_token_expires_at: datetime
-    refresh_token: str
+    refresh_token: str = field(repr=False)
     user: UserRecord
 
 

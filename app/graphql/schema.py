@@ -33,6 +33,7 @@ from app.llm_keys.graphql import LlmKeyMutations
 from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
 from app.settings import GraphQLLimits
 from app.usage.graphql import UsageMutations
+from app.usage.middleware import MarkRejectedOperations
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = T
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,
+        MarkRejectedOperations,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -91,6 +91,9 @@ class AddLlmApiKeyInput:
     custom_models: list[str] = strawberry.field(default_factory=list)
     with_default_models: bool = True
 
+    def __repr__(self) -> str:
+        return "AddLlmApiKeyInput(...)"  # holds secretKey: never shown
+
 
 @strawberry.type
 class AddLlmApiKeyPayload:
@@ -104,6 +107,9 @@ class UpdateLlmApiKeyInput:
     secret_key: str | None = None
     custom_models: list[str] | None = None
     with_default_models: bool | None = None
+
+    def __repr__(self) -> str:
+        return "UpdateLlmApiKeyInput(...)"  # holds secretKey: never shown
 
 
 @strawberry.type

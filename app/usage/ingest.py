@@ -51,7 +51,7 @@ class Outcome(StrEnum):
 def outcome_of(record: UsageRecord) -> Outcome:
     if record.auth_failure is not None:
         return Outcome.AUTH_FAILURE
-    if record.status < 400:
+    if record.status < 400 and not record.rejected:
         return Outcome.SUCCESS
     if record.upstream_failed or record.status in (502, 504):
         return Outcome.UPSTREAM_ERROR

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
 
 from app.security.principal import Principal, PrincipalKind
 from app.usage.recorder import UsageRecord
 
 # Where the GraphQL context getter leaves the caller for this middleware to read afterwards.
 PRINCIPAL_SCOPE_KEY = "traylinx.principal"
+# Set when the operation ended in GraphQL errors: HTTP 200, but not a success.
+REJECTED_SCOPE_KEY = "traylinx.rejected"
+
+
+class MarkRejectedOperations(SchemaExtension):
+    """Tells the usage middleware when an operation ended in errors (Strawberry extension)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        request = getattr(self.execution_context.context, "request", None)
+        if result is not None and result.errors and request is not None:
+            request.scope[REJECTED_SCOPE_KEY] = True
 
 
 def record_key_usage(app: ASGIApp) -> ASGIApp:
@@ -52,5 +67,6 @@ def _record(scope: Scope, principal: Principal, status: int, started: float) -> 
             latency_ms=int((time.perf_counter() - started) * 1000),
             at=services.clock.now(),
             client_ip=principal.client_ip,
+            rejected=bool(scope.get(REJECTED_SCOPE_KEY)),
         )
     )

@@ -39,6 +39,8 @@ class UsageRecord:
     auth_failure: str | None = None
     # The provider failed (unreachable, timeout, 5xx): not the caller's fault, nor ours.
     upstream_failed: bool = False
+    # Answered 200 but refused in the body (a GraphQL operation that ended in errors).
+    rejected: bool = False
 
 
 UsageSink = Callable[[Sequence["UsageRecord"]], Awaitable[None]]
