@@ -164,7 +164,7 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
         port=port,
         log_level=settings.log_level.lower(),
         log_config=None,  # our handlers: JSON lines in production, secrets redacted
-        # Proxies in front set X-Forwarded-For; uvicorn trusts it only from these addresses.
-        forwarded_allow_ips="127.0.0.1",
+        # Proxies in front set X-Forwarded-For; uvicorn believes it only from these addresses.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from app.security.crypto import EncryptionKey, Keyring, KeyringFormatError
 
@@ -82,6 +83,9 @@ class DatabaseConfig:
         }
         if parts.password:
             config["password"] = unquote(parts.password)
+        sslmode = parse_qs(parts.query).get("sslmode")
+        if sslmode:
+            config["ssl"] = sslmode[0]  # asyncpg takes libpq's sslmode names
         return config
 
     def __repr__(self) -> str:
@@ -161,6 +165,8 @@ class Settings:
     database: DatabaseConfig
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose X-Forwarded-For is believed: client IPs (usage, alerts) depend on it.
+    forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
     auth: AuthConfig = field(default_factory=AuthConfig)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
@@ -193,6 +199,7 @@ class Settings:
             ),
             host=env_vars.get("TRAYLINX_HOST", "127.0.0.1"),
             port=_int(env_vars, "TRAYLINX_PORT", 8000, minimum=1, maximum=65535),
+            forwarded_allow_ips=env_vars.get("TRAYLINX_FORWARDED_ALLOW_IPS", "127.0.0.1").strip(),
             cors_origins=tuple(
                 origin.strip()
                 for origin in env_vars.get("TRAYLINX_CORS_ORIGINS", "").split(",")
@@ -394,14 +401,14 @@ def _keyring(raw: str | None, env: Environment, var_dir: Path) -> Keyring:
 def _generated_once(path: Path, generate: Callable[[], str], variable: str) -> str:
     """Read a development secret from `path`, creating it (mode 0600) the first time."""
     if path.exists():
-        return path.read_text().strip()
+        return _read_generated(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     value = generate()
     # O_EXCL: two processes starting together must not overwrite each other's secret.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text().strip()
+        return _read_generated(path)
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     log.warning(
@@ -411,6 +418,16 @@ def _generated_once(path: Path, generate: Callable[[], str], variable: str) -> s
         variable,
     )
     return value
+
+
+def _read_generated(path: Path) -> str:
+    # Another process may have created the file and not written it yet: wait a moment.
+    for _ in range(50):
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise SettingsError(f"{path} is empty; delete it to generate a new value")
 
 
 def _optional_path(raw: str | None) -> Path | None:
