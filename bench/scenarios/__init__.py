@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bench.model import Scenario
-from bench.scenarios import api_keys, graphql, proxy
+from bench.scenarios import api_keys, graphql, proxy, usage
 
 # In the order `python -m bench` runs them.
 SCENARIOS: dict[str, Scenario] = {
-    scenario.name: scenario for scenario in (graphql.SCENARIO, api_keys.SCENARIO, proxy.SCENARIO)
+    scenario.name: scenario
+    for scenario in (graphql.SCENARIO, api_keys.SCENARIO, proxy.SCENARIO, usage.SCENARIO)
 }

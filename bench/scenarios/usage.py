@@ -29,6 +29,7 @@ import itertools
 import math
 import random
 import sqlite3
+import string
 import tempfile
 import time
 import uuid
@@ -77,6 +78,7 @@ DAY_NIGHT_SWING = 0.5  # hourly rate from 0.5x (night) to 1.5x (afternoon, UTC)
 WEEKEND_FACTOR = 0.6
 BAD_SECRET_SHARE = 0.001
 REVOKED_KEYS = 10  # the quietest keys, revoked halfway through and still presented
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 # Addresses per key: the first carries most traffic, others appear now and then.
 ADDRESS_WEIGHTS = (0.85, 0.10, 0.04, 0.01)
 
@@ -167,7 +169,8 @@ class Traffic:
             revoked = index >= KEY_COUNT - REVOKED_KEYS
             keys.append(
                 ApiKey(
-                    key_id=tokens.new_key_id(),
+                    # From the seeded generator, so that a run's traffic can be repeated.
+                    key_id="".join(rng.choices(BASE62, k=tokens.KEY_ID_LENGTH)),
                     profile=rng.choices(profiles, weights=shares)[0],
                     addresses=tuple(address(index, n) for n in range(1 + index % 4)),
                     revoked_at=start + timedelta(days=DAYS / 2) if revoked else None,
