@@ -141,9 +141,12 @@ class UsageIngest:
                     await self._revoked_key_in_use(record)
 
     async def forget_raw_events(self, now: datetime) -> None:
-        """Raw detail past retention goes; the hourly aggregates stay."""
+        """Raw detail past retention goes; the hourly aggregates stay. Hourly housekeeping also
+        refreshes the planner's statistics, without which SQLite reads one key's hours through
+        the project index."""
         async with db.transaction():
             await UsageEvent.delete().where(UsageEvent.created_at < now - self._raw_retention)
+        await db.engine().run_ddl("ANALYZE usage_hourly")
 
     async def _check_spikes(self, hours: dict[tuple[str, datetime], _Hour]) -> None:
         """Hours of this batch now past a floor get the (costlier) trailing-median check."""
@@ -225,8 +228,13 @@ class UsageIngest:
         if not addresses:
             return
         known = await _known_addresses({key_id for key_id, _ in addresses})
-        for (key_id, ip), address in addresses.items():
-            await self._check_familiarity(key_id, ip, address, known.get(key_id, {}))
+        # In time order, each address joining what is known: a batch spanning a key's first day
+        # judges its later addresses as separate batches would.
+        for (key_id, ip), address in sorted(addresses.items(), key=lambda item: item[1].first):
+            seen = known[key_id]
+            await self._check_familiarity(key_id, ip, address, seen)
+            previous = seen.get(ip)
+            seen[ip] = (previous[0] if previous else address.first, address.last)
         await db.execute_many(
             _UPSERT_ADDRESS,
             [
