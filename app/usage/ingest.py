@@ -146,7 +146,7 @@ class UsageIngest:
         the project index."""
         async with db.transaction():
             await UsageEvent.delete().where(UsageEvent.created_at < now - self._raw_retention)
-        await db.engine().run_ddl("ANALYZE usage_hourly")
+            await db.engine().run_ddl("ANALYZE usage_hourly")
 
     async def _check_spikes(self, hours: dict[tuple[str, datetime], _Hour]) -> None:
         """Hours of this batch now past a floor get the (costlier) trailing-median check."""
