@@ -39,6 +39,7 @@ class Role(StrEnum):
 
 
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_RECORD_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class ProjectService:
         self._clock = clock
         self._accounts = accounts
         self._audit = audit
+        self._records: dict[uuid.UUID, ProjectRecord] = {}
 
     async def access(self, principal: Principal, project_id: uuid.UUID) -> ProjectAccess:
         """The caller's standing in a project, or NotFound when the project is not theirs."""
@@ -108,10 +110,25 @@ class ProjectService:
             role = Role(membership["role"])
         else:
             raise Unauthenticated("Log in to see projects.")
+        project = await self._project(project_id)
+        if project is None:
+            raise not_found
+        return ProjectAccess(project=project, principal=principal, role=role)
+
+    async def _project(self, project_id: uuid.UUID) -> ProjectRecord | None:
+        # Projects are never renamed or deleted through this API, so a project's record can be
+        # kept per process: a request made with a project key then needs no read for its
+        # project. (A rename or delete would have to drop the entry.)
+        cached = self._records.get(project_id)
+        if cached is not None:
+            return cached
         row = await Project.select().where(Project.id == project_id).first()
         if row is None:
-            raise not_found
-        return ProjectAccess(project=_project_record(row), principal=principal, role=role)
+            return None
+        if len(self._records) >= _RECORD_CACHE_SIZE:
+            self._records.pop(next(iter(self._records)))
+        record = self._records[project_id] = _project_record(row)
+        return record
 
     async def manage(
         self, principal: Principal, project_id: uuid.UUID, *, action: str, missing: NotFound
