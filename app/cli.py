@@ -7,8 +7,9 @@ import asyncio
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from app import db
 from app.clock import SystemClock
@@ -19,6 +20,8 @@ from app.services import Services
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger("app")
+
+T = TypeVar("T")
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -96,23 +99,29 @@ def _migrate(settings: Settings) -> int:
         await db.migrate()
         await Services.build(settings, SystemClock()).llm_keys.check_keyring()
 
-    try:
-        asyncio.run(run())
-    except db.DatabaseError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except MissingEncryptionKey as error:
-        print(f"error: {_missing_key_message(error)}", file=sys.stderr)
+    if _run_or_explain(run()) is _FAILED:
         return 1
     print(f"migrations applied ({settings.database.engine})")
     return 0
 
 
-def _missing_key_message(error: MissingEncryptionKey) -> str:
-    return (
-        f"stored provider keys are encrypted with key id {error.key_id!r}, which "
-        "TRAYLINX_ENCRYPTION_KEYS does not contain; add it back (older keys go after the newest)"
-    )
+_FAILED = object()
+
+
+def _run_or_explain(work: Coroutine[Any, Any, T]) -> T | object:
+    """Run a command's async work; an operator-facing failure becomes one line on stderr."""
+    try:
+        return asyncio.run(work)
+    except db.DatabaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+    except MissingEncryptionKey as error:
+        print(
+            f"error: stored provider keys are encrypted with key id {error.key_id!r}, which "
+            "TRAYLINX_ENCRYPTION_KEYS does not contain; add it back (older keys go after the "
+            "newest)",
+            file=sys.stderr,
+        )
+    return _FAILED
 
 
 def _rotate_encryption_key(settings: Settings, *, batch_size: int) -> int:
@@ -128,13 +137,8 @@ def _rotate_encryption_key(settings: Settings, *, batch_size: int) -> int:
         finally:
             await db.stop()
 
-    try:
-        report = asyncio.run(run())
-    except db.DatabaseError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except MissingEncryptionKey as error:
-        print(f"error: {_missing_key_message(error)}", file=sys.stderr)
+    report = _run_or_explain(run())
+    if not isinstance(report, RotationReport):
         return 1
     print(
         f"done: {report.rotated} re-encrypted, {report.already_current} already under "

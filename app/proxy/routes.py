@@ -99,6 +99,15 @@ class _Call:
         self.record(status, tokens, upstream_failed=status >= 500)
 
 
+def _call(request: Request[Any, Any, Any], endpoint: str | None = None) -> _Call:
+    return _Call(
+        services=_services(request),
+        endpoint=endpoint or request.url.path,
+        client_ip=request.client.host if request.client else None,
+        started=time.perf_counter(),
+    )
+
+
 def _services(request: Request[Any, Any, Any]) -> Services:
     services: Services = request.app.state.services
     return services
@@ -175,13 +184,8 @@ def _error_response(dialect: Provider, error: ProxyError) -> Response[bytes]:
 
 
 async def _forward(request: Request[Any, Any, Any], dialect: Provider) -> Response[Any]:
-    services = _services(request)
-    call = _Call(
-        services=services,
-        endpoint=request.url.path,
-        client_ip=request.client.host if request.client else None,
-        started=time.perf_counter(),
-    )
+    call = _call(request)
+    services = call.services
     try:
         verified = call.verified = await _verify(request, call)
         body = await request.body()
@@ -300,12 +304,7 @@ async def messages(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/models")
 async def list_models(request: Request[Any, Any, Any]) -> Response[Any]:
     dialect = _listing_dialect(request)
-    call = _Call(
-        services=_services(request),
-        endpoint=request.url.path,
-        client_ip=request.client.host if request.client else None,
-        started=time.perf_counter(),
-    )
+    call = _call(request)
     try:
         verified = call.verified = await _verify(request, call)
         models = (await _routes(call, verified)).models
@@ -319,12 +318,7 @@ async def list_models(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/models/{model_id:str}")
 async def retrieve_model(request: Request[Any, Any, Any], model_id: str) -> Response[Any]:
     dialect = _listing_dialect(request)
-    call = _Call(
-        services=_services(request),
-        endpoint="/v1/models/{model}",
-        client_ip=request.client.host if request.client else None,
-        started=time.perf_counter(),
-    )
+    call = _call(request, "/v1/models/{model}")
     try:
         verified = call.verified = await _verify(request, call)
         match = [m for m in (await _routes(call, verified)).models if m.id == model_id]
