@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -182,6 +184,16 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
         async with connection.execute(statement, args) as cursor:
             return [dict(row) for row in await cursor.fetchall()]
     return [dict(record) for record in await connection.fetch(statement, *args)]
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value: PostgreSQL decodes it, SQLite hands back the text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def time_value(value: datetime | str) -> datetime:
+    """A timestamp from an aggregate or raw query: SQLite hands back ISO text there."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def contains_text(column_name: str, text: str) -> WhereRaw:

@@ -6,12 +6,12 @@ describes is. Details must never carry a secret; callers pass labels and ids onl
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app import db
 from app.audit.tables import AuditEvent
 from app.clock import Clock
 from app.pagination import Page, PageRequest, keyset_page
@@ -71,9 +71,7 @@ class AuditService:
 
 
 def _to_record(row: dict[str, Any]) -> AuditRecord:
-    details = row["details"]
-    if isinstance(details, str):  # JSON columns come back as text on SQLite
-        details = json.loads(details)
+    details = db.json_value(row["details"])
     return AuditRecord(
         id=row["id"],
         project_id=row["project_id"],

@@ -411,9 +411,7 @@ def _not_found() -> NotFound:
 
 
 def _record(row: dict[str, Any]) -> LlmKeyRecord:
-    custom = row["custom_models"]
-    if isinstance(custom, str):  # JSON columns come back as text
-        custom = json.loads(custom)
+    custom = db.json_value(row["custom_models"])
     return LlmKeyRecord(
         id=row["id"],
         project_id=row["project"],

@@ -172,7 +172,7 @@ class UsageIngest:
             )
         )
         for row in busy:
-            key = (row["api_key_id"], _time(row["hour_start"]))
+            key = (row["api_key_id"], db.time_value(row["hour_start"]))
             totals = hours.get(key)
             if totals is None:
                 continue  # a busy hour this batch did not touch
@@ -303,8 +303,8 @@ async def _known_addresses(
     known: dict[str, dict[str, tuple[datetime, datetime]]] = defaultdict(dict)
     for row in rows:
         known[row["api_key_id"]][row["ip"]] = (
-            _time(row["first_seen_at"]),
-            _time(row["last_seen_at"]),
+            db.time_value(row["first_seen_at"]),
+            db.time_value(row["last_seen_at"]),
         )
     return known
 
@@ -358,11 +358,6 @@ def _by_key_and_address(batch: Sequence[UsageRecord]) -> dict[tuple[str, str], _
         address.last = max(address.last, record.at)
         address.requests += 1
     return addresses
-
-
-def _time(value: datetime | str) -> datetime:
-    # Aggregates over timestamps come back as text on SQLite.
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def time_ordered_id(at: datetime) -> uuid.UUID:

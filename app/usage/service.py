@@ -6,7 +6,6 @@ key or alert of another project is simply not found.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,7 +100,7 @@ class UsageService:
         rows = await _hourly_totals(access.project.id, hour_of(start), end, api_key_id)
         buckets = {bucket: UsagePoint(start=bucket) for bucket in _buckets(start, end, granularity)}
         for row in rows:
-            hour = _time(row["hour_start"])
+            hour = db.time_value(row["hour_start"])
             bucket = _bucket_of(hour, granularity)
             if bucket in buckets:
                 buckets[bucket] = buckets[bucket].plus(
@@ -254,18 +253,12 @@ def _bucket_of(hour: datetime, granularity: Granularity) -> datetime:
     return hour if granularity is Granularity.HOUR else hour.replace(hour=0)
 
 
-def _time(value: datetime | str) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
 def _alert_not_found() -> NotFound:
     return NotFound("Security alert not found.", field=("id",))
 
 
 def _alert(row: dict[str, Any]) -> AlertRecord:
-    evidence = row["evidence"]
-    if isinstance(evidence, str):
-        evidence = json.loads(evidence)
+    evidence = db.json_value(row["evidence"])
     return AlertRecord(
         id=row["id"],
         project_id=row["project_id"],
