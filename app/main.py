@@ -22,7 +22,7 @@ from app.clock import Clock, SystemClock
 from app.graphql.controller import graphql_controller
 from app.http_errors import is_client_gone
 from app.observability import observe_requests
-from app.proxy.routes import proxy_router
+from app.proxy.routes import proxy_mount
 from app.security.guard import BearerRejected
 from app.security.passwords import PasswordHasher
 from app.services import Services
@@ -64,7 +64,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             graphql_controller(settings),
-            proxy_router(settings.proxy.max_body_bytes),
+            proxy_mount(services),
             healthz,
             readyz,
             metrics,

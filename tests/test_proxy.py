@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -697,3 +698,100 @@ async def test_only_content_and_rate_limit_headers_come_back(
     assert response.headers.get_list("x-request-id") != ["req_upstream_1"]
     for dropped in ("openai-organization", "set-cookie", "strict-transport-security"):
         assert dropped not in response.headers
+
+
+# --- the edge of /v1 -------------------------------------------------------------------------
+
+
+async def test_an_unknown_endpoint_is_404_in_the_callers_shape(proxy: Proxy) -> None:
+    async with httpx.AsyncClient() as client:
+        openai_style = await client.post(f"{proxy.url}/v1/completions/legacy", json={})
+        anthropic_style = await client.post(
+            f"{proxy.url}/v1/complete", json={}, headers={"anthropic-version": "2023-06-01"}
+        )
+
+    assert openai_style.status_code == 404
+    assert openai_style.json()["error"]["type"] == "invalid_request_error"
+    assert anthropic_style.status_code == 404
+    assert anthropic_style.json()["error"]["type"] == "not_found_error"
+
+
+async def test_a_wrong_method_is_405_naming_the_right_one(proxy: Proxy) -> None:
+    async with httpx.AsyncClient() as client:
+        get_completions = await client.get(f"{proxy.url}/v1/chat/completions")
+        post_models = await client.post(f"{proxy.url}/v1/models", json={})
+
+    assert get_completions.status_code == 405
+    assert get_completions.headers["allow"] == "POST"
+    assert "error" in get_completions.json()
+    assert post_models.status_code == 405
+    assert post_models.headers["allow"] == "GET"
+
+
+async def test_a_chunked_body_over_the_limit_is_413_without_being_forwarded(
+    make_proxy: ProxyFactory, fake_provider: FakeProvider
+) -> None:
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b"x" * 8192
+
+    async with make_proxy(max_body_bytes=64 * 1024) as proxy:
+        tenant = await _tenant(proxy)
+        forwarded_before = len(fake_provider.received)
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{proxy.url}/v1/chat/completions",
+                content=chunks(),
+                headers={"Authorization": f"Bearer {tenant.key['secret']}"},
+            )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert len(fake_provider.received) == forwarded_before
+
+
+async def test_proxied_responses_carry_a_request_id_and_count_by_endpoint(proxy: Proxy) -> None:
+    tenant = await _tenant(proxy)
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{proxy.url}/v1/chat/completions",
+            json={"model": "gpt-4o", "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {tenant.key['secret']}", "x-request-id": "t-42"},
+        )
+        for index in range(5):
+            await client.get(f"{proxy.url}/v1/models/custom-{index}")
+        metrics = (await client.get(f"{proxy.url}/metrics")).text
+
+    assert answer.status_code == 200
+    assert answer.headers["x-request-id"] == "t-42"
+    assert (
+        'traylinx_http_requests_total{method="POST",route="/v1/chat/completions",status="200"}'
+        in metrics
+    )
+    assert 'route="/v1/models/{model}"' in metrics
+    assert "custom-0" not in metrics
+
+
+async def test_a_client_leaving_mid_body_is_no_error_and_the_next_call_works(
+    proxy: Proxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await _tenant(proxy)
+    host, port = proxy.url.removeprefix("http://").split(":")
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + tenant.key["secret"].encode() + b"\r\n"
+        b"Content-Length: 1000\r\n\r\n" + b'{"model": "gpt-4o", '
+    )
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.close()
+    await writer.wait_closed()
+
+    response = await _openai(proxy, tenant.key["secret"]).chat.completions.create(
+        model="gpt-4o",
+        messages=MESSAGES,  # type: ignore[arg-type]
+    )
+
+    assert response.choices[0].message.content
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

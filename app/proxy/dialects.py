@@ -23,6 +23,8 @@ class ErrorKind(StrEnum):
     MODEL_NOT_FOUND = "model_not_found"
     INVALID_REQUEST = "invalid_request"
     TOO_LARGE = "too_large"
+    UNKNOWN_ENDPOINT = "unknown_endpoint"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     UPSTREAM_UNREACHABLE = "upstream_unreachable"
     UPSTREAM_TIMEOUT = "upstream_timeout"
     INTERNAL = "internal"
@@ -33,6 +35,8 @@ _STATUS = {
     ErrorKind.MODEL_NOT_FOUND: 404,
     ErrorKind.INVALID_REQUEST: 400,
     ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNKNOWN_ENDPOINT: 404,
+    ErrorKind.METHOD_NOT_ALLOWED: 405,
     ErrorKind.UPSTREAM_UNREACHABLE: 502,
     ErrorKind.UPSTREAM_TIMEOUT: 504,
     ErrorKind.INTERNAL: 500,
@@ -43,6 +47,8 @@ _OPENAI_TYPES = {
     ErrorKind.MODEL_NOT_FOUND: ("invalid_request_error", "model_not_found"),
     ErrorKind.INVALID_REQUEST: ("invalid_request_error", None),
     ErrorKind.TOO_LARGE: ("invalid_request_error", "request_too_large"),
+    ErrorKind.UNKNOWN_ENDPOINT: ("invalid_request_error", "unknown_url"),
+    ErrorKind.METHOD_NOT_ALLOWED: ("invalid_request_error", "method_not_allowed"),
     ErrorKind.UPSTREAM_UNREACHABLE: ("api_error", "upstream_unreachable"),
     ErrorKind.UPSTREAM_TIMEOUT: ("api_error", "upstream_timeout"),
     ErrorKind.INTERNAL: ("api_error", "internal_error"),
@@ -53,6 +59,8 @@ _ANTHROPIC_TYPES = {
     ErrorKind.MODEL_NOT_FOUND: "not_found_error",
     ErrorKind.INVALID_REQUEST: "invalid_request_error",
     ErrorKind.TOO_LARGE: "request_too_large",
+    ErrorKind.UNKNOWN_ENDPOINT: "not_found_error",
+    ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
     ErrorKind.UPSTREAM_UNREACHABLE: "api_error",
     ErrorKind.UPSTREAM_TIMEOUT: "timeout_error",
     ErrorKind.INTERNAL: "api_error",

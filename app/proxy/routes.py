@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import msgspec
-from litestar import Request, Response, Router, get, post
-from litestar.exceptions import HTTPException
-from litestar.response import Stream
+from litestar import asgi
+from litestar.handlers import ASGIRouteHandler
+from litestar.types import HTTPScope, Receive, Scope, Send
 
 from app.api_keys.verifier import VerifiedKey
-from app.http_errors import is_client_gone
 from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, Provider, is_model_id
 from app.proxy.dialects import (
     ErrorKind,
@@ -31,6 +30,7 @@ from app.proxy.dialects import (
     stream_error_event,
     upstream_auth_headers,
 )
+from app.proxy.exchange import BodyTooLarge, ClientGone, Exchange
 from app.proxy.routing import ProjectRoutes, Route
 from app.proxy.upstream import forwarded_headers, response_headers, timeout, unreachable
 from app.security.guard import BearerRejected, bearer_token
@@ -99,25 +99,11 @@ class _Call:
         self.record(status, tokens, upstream_failed=status >= 500)
 
 
-def _call(request: Request[Any, Any, Any], endpoint: str | None = None) -> _Call:
-    return _Call(
-        services=_services(request),
-        endpoint=endpoint or request.url.path,
-        client_ip=request.client.host if request.client else None,
-        started=time.perf_counter(),
-    )
-
-
-def _services(request: Request[Any, Any, Any]) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-async def _verify(request: Request[Any, Any, Any], call: _Call) -> VerifiedKey:
-    authorization = request.headers.get("authorization")
+async def _verify(exchange: Exchange, call: _Call) -> VerifiedKey:
+    authorization = exchange.headers.get("authorization")
     try:
         # Anthropic's SDK sends the key as x-api-key; OpenAI's as a bearer token.
-        token = bearer_token(authorization) if authorization else request.headers.get("x-api-key")
+        token = bearer_token(authorization) if authorization else exchange.headers.get("x-api-key")
         if not token:
             raise BearerRejected("no credential", "missing")
         return await call.services.api_key_authenticator.verify(token, call.client_ip)
@@ -175,80 +161,101 @@ _ENDPOINT_HINT = {
 }
 
 
-def _error_response(dialect: Provider, error: ProxyError) -> Response[bytes]:
-    return Response(
-        error_body(dialect, error.kind, error.message),
-        status_code=error.status,
-        media_type="application/json",
-    )
+async def _answer_error(exchange: Exchange, dialect: Provider, error: ProxyError) -> None:
+    headers = {"content-type": "application/json"}
+    if error.kind is ErrorKind.METHOD_NOT_ALLOWED:
+        headers["allow"] = "GET" if exchange.path.startswith("/v1/models") else "POST"
+    await exchange.respond(error.status, error_body(dialect, error.kind, error.message), headers)
 
 
-async def _forward(request: Request[Any, Any, Any], dialect: Provider) -> Response[Any]:
-    call = _call(request)
-    services = call.services
-    try:
-        verified = call.verified = await _verify(request, call)
-        body = await request.body()
-        model = _requested_model(body)
-        route = _route(await _routes(call, verified), model, dialect)
-        # Only a model the project routes is recorded: the field is the client's to fill.
-        call.model, call.provider = model, route.provider
-        headers = forwarded_headers(request.headers)
-        headers.update(
-            upstream_auth_headers(
-                route.provider,
-                route.secret,
-                request.headers,
-                services.settings.proxy.default_anthropic_version,
+async def _answer_json(exchange: Exchange, payload: dict[str, Any]) -> None:
+    await exchange.respond(200, _json.encode(payload), {"content-type": "application/json"})
+
+
+_json = msgspec.json.Encoder()
+
+
+class _Forward:
+    """POST endpoints: the body goes to the provider that serves its `model`."""
+
+    def __init__(self, dialect: Provider) -> None:
+        self.dialect = dialect
+
+    async def __call__(self, exchange: Exchange, call: _Call) -> None:
+        dialect = self.dialect
+        services = call.services
+        try:
+            verified = call.verified = await _verify(exchange, call)
+            body = await _body(exchange, services.settings.proxy.max_body_bytes)
+            model = _requested_model(body)
+            route = _route(await _routes(call, verified), model, dialect)
+            # Only a model the project routes is recorded: the field is the client's to fill.
+            call.model, call.provider = model, route.provider
+            headers = forwarded_headers(exchange.headers)
+            headers.update(
+                upstream_auth_headers(
+                    route.provider,
+                    route.secret,
+                    exchange.headers,
+                    services.settings.proxy.default_anthropic_version,
+                )
             )
-        )
-        sent = time.perf_counter()
-        upstream = await services.upstream.send(
-            "POST",
-            services.upstream.url(route.provider, request.url.path, request.url.query),
-            headers,
-            body,
-            route.provider,
-        )
-        services.metrics.upstream_latency.labels(route.provider.value).observe(
-            time.perf_counter() - sent
-        )
-    except ProxyError as error:
-        call.record_error(error)
-        return _error_response(dialect, error)
-    if upstream.content_type == "text/event-stream":
-        return Stream(
-            _relay(upstream, call, dialect),
-            status_code=upstream.status,
-            headers=response_headers(upstream.headers),
-        )
-    return await _buffered(upstream, call, dialect, route.provider)
+            sent = time.perf_counter()
+            upstream = await services.upstream.send(
+                "POST",
+                services.upstream.url(route.provider, exchange.path, exchange.query),
+                headers,
+                body,
+                route.provider,
+            )
+            services.metrics.upstream_latency.labels(route.provider.value).observe(
+                time.perf_counter() - sent
+            )
+        except ProxyError as error:
+            call.record_error(error)
+            await _answer_error(exchange, dialect, error)
+            return
+        passed = response_headers(upstream.headers)
+        passed.setdefault("content-type", "application/json")
+        if upstream.content_type == "text/event-stream":
+            await exchange.stream(upstream.status, passed, _relay(upstream, call, dialect))
+        else:
+            await _relay_whole(exchange, upstream, passed, call, dialect, route.provider)
 
 
-async def _buffered(
-    upstream: aiohttp.ClientResponse, call: _Call, dialect: Provider, provider: Provider
-) -> Response[Any]:
+async def _body(exchange: Exchange, limit: int) -> bytes:
+    try:
+        return await exchange.body(limit)
+    except BodyTooLarge:
+        raise ProxyError(
+            ErrorKind.TOO_LARGE, f"The request body is over the limit of {limit:,} bytes."
+        ) from None
+
+
+async def _relay_whole(
+    exchange: Exchange,
+    upstream: aiohttp.ClientResponse,
+    headers: dict[str, str],
+    call: _Call,
+    dialect: Provider,
+    provider: Provider,
+) -> None:
     try:
         payload = await upstream.read()
     except (aiohttp.ServerTimeoutError, TimeoutError):
         error = timeout(provider)
-        call.record_error(error)
-        return _error_response(dialect, error)
     except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
         error = unreachable(provider)
-        call.record_error(error)
-        return _error_response(dialect, error)
+    else:
+        tokens = TokenCounter()
+        tokens.feed(payload)
+        call.upstream_answered(upstream.status, tokens)
+        await exchange.respond(upstream.status, payload, headers)
+        return
     finally:
         upstream.release()
-    tokens = TokenCounter()
-    tokens.feed(payload)
-    call.upstream_answered(upstream.status, tokens)
-    return Response(
-        payload,
-        status_code=upstream.status,
-        headers=response_headers(upstream.headers),
-        media_type=upstream.headers.get("content-type", "application/json"),
-    )
+    call.record_error(error)
+    await _answer_error(exchange, dialect, error)
 
 
 async def _relay(
@@ -256,9 +263,10 @@ async def _relay(
 ) -> AsyncIterator[bytes]:
     """Pass server-sent events through as they arrive, counting tokens on the way.
 
-    If the client goes away, the stream is cancelled and closing the upstream response cancels
-    the provider's request too. If the provider breaks off, the status is already sent: the stream
-    ends with an error event in the provider's own format, which both SDKs raise as an error.
+    If the client goes away, the iteration is cancelled and closing the upstream response
+    cancels the provider's request too. If the provider breaks off, the status is already sent:
+    the stream ends with an error event in the provider's own format, which both SDKs raise as
+    an error.
     """
     tokens = TokenCounter()
     status = upstream.status
@@ -281,59 +289,38 @@ async def _relay(
             call.record(status, tokens, upstream_failed=True)
 
 
-@post("/chat/completions")
-async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any]:
-    return await _forward(request, Provider.OPENAI)
-
-
-@post("/responses")
-async def responses(request: Request[Any, Any, Any]) -> Response[Any]:
-    return await _forward(request, Provider.OPENAI)
-
-
-@post("/embeddings")
-async def embeddings(request: Request[Any, Any, Any]) -> Response[Any]:
-    return await _forward(request, Provider.OPENAI)
-
-
-@post("/messages")
-async def messages(request: Request[Any, Any, Any]) -> Response[Any]:
-    return await _forward(request, Provider.ANTHROPIC)
-
-
-@get("/models")
-async def list_models(request: Request[Any, Any, Any]) -> Response[Any]:
-    dialect = _listing_dialect(request)
-    call = _call(request)
+async def _list_models(exchange: Exchange, call: _Call) -> None:
+    dialect = _listing_dialect(exchange)
     try:
-        verified = call.verified = await _verify(request, call)
+        verified = call.verified = await _verify(exchange, call)
         models = (await _routes(call, verified)).models
     except ProxyError as error:
         call.record_error(error)
-        return _error_response(dialect, error)
+        await _answer_error(exchange, dialect, error)
+        return
     call.record(200)
-    return Response(_model_list(dialect, models), media_type="application/json")
+    await _answer_json(exchange, _model_list(dialect, models))
 
 
-@get("/models/{model_id:str}")
-async def retrieve_model(request: Request[Any, Any, Any], model_id: str) -> Response[Any]:
-    dialect = _listing_dialect(request)
-    call = _call(request, "/v1/models/{model}")
+async def _retrieve_model(exchange: Exchange, call: _Call) -> None:
+    dialect = _listing_dialect(exchange)
+    model_id = exchange.path.removeprefix(_MODEL_PREFIX)
     try:
-        verified = call.verified = await _verify(request, call)
+        verified = call.verified = await _verify(exchange, call)
         match = [m for m in (await _routes(call, verified)).models if m.id == model_id]
         if not match:
             raise ProxyError(ErrorKind.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.")
     except ProxyError as error:
         call.record_error(error)
-        return _error_response(dialect, error)
+        await _answer_error(exchange, dialect, error)
+        return
     call.record(200)
-    return Response(_model_entry(dialect, match[0]), media_type="application/json")
+    await _answer_json(exchange, _model_entry(dialect, match[0]))
 
 
-def _listing_dialect(request: Request[Any, Any, Any]) -> Provider:
+def _listing_dialect(exchange: Exchange) -> Provider:
     # Both SDKs call GET /v1/models; Anthropic's always sends anthropic-version.
-    return Provider.ANTHROPIC if "anthropic-version" in request.headers else Provider.OPENAI
+    return Provider.ANTHROPIC if "anthropic-version" in exchange.headers else Provider.OPENAI
 
 
 def _model_entry(dialect: Provider, model: Model) -> dict[str, Any]:
@@ -359,39 +346,78 @@ def _model_list(dialect: Provider, models: list[Model]) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
-def _edge_error(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
-    """Errors raised outside the handlers (413, 404, 405, crashes) in the caller's dialect."""
-    dialect = (
-        Provider.ANTHROPIC
-        if request.url.path.endswith("/messages") or "anthropic-version" in request.headers
-        else Provider.OPENAI
-    )
-    if is_client_gone(error):
-        log.info("client disconnected before sending its whole request on %s", request.url.path)
-        return Response(b"", status_code=400)
-    if isinstance(error, HTTPException) and error.status_code == 413:
-        proxy_error = ProxyError(ErrorKind.TOO_LARGE, "The request body is too large.")
-        return _error_response(dialect, proxy_error)
-    if isinstance(error, HTTPException) and error.status_code < 500:
-        kind = ErrorKind.MODEL_NOT_FOUND if error.status_code == 404 else ErrorKind.INVALID_REQUEST
-        body = error_body(dialect, kind, str(error.detail))
-        return Response(body, status_code=error.status_code, media_type="application/json")
-    log.error("proxy failure on %s", request.url.path, exc_info=error)
-    return _error_response(dialect, ProxyError(ErrorKind.INTERNAL, "Internal error."))
+Handler = Callable[[Exchange, _Call], Awaitable[None]]
 
 
-def proxy_router(max_body_bytes: int) -> Router:
-    handlers: list[Callable[..., Any]] = [
-        chat_completions,
-        responses,
-        embeddings,
-        messages,
-        list_models,
-        retrieve_model,
-    ]
-    return Router(
-        path="/v1",
-        route_handlers=handlers,
-        request_max_body_size=max_body_bytes,
-        exception_handlers={HTTPException: _edge_error, Exception: _edge_error},
-    )
+@dataclass(frozen=True)
+class _Endpoint:
+    method: str
+    # The route's name in metrics and usage records: a fixed set, never the raw path.
+    template: str
+    handler: Handler
+
+
+_MODEL_PREFIX = "/v1/models/"
+_ENDPOINTS = {
+    "/v1/chat/completions": _Endpoint("POST", "/v1/chat/completions", _Forward(Provider.OPENAI)),
+    "/v1/responses": _Endpoint("POST", "/v1/responses", _Forward(Provider.OPENAI)),
+    "/v1/embeddings": _Endpoint("POST", "/v1/embeddings", _Forward(Provider.OPENAI)),
+    "/v1/messages": _Endpoint("POST", "/v1/messages", _Forward(Provider.ANTHROPIC)),
+    "/v1/models": _Endpoint("GET", "/v1/models", _list_models),
+}
+_RETRIEVE_MODEL = _Endpoint("GET", "/v1/models/{model}", _retrieve_model)
+
+
+def _endpoint(path: str) -> _Endpoint | None:
+    endpoint = _ENDPOINTS.get(path)
+    if endpoint is None and path.startswith(_MODEL_PREFIX) and len(path) > len(_MODEL_PREFIX):
+        return _RETRIEVE_MODEL
+    return endpoint
+
+
+def _dialect_of(exchange: Exchange) -> Provider:
+    """The shape errors take outside a known endpoint: Anthropic's for its clients."""
+    anthropic = exchange.path == "/v1/messages" or "anthropic-version" in exchange.headers
+    return Provider.ANTHROPIC if anthropic else Provider.OPENAI
+
+
+class ProxyApp:
+    """The provider-compatible endpoints under /v1, as one ASGI app mounted in Litestar."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Mounted at /v1: the scope's path is the rest, with a trailing slash added.
+        path = "/v1" + scope["path"].rstrip("/")
+        exchange = Exchange(cast(HTTPScope, scope), receive, send, path)
+        endpoint = _endpoint(path)
+        if endpoint is not None:
+            scope["path_template"] = endpoint.template
+        call = _Call(
+            services=self._services,
+            endpoint=endpoint.template if endpoint else path,
+            client_ip=exchange.client_ip,
+            started=time.perf_counter(),
+        )
+        try:
+            if endpoint is None:
+                raise ProxyError(ErrorKind.UNKNOWN_ENDPOINT, f"Unknown endpoint {path}.")
+            if exchange.method != endpoint.method:
+                raise ProxyError(
+                    ErrorKind.METHOD_NOT_ALLOWED, f"{path} answers {endpoint.method} only."
+                )
+            await endpoint.handler(exchange, call)
+        except ProxyError as error:
+            await _answer_error(exchange, _dialect_of(exchange), error)
+        except ClientGone:
+            log.info("client disconnected before sending its whole request on %s", path)
+        except Exception:
+            log.exception("proxy failure on %s", path)
+            if not exchange.started:
+                internal = ProxyError(ErrorKind.INTERNAL, "Internal error.")
+                await _answer_error(exchange, _dialect_of(exchange), internal)
+
+
+def proxy_mount(services: Services) -> ASGIRouteHandler:
+    return asgi("/v1", is_mount=True, copy_scope=False)(ProxyApp(services))
