@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 import warnings
@@ -153,6 +154,18 @@ def _generate_encryption_key() -> int:
     return 0
 
 
+def _tune_garbage_collection() -> None:
+    """Keep what exists at start (modules, schema, app: most of the heap) out of collections.
+
+    Full collections otherwise scan every object of the process; under load they ran every
+    second or so and put ~100 ms stalls into p99 latency (proxy at 32 connections: p99 from
+    ~100 ms to ~20 ms, GraphQL from ~115 ms to ~27 ms). A larger young generation was tried
+    too: it helps the proxy but lets GraphQL's cyclic garbage pile up into 50 ms pauses.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(settings: Settings, *, host: str, port: int) -> int:
     import uvicorn
 
@@ -162,8 +175,10 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
     if _migrate(settings) != 0:
         return 1
     log.info("serving on http://%s:%s (GraphQL at /graphql, %s)", host, port, settings.env.value)
+    app = create_app(settings)
+    _tune_garbage_collection()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_level=settings.log_level.lower(),

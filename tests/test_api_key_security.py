@@ -4,7 +4,9 @@ and revocation seen by another server process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
+from app.api_keys.lookup import SQLiteKeyLookup, open_lookup
 from app.api_keys.service import IssuedKey
 from app.api_keys.tables import ApiKey
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
@@ -274,3 +277,40 @@ async def test_a_key_deleted_on_one_server_is_refused_by_another_at_once(
 
     assert before.status_code == 200
     assert after.status_code == 401
+
+
+async def test_the_lookup_sees_a_deletion_committed_elsewhere_at_once(
+    app: Litestar, gql: GraphQLClient
+) -> None:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    key = await create_key(gql, owner, project["id"])
+    lookup = open_lookup()  # SQLite's keeps rows until the database changes; PostgreSQL's none
+    try:
+        kept = await lookup.find(key["id"])
+        await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+        after = await lookup.find(key["id"])
+    finally:
+        await lookup.close()
+
+    assert kept is not None
+    assert kept.deleted_at is None
+    assert after is not None
+    assert after.deleted_at is not None
+
+
+async def test_made_up_key_ids_cannot_grow_what_the_sqlite_lookup_keeps(tmp_path: Path) -> None:
+    path = tmp_path / "keys.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.executescript(
+            "CREATE TABLE projects (id TEXT PRIMARY KEY, llm_keys_version INTEGER);"
+            "CREATE TABLE api_keys (id TEXT PRIMARY KEY, project TEXT, secret_digest TEXT,"
+            " expires_at TEXT, deleted_at TEXT);"
+        )
+    lookup = SQLiteKeyLookup(str(path), kept_rows=3)
+    try:
+        for index in range(10):
+            assert await lookup.find(f"unknown{index:05d}") is None
+        assert len(lookup._kept) <= 3
+    finally:
+        await lookup.close()

@@ -700,6 +700,28 @@ async def test_only_content_and_rate_limit_headers_come_back(
         assert dropped not in response.headers
 
 
+async def test_a_cookie_set_by_the_provider_is_never_sent_upstream_again(
+    make_proxy: ProxyFactory, fake_provider: FakeProvider
+) -> None:
+    # By name, not by address: HTTP clients keep cookies for host names only.
+    named = f"http://localhost:{fake_provider.port}"
+    async with make_proxy(openai_base_url=f"{named}/v1", anthropic_base_url=named) as proxy:
+        tenant, other = await _tenant(proxy), await _tenant(proxy)
+        fake_provider.faults.headers = {"set-cookie": "session=tenant-one; Path=/"}
+        await _openai(proxy, tenant.key["secret"]).chat.completions.create(
+            model="gpt-4o",
+            messages=MESSAGES,  # type: ignore[arg-type]
+        )
+        fake_provider.faults.headers = {}
+
+        await _openai(proxy, other.key["secret"]).chat.completions.create(
+            model="gpt-4o",
+            messages=MESSAGES,  # type: ignore[arg-type]
+        )
+
+    assert "cookie" not in {name.lower() for name in fake_provider.received[-1].headers}
+
+
 # --- the edge of /v1 -------------------------------------------------------------------------
 
 

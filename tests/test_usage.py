@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -473,6 +474,52 @@ async def test_raw_events_expire_and_hourly_aggregates_stay(traffic: Traffic) ->
         UsageHourly.api_key_id == traffic.key["id"]
     )
     assert sum(row["requests"] for row in hourly) == 4
+
+
+async def test_a_large_batch_is_stored_whole_in_time_order(traffic: Traffic) -> None:
+    """More records than one SQLite statement binds, across an hour boundary."""
+    start = traffic.clock.now().replace(minute=58)
+    records = [
+        UsageRecord(
+            project_id=uuid.UUID(traffic.project["id"]),
+            api_key_id=traffic.key["id"],
+            endpoint="/v1/chat/completions",
+            status=200 if index % 10 else 500,
+            latency_ms=3,
+            at=start + timedelta(milliseconds=40 * index),
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=2,
+            output_tokens=1,
+            client_ip="198.51.100.77",
+        )
+        for index in range(6_000)
+    ]
+    for record in records:
+        traffic.services.usage.record(record)
+
+    await traffic.services.usage.flush()
+
+    events = await UsageEvent.select(UsageEvent.id, UsageEvent.created_at).where(
+        UsageEvent.api_key_id == traffic.key["id"]
+    )
+    assert len(events) == 6_000
+    by_id = [row["created_at"] for row in sorted(events, key=lambda row: str(row["id"]))]
+    assert by_id == sorted(by_id)
+    hourly = (
+        await UsageHourly.select(
+            UsageHourly.hour_start,
+            UsageHourly.requests,
+            UsageHourly.server_errors,
+            UsageHourly.input_tokens,
+        )
+        .where(UsageHourly.api_key_id == traffic.key["id"])
+        .order_by(UsageHourly.hour_start)
+    )
+    in_first_hour = sum(1 for record in records if record.at.hour == start.hour)
+    assert [row["requests"] for row in hourly] == [in_first_hour, 6_000 - in_first_hour]
+    assert sum(row["server_errors"] for row in hourly) == 600
+    assert sum(row["input_tokens"] for row in hourly) == 12_000
 
 
 async def test_the_recorder_drops_the_oldest_when_the_database_is_down() -> None:

@@ -3,10 +3,11 @@
 Verification runs on every request made with a project key, so it bypasses the query builder:
 - SQLite: one long-lived read-only connection, queried synchronously on the event loop. A
   primary-key read on a WAL database takes microseconds and never waits for writers, which is
-  cheaper than Piccolo's thread-per-query connection by two orders of magnitude.
-- PostgreSQL: one prepared statement on the pool.
-Nothing is cached between requests: every read sees the last committed state, so a key deleted by
-any process is refused on the very next request, on every process.
+  cheaper than Piccolo's thread-per-query connection by two orders of magnitude. Rows read are
+  kept only while the database is unchanged: `PRAGMA data_version` changes whenever any other
+  connection, in this process or another, commits anything, and the kept rows go then.
+- PostgreSQL: one prepared statement on the pool, nothing kept.
+Either way a key deleted by any process is refused on the very next request, on every process.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class KeyLookup(Protocol):
 
 
 class SQLiteKeyLookup:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, kept_rows: int = 10_000) -> None:
         # check_same_thread=False: opened at startup, used on the event loop thread afterwards.
         # Not `mode=ro`: a read-only connection cannot open a WAL database whose shared-memory
         # file is gone; query_only gives the same safety. Autocommit: every read sees the latest
@@ -62,8 +63,27 @@ class SQLiteKeyLookup:
         self._connection.execute("PRAGMA cache_size = -65536")
         self._connection.execute("PRAGMA mmap_size = 268435456")
         self._sql = _SELECT_KEY.format("?")
+        # Rows read since the database last changed (unknown ids too, as None), at most
+        # `kept_rows` of them: a flood of made-up key ids cannot grow it.
+        self._kept: dict[str, StoredKey | None] = {}
+        self._kept_rows = kept_rows
+        self._kept_at_version: int | None = None
 
     async def find(self, key_id: str) -> StoredKey | None:
+        version = self._connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._kept_at_version:
+            self._kept.clear()
+            self._kept_at_version = version
+        elif key_id in self._kept:
+            return self._kept[key_id]
+        stored = self._read(key_id)
+        if self._kept_rows:
+            if len(self._kept) >= self._kept_rows:
+                self._kept.clear()
+            self._kept[key_id] = stored
+        return stored
+
+    def _read(self, key_id: str) -> StoredKey | None:
         row = self._connection.execute(self._sql, (key_id,)).fetchone()
         if row is None:
             return None

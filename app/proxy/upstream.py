@@ -38,9 +38,13 @@ class Upstream:
             limit=self._config.max_connections, keepalive_timeout=60, enable_cleanup_closed=True
         )
         # auto_decompress off and identity asked for: bodies pass through byte for byte, and
-        # token counts are read from plain JSON.
+        # token counts are read from plain JSON. No cookie jar: the session is shared by every
+        # project, and a cookie a provider sets for one must never ride along for another.
         self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, timeout=self._timeout
+            connector=connector,
+            auto_decompress=False,
+            timeout=self._timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def stop(self) -> None:

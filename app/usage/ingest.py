@@ -15,13 +15,13 @@ unique (key, kind, condition) index makes a repeated detection a no-op.
 from __future__ import annotations
 
 import json
-import secrets
+import random
 import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -87,11 +87,21 @@ class _Address:
     requests: int = 0
 
 
-_INSERT_EVENT = """
-INSERT INTO usage_events (id, project_id, api_key_id, provider, model, endpoint, status,
-    latency_ms, input_tokens, output_tokens, client_ip, auth_failure, created_at)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
-"""
+_EVENT_COLUMNS = (
+    "id",
+    "project_id",
+    "api_key_id",
+    "provider",
+    "model",
+    "endpoint",
+    "status",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "client_ip",
+    "auth_failure",
+    "created_at",
+)
 
 _UPSERT_HOUR = """
 INSERT INTO usage_hourly (id, project_id, api_key_id, hour_start, requests, client_errors,
@@ -124,21 +134,34 @@ ON CONFLICT (api_key_id, kind, condition) DO NOTHING
 """
 
 
+# (key id, hour, "requests" | "errors")
+_SpikeCondition = tuple[str, datetime, str]
+
+
 class UsageIngest:
     def __init__(self, config: MonitoringConfig, raw_retention: timedelta) -> None:
         self._config = config
         self._raw_retention = raw_retention
+        # Per (key, hour, measure): the spike threshold, fixed once the hour has begun (it rests
+        # on the hours before), and whether this process already raised the alert. A busy key
+        # then costs one read per batch, not a read of its previous week every batch.
+        self._thresholds: dict[_SpikeCondition, tuple[float, float]] = {}
+        self._raised: set[_SpikeCondition] = set()
+        # Raised in the transaction under way: known as raised only once it commits.
+        self._raising: set[_SpikeCondition] = set()
 
     async def __call__(self, batch: Sequence[UsageRecord]) -> None:
+        digest = _Digest.of(batch)
+        self._raising = set()
         async with db.transaction():
-            await db.execute_many(_INSERT_EVENT, [_event_row(record) for record in batch])
-            hours = _by_key_and_hour(batch)
+            await db.insert_rows("usage_events", _EVENT_COLUMNS, digest.events)
+            hours = digest.hours
             await db.execute_many(_UPSERT_HOUR, [_hour_row(k, h, t) for (k, h), t in hours.items()])
             await self._check_spikes(hours)
-            await self._add_addresses(_by_key_and_address(batch))
-            for record in batch:
-                if record.auth_failure in ("revoked", "expired"):
-                    await self._revoked_key_in_use(record)
+            await self._add_addresses(digest.addresses)
+            for record in digest.revoked_in_use:
+                await self._revoked_key_in_use(record)
+        self._raised |= self._raising
 
     async def forget_raw_events(self, now: datetime) -> None:
         """Raw detail past retention goes; the hourly aggregates stay. Hourly housekeeping also
@@ -187,6 +210,39 @@ class UsageIngest:
     async def _check_spike(
         self, project_id: uuid.UUID, key_id: str, hour: datetime, measure: str, count: int
     ) -> None:
+        condition = (key_id, hour, measure)
+        if condition in self._raised:
+            return
+        known = self._thresholds.get(condition)
+        if known is None:
+            self._forget_conditions_before(hour - timedelta(hours=2))
+            median = await self._trailing_median(key_id, hour, measure)
+            floor = (
+                self._config.request_spike_floor
+                if measure == "requests"
+                else self._config.error_spike_floor
+            )
+            known = self._thresholds[condition] = (
+                median,
+                max(floor, self._config.spike_factor * median),
+            )
+        median, threshold = known
+        if count <= threshold:
+            return
+        self._raising.add(condition)
+        kind = AlertKind.REQUEST_SPIKE if measure == "requests" else AlertKind.ERROR_SPIKE
+        await _raise_alert(
+            project_id,
+            key_id,
+            kind,
+            condition=f"hour:{hour.isoformat()}",
+            window=(hour, hour + timedelta(hours=1)),
+            evidence={measure: count, "trailingMedian": median, "threshold": threshold},
+            now=hour,
+        )
+
+    async def _trailing_median(self, key_id: str, hour: datetime, measure: str) -> float:
+        """The median hourly count over the spike window before `hour`, idle hours as 0."""
         window = self._config.spike_window_hours
         rows = await UsageHourly.select(
             UsageHourly.requests,
@@ -204,25 +260,12 @@ class UsageIngest:
             else row["client_errors"] + row["server_errors"] + row["upstream_errors"]
             for row in rows
         ]
-        median = statistics.median(values + [0] * (window - len(values)))
-        floor = (
-            self._config.request_spike_floor
-            if measure == "requests"
-            else self._config.error_spike_floor
-        )
-        threshold = max(floor, self._config.spike_factor * median)
-        if count <= threshold:
-            return
-        kind = AlertKind.REQUEST_SPIKE if measure == "requests" else AlertKind.ERROR_SPIKE
-        await _raise_alert(
-            project_id,
-            key_id,
-            kind,
-            condition=f"hour:{hour.isoformat()}",
-            window=(hour, hour + timedelta(hours=1)),
-            evidence={measure: count, "trailingMedian": median, "threshold": threshold},
-            now=hour,
-        )
+        return float(statistics.median(values + [0] * (window - len(values))))
+
+    def _forget_conditions_before(self, oldest: datetime) -> None:
+        """Hours long past are not checked again: what is kept about them can go."""
+        self._thresholds = {c: v for c, v in self._thresholds.items() if c[1] >= oldest}
+        self._raised = {c for c in self._raised if c[1] >= oldest}
 
     async def _add_addresses(self, addresses: dict[tuple[str, str], _Address]) -> None:
         if not addresses:
@@ -333,43 +376,78 @@ async def _raise_alert(
     )
 
 
-def _by_key_and_hour(batch: Sequence[UsageRecord]) -> dict[tuple[str, datetime], _Hour]:
-    hours: dict[tuple[str, datetime], _Hour] = {}
-    for record in batch:
-        totals = hours.setdefault(
-            (record.api_key_id, hour_of(record.at)), _Hour(project_id=record.project_id)
-        )
+@dataclass
+class _Digest:
+    """A batch in one pass: its raw event rows, and its totals per key and hour and per key and
+    address. One pass, because this runs on the serving event loop."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    hours: dict[tuple[str, datetime], _Hour] = field(default_factory=dict)
+    addresses: dict[tuple[str, str], _Address] = field(default_factory=dict)
+    revoked_in_use: list[UsageRecord] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, batch: Sequence[UsageRecord]) -> _Digest:
+        digest = cls()
+        hour_starts: dict[int, datetime] = {}
+        for record in batch:
+            seconds = record.at.timestamp()
+            hour_number = int(seconds // 3600)
+            hour = hour_starts.get(hour_number)
+            if hour is None:
+                hour = hour_starts[hour_number] = datetime.fromtimestamp(hour_number * 3600, UTC)
+            digest.events.append(_event_row(record, _time_ordered_text(seconds)))
+            digest._count(record, hour)
+            if record.auth_failure is None:
+                if record.client_ip is not None:
+                    digest._saw_address(record, record.client_ip)
+            elif record.auth_failure in ("revoked", "expired"):
+                digest.revoked_in_use.append(record)
+        return digest
+
+    def _count(self, record: UsageRecord, hour: datetime) -> None:
+        key = (record.api_key_id, hour)
+        totals = self.hours.get(key)
+        if totals is None:
+            totals = self.hours[key] = _Hour(project_id=record.project_id)
         totals.counts[outcome_of(record)] += 1
         totals.input_tokens += record.input_tokens or 0
         totals.output_tokens += record.output_tokens or 0
-    return hours
 
-
-def _by_key_and_address(batch: Sequence[UsageRecord]) -> dict[tuple[str, str], _Address]:
-    addresses: dict[tuple[str, str], _Address] = {}
-    for record in batch:
-        if record.client_ip is None or record.auth_failure is not None:
-            continue  # refused requests say nothing about where the key is really used
-        key = (record.api_key_id, record.client_ip)
-        address = addresses.get(key)
+    def _saw_address(self, record: UsageRecord, ip: str) -> None:
+        # Refused requests (auth_failure) say nothing about where the key is really used.
+        key = (record.api_key_id, ip)
+        address = self.addresses.get(key)
         if address is None:
-            address = addresses[key] = _Address(record.project_id, record.at, record.at)
-        address.first = min(address.first, record.at)
-        address.last = max(address.last, record.at)
+            address = self.addresses[key] = _Address(record.project_id, record.at, record.at)
+        elif record.at < address.first:
+            address.first = record.at
+        elif record.at > address.last:
+            address.last = record.at
         address.requests += 1
-    return addresses
 
 
-def time_ordered_id(at: datetime) -> uuid.UUID:
-    """A UUIDv7-shaped id (48-bit millisecond time, then random bits).
+# Ids only need to be unique and time-ordered, not unpredictable: the process's fast generator
+# (seeded from the OS) instead of a system call per row.
+_id_bits = random.Random()  # noqa: S311
+_RANDOM_BITS = (2**80 - 1) & ~(0xF << 76) & ~(0x3 << 62)
+_VERSION_AND_VARIANT = (0x7 << 76) | (0x2 << 62)  # version 7, RFC 4122 variant
+
+
+def _time_ordered_text(seconds: float) -> str:
+    """A UUIDv7 (48-bit millisecond time, then random bits) in its text form.
 
     Rows written in time order then land at the end of the primary-key index instead of at a
     random page, which is most of the cost of bulk inserts on a large table.
     """
-    millis = int(at.timestamp() * 1000) & (2**48 - 1)
-    value = (millis << 80) | (secrets.randbits(80) & ~(0xF << 76) & ~(0x3 << 62))
-    value |= (0x7 << 76) | (0x2 << 62)  # version 7, RFC 4122 variant
-    return uuid.UUID(int=value)
+    millis = int(seconds * 1000) & (2**48 - 1)
+    value = (millis << 80) | (_id_bits.getrandbits(80) & _RANDOM_BITS) | _VERSION_AND_VARIANT
+    digits = f"{value:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def time_ordered_id(at: datetime) -> uuid.UUID:
+    return uuid.UUID(_time_ordered_text(at.timestamp()))
 
 
 def _hour_row(key_id: str, hour: datetime, totals: _Hour) -> tuple[Any, ...]:
@@ -389,9 +467,9 @@ def _hour_row(key_id: str, hour: datetime, totals: _Hour) -> tuple[Any, ...]:
     )
 
 
-def _event_row(record: UsageRecord) -> tuple[Any, ...]:
+def _event_row(record: UsageRecord, event_id: str) -> tuple[Any, ...]:
     return (
-        time_ordered_id(record.at),
+        event_id,
         record.project_id,
         record.api_key_id,
         record.provider,

@@ -14,10 +14,13 @@ create a project API key. Then:
    read the first server-sent event. Goal: the proxy adds at most 1 ms to the median. The fake
    sends its first frame at once and the rest a little later, so a proxy that buffered streams
    would pay that delay here.
-3. Usage recording: the 32-connection proxied run again on a fresh service started with
-   TRAYLINX_USAGE_ENABLED=false. Goal: with recording at least 0.9 of the throughput without.
-   So that the comparison is honest, the rows in `usage_events` are counted once each service
-   has shut down (and flushed), and compared with the requests the fake received through it.
+3. Usage recording: a second service, started with TRAYLINX_USAGE_ENABLED=false (its own
+   database and its own fake upstream), runs beside the first; the 32-connection proxied run
+   alternates between the two, ROUNDS times each, the order flipping every round, so both see
+   the same machine. Goal: with recording at least 0.9 of the throughput without, as the median
+   of the rounds' ratios. So that the comparison is honest, the rows in `usage_events` are
+   counted once each service has shut down (and flushed), and compared with the requests its
+   fake received through it.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ import contextlib
 import json
 import secrets
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,26 +98,35 @@ ADD_LLM_API_KEY = (
 
 DIRECT = "fake upstream, direct"
 PROXIED = "via proxy, usage recording on"
-PROXIED_UNRECORDED = "via proxy, usage recording off"
+PROXIED_RECORDED = "via proxy, usage recording on (alternating)"
+PROXIED_UNRECORDED = "via proxy, usage recording off (alternating)"
+ROUNDS = 3
+QUICK_ROUNDS = 1
 STREAM_DIRECT = "stream, time to first chunk: direct"
 STREAM_PROXIED = "stream, time to first chunk: via proxy"
 
 
 def run(options: RunOptions) -> ScenarioResult:
     wrk = ensure_wrk()
-    # The provider key the proxy is given; the fake counts the requests that carry it.
+    # The provider key the proxy is given; the fakes count the requests that carry it.
     provider_secret = f"sk-bench-{secrets.token_hex(16)}"
     with (
         tempfile.TemporaryDirectory(prefix="traylinx-bench-") as workdir_name,
-        upstream_process(Path(workdir_name), marker=provider_secret) as fake,
+        upstream_process(Path(workdir_name) / "fake", marker=provider_secret) as fake,
+        upstream_process(Path(workdir_name) / "fake-off", marker=provider_secret) as fake_off,
     ):
         workdir = Path(workdir_name)
-        recorded = measure_recording(wrk, options, fake, provider_secret, workdir / "recording")
-        unrecorded = measure_unrecorded(
-            wrk, options, fake, provider_secret, workdir / "not-recording", recorded.forwarded
-        )
-        fake_warnings = fake.remarks()
-    measurements = with_ratios_to_direct(recorded.measurements + unrecorded.measurements)
+        with (
+            deployed(options, fake, provider_secret, workdir / "on", usage=True) as on,
+            deployed(options, fake_off, provider_secret, workdir / "off", usage=False) as off,
+        ):
+            measurements = measure_proxied(wrk, options, on)
+            comparison = compare_recording(wrk, options, on, off)
+            warnings, notes = server_remarks(on.service, measurements + comparison.measurements)
+            off_warnings, off_notes = server_remarks(off.service, comparison.measurements)
+        warnings += off_warnings + usage_warnings(on, off) + fake.remarks() + fake_off.remarks()
+        notes += off_notes
+    measurements = with_ratios_to_direct(measurements + comparison.measurements)
     stream_samples, stream_warmup = stream_counts(options)
     return ScenarioResult(
         measurements=measurements,
@@ -131,17 +144,19 @@ def run(options: RunOptions) -> ScenarioResult:
             f"{loop_name()}), {stream_samples} streams after {stream_warmup} warm-up ones"
             + (" (--quick)" if options.quick else "")
             + "; p50/p99: time to the first chunk; req/s: whole streams per second",
-            "usage": f"recording on: {recorded.usage.describe()}; recording off: "
-            f"{unrecorded.usage.describe()}",
+            "usage": f"recording on: {on.describe_usage()}; recording off: {off.describe_usage()}",
+            "alternating": f"{comparison.rounds} rounds at c={GOAL_CONNECTIONS}, services with "
+            "usage recording on and off running side by side, the order flipping each round; "
+            "rows show the run with the median req/s",
             "load": wrk_description(wrk),
         },
-        warnings=recorded.warnings + unrecorded.warnings + fake_warnings,
+        warnings=warnings,
         notes=[
             "vs direct: throughput relative to the fake upstream alone at the same connections "
             "(stream rows: whole streams per second)",
             *goal_notes(measurements),
-            *recorded.notes,
-            *unrecorded.notes,
+            comparison.note(),
+            *notes,
         ],
     )
 
@@ -184,6 +199,7 @@ class UpstreamProcess:
 def upstream_process(workdir: Path, *, marker: str) -> Iterator[UpstreamProcess]:
     """`python -m bench.fake_upstream` on a free loopback port until the block ends."""
     port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "fake-upstream.log"
     command = [sys.executable, "-m", "bench.fake_upstream", "--port", str(port)]
     with log_path.open("wb") as log_file:
@@ -237,17 +253,6 @@ class UsageCheck:
         )
 
 
-@dataclass(frozen=True)
-class Phase:
-    """What one service run measured, and what it left in its database."""
-
-    measurements: list[Measurement]
-    usage: UsageCheck
-    forwarded: int
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def proxy_settings(fake: UpstreamProcess, *, usage: bool) -> dict[str, str]:
     return {
         "TRAYLINX_OPENAI_BASE_URL": f"{fake.base_url}/v1",
@@ -255,103 +260,151 @@ def proxy_settings(fake: UpstreamProcess, *, usage: bool) -> dict[str, str]:
     }
 
 
-def measure_recording(
-    wrk: str, options: RunOptions, fake: UpstreamProcess, provider_secret: str, workdir: Path
-) -> Phase:
-    """Direct and proxied at each concurrency, then the streams; usage recording on."""
-    workdir.mkdir()
-    with provisioned_database(options.database, workdir) as database_url:
-        with server_process(database_url, workdir, proxy_settings(fake, usage=True)) as service:
-            project_key = set_up_project(service, provider_secret)
-            direct = HttpCase.json_post(
-                DIRECT,
-                COMPLETIONS_PATH,
-                REQUEST,
-                expect_json=COMPLETION,
-                # A provider key of the same shape, but not the one the fake counts.
-                token=f"sk-direct-{secrets.token_hex(16)}",
-                base_url=fake.base_url,
-            )
-            proxied = HttpCase.json_post(
-                PROXIED, COMPLETIONS_PATH, REQUEST, expect_json=COMPLETION, token=project_key
-            )
-            for case in (direct, proxied):
-                preflight(case, service.base_url)
-            measurements = [
-                measure(
-                    wrk,
-                    case,
-                    service,
-                    connections=connections,
-                    duration_s=options.duration_s,
-                    warmup_s=options.warmup_s,
-                )
-                for connections in CONCURRENCY_LEVELS
-                # Direct first, then through the proxy: each pair runs back to back.
-                for case in (direct, proxied)
-            ]
-            measurements += measure_streams(
-                options,
-                [
-                    (STREAM_DIRECT, direct.url(service.base_url), dict(direct.headers)),
-                    (STREAM_PROXIED, proxied.url(service.base_url), dict(proxied.headers)),
-                ],
-                service,
-            )
-            warnings, notes = server_remarks(service, measurements)
-        # The service has stopped, and written what it still had queued on its way out.
-        forwarded = fake.forwarded()
-        usage = count_usage(database_url, forwarded)
-    progress(f"usage recording on: {usage.describe()}")
-    if usage.ok_rows != forwarded:
-        warnings.append(
-            f"usage recording on: {usage.ok_rows:,} usage rows with status 200 for "
-            f"{forwarded:,} proxied requests; the recorder lost or invented some"
-        )
-    return Phase(measurements, usage, forwarded, warnings, notes)
+@dataclass
+class Deployment:
+    """A running service with a project set up, and (once stopped) what it left in its database."""
+
+    service: RunningService
+    case: HttpCase
+    fake: UpstreamProcess
+    usage: UsageCheck | None = None
+
+    def describe_usage(self) -> str:
+        return self.usage.describe() if self.usage else "not counted"
 
 
-def measure_unrecorded(
-    wrk: str,
+@contextlib.contextmanager
+def deployed(
     options: RunOptions,
     fake: UpstreamProcess,
     provider_secret: str,
     workdir: Path,
-    forwarded_before: int,
-) -> Phase:
-    """The proxied run at GOAL_CONNECTIONS again, on a fresh service that records no usage."""
+    *,
+    usage: bool,
+) -> Iterator[Deployment]:
+    """A fresh database and service pointed at `fake`; usage rows counted after it stops."""
     workdir.mkdir()
+    label = PROXIED if usage else PROXIED_UNRECORDED
     with provisioned_database(options.database, workdir) as database_url:
-        with server_process(database_url, workdir, proxy_settings(fake, usage=False)) as service:
+        with server_process(database_url, workdir, proxy_settings(fake, usage=usage)) as service:
             project_key = set_up_project(service, provider_secret)
             case = HttpCase.json_post(
-                PROXIED_UNRECORDED,
-                COMPLETIONS_PATH,
-                REQUEST,
-                expect_json=COMPLETION,
-                token=project_key,
+                label, COMPLETIONS_PATH, REQUEST, expect_json=COMPLETION, token=project_key
             )
             preflight(case, service.base_url)
-            measurements = [
-                measure(
-                    wrk,
-                    case,
-                    service,
-                    connections=GOAL_CONNECTIONS,
-                    duration_s=options.duration_s,
-                    warmup_s=options.warmup_s,
-                )
-            ]
-            warnings, notes = server_remarks(service, measurements)
-        forwarded = fake.forwarded() - forwarded_before
-        usage = count_usage(database_url, forwarded)
-    progress(f"usage recording off: {usage.describe()}")
-    if usage.rows:
-        warnings.append(
-            f"usage recording off: the service still wrote {usage.rows:,} usage rows, so the "
-            "comparison does not measure what recording costs"
+            deployment = Deployment(service, case, fake)
+            yield deployment
+        # The service has stopped, and written what it still had queued on its way out.
+        deployment.usage = count_usage(database_url, fake.forwarded())
+    progress(f"usage recording {'on' if usage else 'off'}: {deployment.describe_usage()}")
+
+
+def measure_proxied(wrk: str, options: RunOptions, on: Deployment) -> list[Measurement]:
+    """Direct and proxied at each concurrency, back to back, then the streams."""
+    direct = HttpCase.json_post(
+        DIRECT,
+        COMPLETIONS_PATH,
+        REQUEST,
+        expect_json=COMPLETION,
+        # A provider key of the same shape, but not the one the fake counts.
+        token=f"sk-direct-{secrets.token_hex(16)}",
+        base_url=on.fake.base_url,
+    )
+    preflight(direct, on.service.base_url)
+    measurements = [
+        measure(
+            wrk,
+            case,
+            on.service,
+            connections=connections,
+            duration_s=options.duration_s,
+            warmup_s=options.warmup_s,
         )
-    return Phase(measurements, usage, forwarded, warnings, notes)
+        for connections in CONCURRENCY_LEVELS
+        # Direct first, then through the proxy: each pair runs back to back.
+        for case in (direct, on.case)
+    ]
+    measurements += measure_streams(
+        options,
+        [
+            (STREAM_DIRECT, direct.url(on.service.base_url), dict(direct.headers)),
+            (STREAM_PROXIED, on.case.url(on.service.base_url), dict(on.case.headers)),
+        ],
+        on.service,
+    )
+    return measurements
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Recording on vs off, alternating: one (on, off) pair of runs per round."""
+
+    pairs: list[tuple[Measurement, Measurement]]
+
+    @property
+    def rounds(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [on.rps / off.rps if off.rps else 0.0 for on, off in self.pairs]
+
+    @property
+    def measurements(self) -> list[Measurement]:
+        return [_median_run([on for on, _ in self.pairs]), _median_run([o for _, o in self.pairs])]
+
+    def note(self) -> str:
+        ratios = self.ratios
+        median = statistics.median(ratios)
+        each = ", ".join(f"{on.rps:,.0f}/{off.rps:,.0f}" for on, off in self.pairs)
+        return (
+            f"goal: throughput with usage recording / without at c={GOAL_CONNECTIONS}, median "
+            f"of {self.rounds} alternating rounds = {median:.3f} (rounds, on/off req/s: {each}; "
+            f"target >= {USAGE_GOAL}): {verdict(median >= USAGE_GOAL)}"
+        )
+
+
+def compare_recording(wrk: str, options: RunOptions, on: Deployment, off: Deployment) -> Comparison:
+    rounds = QUICK_ROUNDS if options.quick else ROUNDS
+    pairs = []
+    for index in range(rounds):
+        order = (on, off) if index % 2 == 0 else (off, on)
+        runs = {
+            deployment.case.label: measure(
+                wrk,
+                replace(deployment.case, label=_alternating_label(deployment)),
+                deployment.service,
+                connections=GOAL_CONNECTIONS,
+                duration_s=options.duration_s,
+                warmup_s=options.warmup_s,
+            )
+            for deployment in order
+        }
+        pairs.append((runs[on.case.label], runs[off.case.label]))
+    return Comparison(pairs)
+
+
+def _alternating_label(deployment: Deployment) -> str:
+    return PROXIED_RECORDED if deployment.case.label == PROXIED else PROXIED_UNRECORDED
+
+
+def _median_run(runs: list[Measurement]) -> Measurement:
+    return sorted(runs, key=lambda m: m.rps)[len(runs) // 2]
+
+
+def usage_warnings(on: Deployment, off: Deployment) -> list[str]:
+    warnings = []
+    if on.usage is not None and on.usage.ok_rows != on.usage.forwarded:
+        warnings.append(
+            f"usage recording on: {on.usage.ok_rows:,} usage rows with status 200 for "
+            f"{on.usage.forwarded:,} proxied requests; the recorder lost or invented some"
+        )
+    if off.usage is not None and off.usage.rows:
+        warnings.append(
+            f"usage recording off: the service still wrote {off.usage.rows:,} usage rows, so "
+            "the comparison does not measure what recording costs"
+        )
+    return warnings
 
 
 def set_up_project(service: RunningService, provider_secret: str) -> str:
@@ -528,10 +581,13 @@ def with_ratios_to_direct(measurements: list[Measurement]) -> list[Measurement]:
     rated = []
     for m in measurements:
         base = stream_direct if m.label == STREAM_PROXIED else direct.get(m.connections)
-        if m.label in (PROXIED, PROXIED_UNRECORDED, STREAM_PROXIED) and base and base.rps > 0:
+        if m.label in _PROXIED_LABELS and base and base.rps > 0:
             m = replace(m, ratio=round(m.rps / base.rps, 3))
         rated.append(m)
     return rated
+
+
+_PROXIED_LABELS = (PROXIED, PROXIED_RECORDED, PROXIED_UNRECORDED, STREAM_PROXIED)
 
 
 def find(measurements: list[Measurement], label: str, connections: int) -> Measurement | None:
@@ -574,15 +630,6 @@ def goal_notes(measurements: list[Measurement]) -> list[str]:
             f"{stream_direct.p50_ms:.3f} = {overhead:.3f} ms added by the proxy (p99 "
             f"{stream_proxied.p99_ms - stream_direct.p99_ms:+.3f} ms; target p50 <= "
             f"{FIRST_CHUNK_GOAL_MS} ms): {verdict(overhead <= FIRST_CHUNK_GOAL_MS)}"
-        )
-    unrecorded = find(measurements, PROXIED_UNRECORDED, GOAL_CONNECTIONS)
-    if proxied is not None and unrecorded is not None and unrecorded.rps > 0:
-        ratio = proxied.rps / unrecorded.rps
-        notes.append(
-            f"goal: throughput with usage recording / without at c={GOAL_CONNECTIONS} = "
-            f"{proxied.rps:,.0f} / {unrecorded.rps:,.0f} = {ratio:.3f} (target >= "
-            f"{USAGE_GOAL}; two separate services, run one after the other): "
-            f"{verdict(ratio >= USAGE_GOAL)}"
         )
     return notes
 
