@@ -4,6 +4,10 @@ A request: verify the project key (the same verifier as the GraphQL guard) -> re
 the body -> look it up in the project's cached routes -> forward the untouched body with the
 provider secret -> relay the response (server-sent events chunk by chunk) -> hand a usage record
 to the batched recorder. The client's project key never leaves this service.
+
+The endpoints form one small ASGI app mounted at /v1 (see `exchange.py` for why): it names the
+route for metrics and usage itself, from a fixed table, and answers everything in the caller's
+provider format, including unknown paths, wrong methods and crashes.
 """
 
 from __future__ import annotations
