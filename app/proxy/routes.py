@@ -71,7 +71,7 @@ class _Call:
     def record(
         self, status: int, tokens: TokenCounter | None = None, *, upstream_failed: bool = False
     ) -> None:
-        if self.verified is None:
+        if self.verified is None or not self.services.usage.enabled:
             return
         self.services.usage.record(
             UsageRecord(
@@ -165,10 +165,12 @@ _ENDPOINT_HINT = {
 }
 
 
-async def _answer_error(exchange: Exchange, dialect: Provider, error: ProxyError) -> None:
+async def _answer_error(
+    exchange: Exchange, dialect: Provider, error: ProxyError, allow: str | None = None
+) -> None:
     headers = {"content-type": "application/json"}
-    if error.kind is ErrorKind.METHOD_NOT_ALLOWED:
-        headers["allow"] = "GET" if exchange.path.startswith("/v1/models") else "POST"
+    if allow is not None:
+        headers["allow"] = allow
     await exchange.respond(error.status, error_body(dialect, error.kind, error.message), headers)
 
 
@@ -186,45 +188,39 @@ class _Forward:
         self.dialect = dialect
 
     async def __call__(self, exchange: Exchange, call: _Call) -> None:
-        dialect = self.dialect
         services = call.services
-        try:
-            verified = call.verified = await _verify(exchange, call)
-            body = await _body(exchange, services.settings.proxy.max_body_bytes)
-            model = _requested_model(body)
-            route = _route(await _routes(call, verified), model, dialect)
-            # Only a model the project routes is recorded: the field is the client's to fill.
-            call.model, call.provider = model, route.provider
-            headers = forwarded_headers(exchange.headers)
-            headers.update(
-                upstream_auth_headers(
-                    route.provider,
-                    route.secret,
-                    exchange.headers,
-                    services.settings.proxy.default_anthropic_version,
-                )
-            )
-            sent = time.perf_counter()
-            upstream = await services.upstream.send(
-                "POST",
-                services.upstream.url(route.provider, exchange.path, exchange.query),
-                headers,
-                body,
+        verified = call.verified = await _verify(exchange, call)
+        body = await _body(exchange, services.settings.proxy.max_body_bytes)
+        model = _requested_model(body)
+        route = _route(await _routes(call, verified), model, self.dialect)
+        # Only a model the project routes is recorded: the field is the client's to fill.
+        call.model, call.provider = model, route.provider
+        headers = forwarded_headers(exchange.headers)
+        headers.update(
+            upstream_auth_headers(
                 route.provider,
+                route.secret,
+                exchange.headers,
+                services.settings.proxy.default_anthropic_version,
             )
-            services.metrics.upstream_latency.labels(route.provider.value).observe(
-                time.perf_counter() - sent
-            )
-        except ProxyError as error:
-            call.record_error(error)
-            await _answer_error(exchange, dialect, error)
-            return
+        )
+        sent = time.perf_counter()
+        upstream = await services.upstream.send(
+            "POST",
+            services.upstream.url(route.provider, exchange.path, exchange.query),
+            headers,
+            body,
+            route.provider,
+        )
+        services.metrics.upstream_latency.labels(route.provider.value).observe(
+            time.perf_counter() - sent
+        )
         passed = response_headers(upstream.headers)
         passed.setdefault("content-type", "application/json")
         if upstream.content_type == "text/event-stream":
-            await exchange.stream(upstream.status, passed, _relay(upstream, call, dialect))
+            await exchange.stream(upstream.status, passed, _relay(upstream, call, self.dialect))
         else:
-            await _relay_whole(exchange, upstream, passed, call, dialect, route.provider)
+            await _relay_whole(exchange, upstream, passed, call, route.provider)
 
 
 async def _body(exchange: Exchange, limit: int) -> bytes:
@@ -241,25 +237,20 @@ async def _relay_whole(
     upstream: aiohttp.ClientResponse,
     headers: dict[str, str],
     call: _Call,
-    dialect: Provider,
     provider: Provider,
 ) -> None:
     try:
         payload = await upstream.read()
     except (aiohttp.ServerTimeoutError, TimeoutError):
-        error = timeout(provider)
+        raise timeout(provider) from None
     except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
-        error = unreachable(provider)
-    else:
-        tokens = TokenCounter()
-        tokens.feed(payload)
-        call.upstream_answered(upstream.status, tokens)
-        await exchange.respond(upstream.status, payload, headers)
-        return
+        raise unreachable(provider) from None
     finally:
         upstream.release()
-    call.record_error(error)
-    await _answer_error(exchange, dialect, error)
+    tokens = TokenCounter()
+    tokens.feed(payload)
+    call.upstream_answered(upstream.status, tokens)
+    await exchange.respond(upstream.status, payload, headers)
 
 
 async def _relay(
@@ -294,37 +285,20 @@ async def _relay(
 
 
 async def _list_models(exchange: Exchange, call: _Call) -> None:
-    dialect = _listing_dialect(exchange)
-    try:
-        verified = call.verified = await _verify(exchange, call)
-        models = (await _routes(call, verified)).models
-    except ProxyError as error:
-        call.record_error(error)
-        await _answer_error(exchange, dialect, error)
-        return
+    verified = call.verified = await _verify(exchange, call)
+    models = (await _routes(call, verified)).models
     call.record(200)
-    await _answer_json(exchange, _model_list(dialect, models))
+    await _answer_json(exchange, _model_list(_dialect_of(exchange), models))
 
 
 async def _retrieve_model(exchange: Exchange, call: _Call) -> None:
-    dialect = _listing_dialect(exchange)
     model_id = exchange.path.removeprefix(_MODEL_PREFIX)
-    try:
-        verified = call.verified = await _verify(exchange, call)
-        match = [m for m in (await _routes(call, verified)).models if m.id == model_id]
-        if not match:
-            raise ProxyError(ErrorKind.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.")
-    except ProxyError as error:
-        call.record_error(error)
-        await _answer_error(exchange, dialect, error)
-        return
+    verified = call.verified = await _verify(exchange, call)
+    match = [m for m in (await _routes(call, verified)).models if m.id == model_id]
+    if not match:
+        raise ProxyError(ErrorKind.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.")
     call.record(200)
-    await _answer_json(exchange, _model_entry(dialect, match[0]))
-
-
-def _listing_dialect(exchange: Exchange) -> Provider:
-    # Both SDKs call GET /v1/models; Anthropic's always sends anthropic-version.
-    return Provider.ANTHROPIC if "anthropic-version" in exchange.headers else Provider.OPENAI
+    await _answer_json(exchange, _model_entry(_dialect_of(exchange), match[0]))
 
 
 def _model_entry(dialect: Provider, model: Model) -> dict[str, Any]:
@@ -359,15 +333,26 @@ class _Endpoint:
     # The route's name in metrics and usage records: a fixed set, never the raw path.
     template: str
     handler: Handler
+    # The format it speaks; None: the caller's (both SDKs list models on the same path).
+    dialect: Provider | None = None
 
 
 _MODEL_PREFIX = "/v1/models/"
+
+
+def _forwarding(path: str, dialect: Provider) -> _Endpoint:
+    return _Endpoint("POST", path, _Forward(dialect), dialect)
+
+
 _ENDPOINTS = {
-    "/v1/chat/completions": _Endpoint("POST", "/v1/chat/completions", _Forward(Provider.OPENAI)),
-    "/v1/responses": _Endpoint("POST", "/v1/responses", _Forward(Provider.OPENAI)),
-    "/v1/embeddings": _Endpoint("POST", "/v1/embeddings", _Forward(Provider.OPENAI)),
-    "/v1/messages": _Endpoint("POST", "/v1/messages", _Forward(Provider.ANTHROPIC)),
-    "/v1/models": _Endpoint("GET", "/v1/models", _list_models),
+    endpoint.template: endpoint
+    for endpoint in (
+        _forwarding("/v1/chat/completions", Provider.OPENAI),
+        _forwarding("/v1/responses", Provider.OPENAI),
+        _forwarding("/v1/embeddings", Provider.OPENAI),
+        _forwarding("/v1/messages", Provider.ANTHROPIC),
+        _Endpoint("GET", "/v1/models", _list_models),
+    )
 }
 _RETRIEVE_MODEL = _Endpoint("GET", "/v1/models/{model}", _retrieve_model)
 
@@ -380,9 +365,9 @@ def _endpoint(path: str) -> _Endpoint | None:
 
 
 def _dialect_of(exchange: Exchange) -> Provider:
-    """The shape errors take outside a known endpoint: Anthropic's for its clients."""
-    anthropic = exchange.path == "/v1/messages" or "anthropic-version" in exchange.headers
-    return Provider.ANTHROPIC if anthropic else Provider.OPENAI
+    """The caller's format where the endpoint does not fix one: Anthropic's SDK always sends
+    anthropic-version."""
+    return Provider.ANTHROPIC if "anthropic-version" in exchange.headers else Provider.OPENAI
 
 
 class ProxyApp:
@@ -404,23 +389,26 @@ class ProxyApp:
             client_ip=exchange.client_ip,
             started=time.perf_counter(),
         )
+        dialect = (endpoint and endpoint.dialect) or _dialect_of(exchange)
         try:
             if endpoint is None:
                 raise ProxyError(ErrorKind.UNKNOWN_ENDPOINT, f"Unknown endpoint {path}.")
             if exchange.method != endpoint.method:
-                raise ProxyError(
-                    ErrorKind.METHOD_NOT_ALLOWED, f"{path} answers {endpoint.method} only."
-                )
+                message = f"{path} answers {endpoint.method} only."
+                error = ProxyError(ErrorKind.METHOD_NOT_ALLOWED, message)
+                await _answer_error(exchange, dialect, error, allow=endpoint.method)
+                return
             await endpoint.handler(exchange, call)
         except ProxyError as error:
-            await _answer_error(exchange, _dialect_of(exchange), error)
+            call.record_error(error)
+            await _answer_error(exchange, dialect, error)
         except ClientGone:
             log.info("client disconnected before sending its whole request on %s", path)
         except Exception:
             log.exception("proxy failure on %s", path)
             if not exchange.started:
                 internal = ProxyError(ErrorKind.INTERNAL, "Internal error.")
-                await _answer_error(exchange, _dialect_of(exchange), internal)
+                await _answer_error(exchange, dialect, internal)
 
 
 def proxy_mount(services: Services) -> ASGIRouteHandler:
