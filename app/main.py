@@ -56,7 +56,6 @@ def create_app(
             started.push_async_callback(services.last_use.stop)
             services.usage.start()
             started.push_async_callback(services.usage.stop)
-            await services.upstream.start()
             started.push_async_callback(services.upstream.stop)
             started.callback(services.routes.clear)
             yield

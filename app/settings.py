@@ -342,8 +342,15 @@ def _seconds(env_vars: Mapping[str, str], name: str, default: float) -> float:
 
 def _base_url(env_vars: Mapping[str, str], name: str, default: str) -> str:
     url = (env_vars.get(name) or "").strip() or default
-    if not url.startswith(("http://", "https://")):
-        raise SettingsError(f"{name} must be an http:// or https:// URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise SettingsError(f"{name} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise SettingsError(f"{name} must not carry a query, fragment or credentials")
     return url.rstrip("/")
 
 

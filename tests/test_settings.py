@@ -55,6 +55,10 @@ def test_a_short_secret_refuses_to_start() -> None:
         ("TRAYLINX_PORT", "eighty", "TRAYLINX_PORT must be a whole number"),
         ("TRAYLINX_PORT", "70000", "TRAYLINX_PORT must be between"),
         ("TRAYLINX_ACCESS_TOKEN_TTL_SECONDS", "5", "TRAYLINX_ACCESS_TOKEN_TTL_SECONDS must be"),
+        ("TRAYLINX_OPENAI_BASE_URL", "ftp://api.example", "must be an http:// or https:// URL"),
+        ("TRAYLINX_OPENAI_BASE_URL", "https://", "URL with a host"),
+        ("TRAYLINX_OPENAI_BASE_URL", "http://host:port/v1", "is not a valid URL"),
+        ("TRAYLINX_ANTHROPIC_BASE_URL", "https://u:p@api.example", "must not carry a query"),
     ],
 )
 def test_invalid_values_name_the_setting(name: str, value: str, message: str) -> None:

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-import aiohttp
 import msgspec
 from litestar import asgi
 from litestar.handlers import ASGIRouteHandler
@@ -26,6 +25,7 @@ from litestar.types import HTTPScope, Receive, Scope, Send
 
 from app.api_keys.verifier import VerifiedKey
 from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, Provider, is_model_id
+from app.proxy.client import UpstreamError, UpstreamResponse, UpstreamTimeout
 from app.proxy.dialects import (
     ErrorKind,
     ProxyError,
@@ -205,12 +205,11 @@ class _Forward:
             )
         )
         sent = time.perf_counter()
-        upstream = await services.upstream.send(
-            "POST",
-            services.upstream.url(route.provider, exchange.path, exchange.query),
+        upstream = await services.upstream.post(
+            route.provider,
+            services.upstream.target(route.provider, exchange.path, exchange.query),
             headers,
             body,
-            route.provider,
         )
         services.metrics.upstream_latency.labels(route.provider.value).observe(
             time.perf_counter() - sent
@@ -234,19 +233,19 @@ async def _body(exchange: Exchange, limit: int) -> bytes:
 
 async def _relay_whole(
     exchange: Exchange,
-    upstream: aiohttp.ClientResponse,
+    upstream: UpstreamResponse,
     headers: dict[str, str],
     call: _Call,
     provider: Provider,
 ) -> None:
     try:
         payload = await upstream.read()
-    except (aiohttp.ServerTimeoutError, TimeoutError):
+    except UpstreamTimeout:
         raise timeout(provider) from None
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
+    except UpstreamError:
         raise unreachable(provider) from None
     finally:
-        upstream.release()
+        upstream.close()
     tokens = TokenCounter()
     tokens.feed(payload)
     call.upstream_answered(upstream.status, tokens)
@@ -254,7 +253,7 @@ async def _relay_whole(
 
 
 async def _relay(
-    upstream: aiohttp.ClientResponse, call: _Call, dialect: Provider
+    upstream: UpstreamResponse, call: _Call, dialect: Provider
 ) -> AsyncIterator[bytes]:
     """Pass server-sent events through as they arrive, counting tokens on the way.
 
@@ -266,10 +265,10 @@ async def _relay(
     tokens = TokenCounter()
     status = upstream.status
     try:
-        async for chunk in upstream.content.iter_any():
+        async for chunk in upstream.chunks():
             tokens.feed(chunk)
             yield chunk
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError, OSError):
+    except UpstreamError:
         status = 502
         log.info("upstream stream from %s broke off", call.provider)
         call.services.metrics.upstream_errors.labels(dialect.value, "stream").inc()

@@ -1,17 +1,19 @@
-"""The upstream HTTP client: one shared aiohttp session, faults mapped to our error kinds.
+"""The providers' side of the proxy: where each provider lives, what headers cross in each
+direction, and upstream faults as our error kinds.
 
-aiohttp's client, not httpx: measured as a pass-through on this kind of machine, httpx's
-AsyncClient fell from ~600 to ~420 requests/s going from 1 to 32 connections while aiohttp's
-served ~3,700 (see the README's performance section).
+Requests go through our own small HTTP/1.1 client (`client.py`): measured as a pass-through on
+this kind of machine, httpx's AsyncClient fell from ~600 to ~420 requests/s going from 1 to 32
+connections, aiohttp's client served ~3,700 but spent ~30% of a proxied request's time; see the
+README's performance section.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import aiohttp
+import ssl
+from collections.abc import Iterable, Mapping
 
 from app.llm_keys.catalog import Provider
+from app.proxy.client import BaseUrl, HttpClient, UpstreamError, UpstreamResponse, UpstreamTimeout
 from app.proxy.dialects import ErrorKind, ProxyError
 from app.settings import ProxyConfig
 
@@ -26,58 +28,38 @@ UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 
 
 class Upstream:
-    def __init__(self, config: ProxyConfig) -> None:
-        self._config = config
-        self._session: aiohttp.ClientSession | None = None
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
-        )
-
-    async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self._config.max_connections, keepalive_timeout=60, enable_cleanup_closed=True
-        )
-        # auto_decompress off and identity asked for: bodies pass through byte for byte, and
-        # token counts are read from plain JSON. No cookie jar: the session is shared by every
-        # project, and a cookie a provider sets for one must never ride along for another.
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            timeout=self._timeout,
-            cookie_jar=aiohttp.DummyCookieJar(),
+    def __init__(self, config: ProxyConfig, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._bases = {
+            Provider.OPENAI: BaseUrl.parse(config.openai_base_url),
+            Provider.ANTHROPIC: BaseUrl.parse(config.anthropic_base_url),
+        }
+        self._client = HttpClient(
+            max_connections=config.max_connections,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            ssl_context=ssl_context,
         )
 
     async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._client.close()
 
-    def url(self, provider: Provider, path: str, query: str) -> str:
-        if provider is Provider.ANTHROPIC:
-            base = f"{self._config.anthropic_base_url}{path}"
-        else:
-            # OpenAI's base URL ends in /v1, like its SDK's; `path` does too.
-            base = f"{self._config.openai_base_url}{path.removeprefix('/v1')}"
-        return f"{base}?{query}" if query else base
+    def target(self, provider: Provider, path: str, query: str) -> str:
+        """The request target at the provider for one of our /v1 paths."""
+        base = self._bases[provider].path
+        # OpenAI's base URL ends in /v1, like its SDK's; `path` does too.
+        target = base + (path.removeprefix("/v1") if provider is Provider.OPENAI else path)
+        return f"{target}?{query}" if query else target
 
-    async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes, provider: Provider
-    ) -> aiohttp.ClientResponse:
-        if self._session is None:
-            raise RuntimeError("the upstream client is not started")
+    async def post(
+        self, provider: Provider, target: str, headers: Mapping[str, str], body: bytes
+    ) -> UpstreamResponse:
         try:
-            # No redirects: a provider's 3xx goes back to the client rather than carrying the
-            # secret (x-api-key is not stripped on cross-host redirects) to another host.
-            return await self._session.request(
-                method,
-                url,
-                data=body or None,
-                headers={**headers, "accept-encoding": "identity"},
-                allow_redirects=False,
+            return await self._client.post(
+                self._bases[provider].origin, target, headers.items(), body
             )
-        except (TimeoutError, aiohttp.ConnectionTimeoutError, aiohttp.ServerTimeoutError):
+        except UpstreamTimeout:
             raise timeout(provider) from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
+        except UpstreamError:
             raise unreachable(provider) from None
 
 
@@ -89,13 +71,13 @@ def forwarded_headers(client_headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def response_headers(upstream_headers: Mapping[str, str]) -> dict[str, str]:
+def response_headers(upstream_headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """`upstream_headers`: lower-cased names, as the client hands them over."""
     passed: dict[str, str] = {}
-    for name, value in upstream_headers.items():
-        lowered = name.lower()
-        if lowered in RESPONSE_HEADERS or lowered.startswith(RESPONSE_HEADER_PREFIXES):
-            passed[lowered] = value
-        elif lowered in UPSTREAM_REQUEST_ID_HEADERS:
+    for name, value in upstream_headers:
+        if name in RESPONSE_HEADERS or name.startswith(RESPONSE_HEADER_PREFIXES):
+            passed[name] = value
+        elif name in UPSTREAM_REQUEST_ID_HEADERS:
             passed["x-upstream-request-id"] = value
     return passed
 
