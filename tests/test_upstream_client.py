@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -161,25 +163,39 @@ async def test_a_connection_idle_past_the_idle_timeout_is_not_reused() -> None:
     assert server.connections == 2
 
 
-async def test_a_kept_alive_connection_the_server_dropped_is_replaced_once() -> None:
-    async def drops_its_first_connection_after_one_answer(
+async def test_a_connection_the_provider_closed_while_idle_is_not_used() -> None:
+    async def closes_after_each_answer(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: Server, _: int
+    ) -> None:
+        await read_request(reader, state)
+        writer.write(response(b"once"))  # kept alive as far as the headers say
+        await writer.drain()
+
+    async with serving(closes_after_each_answer) as server:
+        http = client()
+        assert (await post(http, server))[1] == b"once"
+        await asyncio.sleep(0.05)
+        assert (await post(http, server))[1] == b"once"
+        await http.close()
+    assert (server.connections, len(server.requests)) == (2, 2)
+
+
+async def test_a_post_whose_kept_alive_connection_breaks_is_never_sent_again() -> None:
+    async def drops_the_second_request(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: Server, number: int
     ) -> None:
-        if number == 1:
-            await read_request(reader, state)
-            writer.write(response(b"first"))
-            await writer.drain()
-            await read_request(reader, state)  # read, then hang up without a word
-            return
-        await keep_alive(reader, writer, state, number)
+        await read_request(reader, state)
+        writer.write(response(b"first"))
+        await writer.drain()
+        await read_request(reader, state)  # the provider may be working on it: then it hangs up
 
-    async with serving(drops_its_first_connection_after_one_answer) as server:
+    async with serving(drops_the_second_request) as server:
         http = client()
         assert (await post(http, server))[1] == b"first"
-        answer, body = await post(http, server, b"again")
-        assert (answer.status, body) == (200, b'{"echo": 5}')
+        with pytest.raises(UpstreamError, match="closed before the response was complete"):
+            await post(http, server, b"billed")
         await http.close()
-    assert server.connections == 2
+    assert [r.body for r in server.requests] == [b"{}", b"billed"]
 
 
 async def test_a_new_connection_closed_early_or_mid_answer_is_an_error_not_a_retry() -> None:
@@ -272,13 +288,24 @@ async def test_a_refused_connection_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "header",
-    [("x-api-key", "sk-1\r\nx-evil: 1"), ("x-api-key", "sk\n"), ("x\r\ny", "1"), ("a", "\0")],
+    ("target", "header"),
+    [
+        ("/", ("x-api-key", "sk-1\r\nx-evil: 1")),
+        ("/", ("x-api-key", "sk\n")),
+        ("/", ("x\r\ny", "1")),
+        ("/", ("a b", "1")),
+        ("/", ("a", "\0")),
+        ("/v1?a=1\r\nPOST /admin HTTP/1.1", ("a", "1")),
+        ("/v1?a b", ("a", "1")),
+        ("v1", ("a", "1")),
+    ],
 )
-async def test_a_line_break_in_a_header_sends_nothing(header: tuple[str, str]) -> None:
+async def test_a_head_that_would_smuggle_anything_sends_nothing(
+    target: str, header: tuple[str, str]
+) -> None:
     async with serving(keep_alive) as server:
-        with pytest.raises(UpstreamError, match="line break"):
-            await client().post(server.origin(), "/", [header], b"{}")
+        with pytest.raises(UpstreamError, match=r"line break|not a token|not allow"):
+            await client().post(server.origin(), target, [header], b"{}")
     assert server.connections == 0
 
 
@@ -331,12 +358,16 @@ async def test_an_abandoned_or_cancelled_response_closes_its_connection() -> Non
     assert server.connections == 3
 
 
-async def test_bytes_after_a_complete_answer_retire_the_connection() -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nmore", b"junk"],
+)
+async def test_bytes_after_a_complete_answer_retire_the_connection(extra: bytes) -> None:
     async def chatty(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: Server, _: int
     ) -> None:
         while await read_request(reader, state) is not None:
-            writer.write(response(b"ok") + b"HTTP/1.1 200 OK\r\n")
+            writer.write(response(b"ok") + extra)  # one packet: a second answer rides along
             await writer.drain()
 
     async with serving(chatty) as server:
@@ -346,6 +377,120 @@ async def test_bytes_after_a_complete_answer_retire_the_connection() -> None:
         assert (await post(http, server))[1] == b"ok"
         await http.close()
     assert server.connections == 2
+
+
+async def test_a_complete_answer_left_unread_does_not_stall_the_next_request() -> None:
+    async def large(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: Server, _: int
+    ) -> None:
+        while await read_request(reader, state) is not None:
+            writer.write(response(b"x" * 600_000))  # over the buffer's high-water mark
+            await writer.drain()
+
+    async with serving(large) as server:
+        http = client(read_timeout=1)
+        unread = await http.post(server.origin(), "/", JSON, b"{}")
+        await asyncio.sleep(0.2)  # all of it arrives while nobody reads
+        unread.close()
+        _, body = await post(http, server)
+        assert len(body) == 600_000
+        with pytest.raises(UpstreamError, match="closed"):
+            await unread.read()
+        await http.close()
+
+
+async def test_a_busy_connection_the_provider_drops_frees_its_slot() -> None:
+    async def drops_mid_body(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: Server, number: int
+    ) -> None:
+        await read_request(reader, state)
+        if number == 1:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart")
+            await writer.drain()
+            return
+        writer.write(response(b"second"))
+        await writer.drain()
+
+    async with serving(drops_mid_body) as server:
+        http = client(max_connections=1)
+        await http.post(server.origin(), "/", JSON, b"{}")  # never read nor closed
+        await asyncio.sleep(0.05)
+        assert (await asyncio.wait_for(post(http, server), 2))[1] == b"second"
+        await http.close()
+
+
+async def test_closing_the_client_closes_busy_connections_and_refuses_new_requests() -> None:
+    async with serving(keep_alive) as server:
+        http = client(max_connections=1)
+        busy = await http.post(server.origin(), "/", JSON, b"{}")
+        waiting = asyncio.ensure_future(post(http, server))
+        await asyncio.sleep(0.05)
+        await http.close()
+        with pytest.raises(UpstreamError, match="closed"):
+            await waiting
+        busy.close()
+        with pytest.raises(UpstreamError, match="closed"):
+            await post(http, server)
+        await asyncio.sleep(0.05)
+        assert server.open_now == 0
+
+
+async def test_oversized_or_endless_response_heads_are_refused() -> None:
+    async def hostile(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: Server, number: int
+    ) -> None:
+        await read_request(reader, state)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        if number == 1:
+            writer.write(b"".join(b"x-%d: 1\r\n" % n for n in range(1000)))
+        else:
+            writer.write(b"x-huge: ")
+            for _ in range(100):
+                writer.write(b"a" * 10_000)
+                await writer.drain()
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async with serving(hostile) as server:
+        http = client()
+        with pytest.raises(UpstreamError, match="too many headers"):
+            await post(http, server)
+        with pytest.raises(UpstreamError, match="head is too large"):
+            await post(http, server)
+        await http.close()
+
+
+async def test_odd_framings_end_as_http_says() -> None:
+    async def framings(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: Server, number: int
+    ) -> None:
+        await read_request(reader, state)
+        if number == 1:  # read until close, then a reset instead of a close
+            writer.write(b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{"a": [tr')
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            # Closing with lingering off sends a reset, not an orderly end.
+            linger_off = struct.pack("ii", 1, 0)
+            writer.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, linger_off
+            )
+            writer.transport.abort()
+        elif number == 2:
+            writer.write(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(1)
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: identity\r\n\r\nuntil close")
+            await writer.drain()
+
+    async with serving(framings) as server:
+        http = client()
+        with pytest.raises(UpstreamError, match="closed before the response was complete"):
+            await post(http, server)
+        with pytest.raises(UpstreamError, match="not valid HTTP"):
+            await post(http, server)
+        assert (await post(http, server))[1] == b"until close"
+        await http.close()
 
 
 async def test_large_bodies_both_ways_arrive_whole_through_flow_control() -> None:

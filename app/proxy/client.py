@@ -15,6 +15,7 @@ decompress (bodies pass through untouched), use environment proxies, or speak HT
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections import deque
@@ -70,7 +71,7 @@ class BaseUrl:
 class UpstreamResponse:
     """Status and headers as soon as they arrive; the body through `read()` or `chunks()`.
 
-    `close()` must follow (the relays do it in `finally`): a fully read response gives its
+    `close()` must follow (the proxy does it in `finally`): a fully read response gives its
     connection back for reuse, anything else closes it, which also tells the provider to stop.
     """
 
@@ -102,7 +103,13 @@ class UpstreamResponse:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._connection.next_chunk()) is not None:
+        while True:
+            if self._closed:
+                # Its connection may already carry someone else's response.
+                raise UpstreamError("the response was closed")
+            chunk = await self._connection.next_chunk()
+            if chunk is None:
+                return
             yield chunk
 
     def close(self) -> None:
@@ -112,7 +119,13 @@ class UpstreamResponse:
 
 
 class HttpClient:
-    """Connections kept per origin, at most `max_connections` open at once (busy or idle)."""
+    """Connections kept per origin, at most `max_connections` open at once (busy or idle).
+
+    A request is sent once. A POST is not safe to repeat (the provider may have started on it,
+    and bills it), so a connection that breaks after the request went out is an error for the
+    caller, never a silent retry; connections the provider has closed or is closing are
+    recognised before use instead.
+    """
 
     def __init__(
         self,
@@ -120,69 +133,70 @@ class HttpClient:
         max_connections: int,
         connect_timeout: float,
         read_timeout: float,
-        idle_timeout: float = 60.0,
+        idle_timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str = "traylinx-keys",
     ) -> None:
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        # Providers close idle connections after a while; reusing one they are closing fails.
+        # Providers close idle connections after a while (a minute or more): one idle for
+        # longer than this is not reused, so a request does not meet a connection being closed.
         self._idle_timeout = idle_timeout
         self._ssl_context = ssl_context
         self._user_agent = user_agent
+        self._connections: set[_Connection] = set()
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._open = 0
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
 
     async def post(
         self, origin: Origin, target: str, headers: Iterable[tuple[str, str]], body: bytes
     ) -> UpstreamResponse:
-        """Send the request and wait for the response's status and headers.
-
-        A kept-alive connection the provider closed in the meantime fails before any byte of a
-        response arrives: the request is then sent once more on a new connection.
-        """
+        """Send the request and wait for the response's status and headers."""
         head = self._request_head(origin, target, headers, len(body))
-        while True:
-            connection, reused = await self._checkout(origin)
+        connection = await self._checkout(origin)
+        try:
             connection.send(head, body)
-            try:
-                status, response_headers = await connection.response_head()
-            except UpstreamError as error:
-                self._retire(connection)
-                if reused and not connection.answered and not isinstance(error, UpstreamTimeout):
-                    continue
-                raise
-            except BaseException:
-                self._retire(connection)
-                raise
-            return UpstreamResponse(self, connection, status, response_headers)
+            status, response_headers = await connection.response_head()
+        except BaseException:
+            self._retire(connection)
+            raise
+        return UpstreamResponse(self, connection, status, response_headers)
 
     async def close(self) -> None:
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.abort()
+        """Close every connection, busy ones too; requests after this fail."""
+        self._closed = True
+        for connection in list(self._connections):
+            self._retire(connection)
         self._idle.clear()
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(UpstreamError("the client is closed"))
 
     def give_back(self, connection: _Connection) -> None:
-        if connection.reusable:
+        if connection.reusable and not connection.retired and not self._closed:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(connection.origin, []).append(connection)
             self._wake_slot_waiter()
         else:
             self._retire(connection)
 
-    def forget(self, connection: _Connection) -> None:
-        """An idle connection the provider closed."""
+    def lost(self, connection: _Connection) -> None:
+        """The provider closed a connection, idle or busy: its slot is free again."""
         idle = self._idle.get(connection.origin)
         if idle and connection in idle:
             idle.remove(connection)
-            self._retire(connection)
+        self._retire(connection)
 
     def _request_head(
         self, origin: Origin, target: str, headers: Iterable[tuple[str, str]], length: int
     ) -> bytes:
+        # A line break or space anywhere in the head would smuggle a header, or a whole
+        # request, upstream: the target and names must be plain tokens, values one line.
+        if not _TARGET.fullmatch(target):
+            raise UpstreamError("the request target holds characters HTTP does not allow")
         lines = [
             f"POST {target} HTTP/1.1",
             f"host: {origin.host_header}",
@@ -191,24 +205,24 @@ class HttpClient:
             "accept-encoding: identity",
         ]
         for name, value in headers:
-            # A line break in a value would smuggle a header, or a whole request, upstream.
-            if _BREAKS.isdisjoint(value) and _BREAKS.isdisjoint(name):
-                lines.append(f"{name}: {value}")
-            else:
-                raise UpstreamError("a request header holds a line break")
+            if not _TOKEN.fullmatch(name) or _BREAKS.search(value):
+                raise UpstreamError("a request header holds a line break or is not a token")
+            lines.append(f"{name}: {value}")
         lines.append("\r\n")
         try:
             return "\r\n".join(lines).encode("latin-1")
         except UnicodeEncodeError:
             raise UpstreamError("a request header is not Latin-1 text") from None
 
-    async def _checkout(self, origin: Origin) -> tuple[_Connection, bool]:
+    async def _checkout(self, origin: Origin) -> _Connection:
         while True:
+            if self._closed:
+                raise UpstreamError("the client is closed")
             connection = self._idle_connection(origin)
             if connection is not None:
-                return connection, True
-            if self._open < self._max_connections or self._close_an_idle_connection():
-                return await self._connect(origin), False
+                return connection
+            if len(self._connections) < self._max_connections or self._close_an_idle_one():
+                return await self._connect(origin)
             await self._wait_for_slot()
 
     def _idle_connection(self, origin: Origin) -> _Connection | None:
@@ -216,39 +230,40 @@ class HttpClient:
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.closed and now - connection.idle_since < self._idle_timeout:
+            if connection.open and now - connection.idle_since < self._idle_timeout:
                 return connection
             self._retire(connection)
         return None
 
-    def _close_an_idle_connection(self) -> bool:
+    def _close_an_idle_one(self) -> bool:
         for idle in self._idle.values():
             if idle:
-                self._retire(idle.pop(0))
+                self._retire(idle.pop(0), wake=False)
                 return True
         return False
 
     async def _connect(self, origin: Origin) -> _Connection:
-        self._open += 1
         loop = asyncio.get_running_loop()
+        connection = _Connection(self, origin, self._read_timeout)
+        self._connections.add(connection)  # holds its slot from here on
         tls = origin.scheme == "https"
         try:
             async with asyncio.timeout(self._connect_timeout):
-                _, connection = await loop.create_connection(
-                    lambda: _Connection(self, origin, self._read_timeout),
+                await loop.create_connection(
+                    lambda: connection,
                     origin.host,
                     origin.port,
                     ssl=(self._ssl_context or _default_tls()) if tls else None,
                     server_hostname=origin.host if tls else None,
                 )
         except TimeoutError:
-            self._release_slot()
+            self._retire(connection)
             raise UpstreamTimeout("no connection within the connect timeout") from None
         except OSError as error:
-            self._release_slot()
+            self._retire(connection)
             raise UpstreamError(f"could not connect: {type(error).__name__}") from None
         except BaseException:
-            self._release_slot()
+            self._retire(connection)
             raise
         return connection
 
@@ -264,15 +279,13 @@ class HttpClient:
                 self._wake_slot_waiter()  # woken and cancelled at once: pass the turn on
             raise
 
-    def _retire(self, connection: _Connection) -> None:
+    def _retire(self, connection: _Connection, *, wake: bool = True) -> None:
         if not connection.retired:
             connection.retired = True
             connection.abort()
-            self._release_slot()
-
-    def _release_slot(self) -> None:
-        self._open -= 1
-        self._wake_slot_waiter()
+            self._connections.discard(connection)
+            if wake:
+                self._wake_slot_waiter()
 
     def _wake_slot_waiter(self) -> None:
         while self._slot_waiters:
@@ -282,16 +295,29 @@ class HttpClient:
                 return
 
 
-_BREAKS = frozenset("\r\n\0")
+# RFC 9110: a field name is a token; an origin-form target is visible ASCII.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TARGET = re.compile(r"/[\x21-\x7e]*")
+_BREAKS = re.compile(r"[\r\n\0]")
 # Reading pauses while this much of a response waits for a slow client, and resumes below half.
 _HIGH_WATER = 256 * 1024
+# Bounds on a response head: a broken or hostile upstream cannot make it grow without end.
+_MAX_HEAD_BYTES = 64 * 1024
+_MAX_HEADERS = 128
+
+
+_NOT_HTTP = "the response is not valid HTTP/1.1"
+
+
+class _StopParsing(Exception):
+    """Raised from a parser callback: nothing more on this connection is to be trusted."""
 
 
 class _Connection(asyncio.Protocol):
     """One connection to a provider: it sends a request and parses the response into a buffer
     that `next_chunk()` drains, waking whoever waits when bytes, the end or a failure arrive."""
 
-    _UNTIL_CLOSE_EXEMPT: ClassVar[frozenset[int]] = frozenset({204, 304})
+    _NO_BODY: ClassVar[frozenset[int]] = frozenset({204, 304})
 
     def __init__(self, client: HttpClient, origin: Origin, read_timeout: float) -> None:
         self.origin = origin
@@ -303,25 +329,33 @@ class _Connection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
         self._start_response()
 
     def _start_response(self) -> None:
         self._parser = httptools.HttpResponseParser(self)
         self._status = 0
         self._headers: list[tuple[str, str]] = []
+        self._head_bytes = 0
         self._head_complete = False
         self._complete = False
         self._ends_with_close = False
         self._keep_alive = False
         self._buffer: deque[bytes] = deque()
         self._buffered = 0
-        self._paused = False
         self._error: UpstreamError | None = None
-        self.answered = False
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+
+    @property
+    def open(self) -> bool:
+        """Neither closed nor being closed (the provider's FIN may not have been handled yet)."""
+        return not self.closed and self._transport is not None and not self._transport.is_closing()
 
     @property
     def reusable(self) -> bool:
-        return self._complete and self._keep_alive and not self.closed
+        return self._complete and self._keep_alive and self.open
 
     def send(self, head: bytes, body: bytes) -> None:
         self._start_response()
@@ -388,35 +422,49 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._complete:
-            self.abort()  # bytes after a complete response: nothing sane can follow on this one
+            self._refuse("bytes after a complete response")
             return
-        self.answered = True
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail(UpstreamError("the response is not valid HTTP/1.1"))
-            self.abort()
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as error:
+            # httptools wraps what a callback raised; its reason is ours to give.
+            stop = error.__context__
+            self._refuse(str(stop) if isinstance(stop, _StopParsing) else _NOT_HTTP)
+            return
+        if not self._head_complete:
+            self._head_bytes += len(data)
+            if self._head_bytes > _MAX_HEAD_BYTES:
+                self._refuse("the response head is too large")
 
     def eof_received(self) -> bool:
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._head_complete and self._ends_with_close:
-            self._complete = True
+        if self._head_complete and self._ends_with_close and exc is None:
+            self._complete = True  # a body without a length ends with the connection
         elif not self._complete:
             self._fail(UpstreamError("the connection closed before the response was complete"))
         self._wake()
-        self._client.forget(self)
+        self._client.lost(self)
+
+    def _refuse(self, reason: str) -> None:
+        """Keep what arrived complete; fail what did not; never reuse the connection."""
+        self._keep_alive = False
+        if not self._complete:
+            self._fail(UpstreamError(reason))
+        self.abort()
 
     # httptools callbacks
 
     def on_message_begin(self) -> None:
         if self._complete:
-            self._keep_alive = False  # more than the one answer asked for: do not reuse
+            raise _StopParsing("more than one response to one request")
         self._headers = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self._headers) >= _MAX_HEADERS:
+            raise _StopParsing("the response has too many headers")
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
@@ -427,12 +475,13 @@ class _Connection(asyncio.Protocol):
         self._head_complete = True
         # Asked here: once the message is complete the parser has moved on to the next one.
         self._keep_alive = self._parser.should_keep_alive()
-        names = {name for name, _ in self._headers}
-        self._ends_with_close = (
-            "content-length" not in names
-            and "transfer-encoding" not in names
-            and status not in self._UNTIL_CLOSE_EXEMPT
-        )
+        length = chunked = False
+        for name, value in self._headers:
+            if name == "content-length":
+                length = True
+            elif name == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+        self._ends_with_close = not (length or chunked or status in self._NO_BODY)
         self._wake()
 
     def on_body(self, body: bytes) -> None:

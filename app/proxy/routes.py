@@ -211,15 +211,21 @@ class _Forward:
             headers,
             body,
         )
-        services.metrics.upstream_latency.labels(route.provider.value).observe(
-            time.perf_counter() - sent
-        )
-        passed = response_headers(upstream.headers)
-        passed.setdefault("content-type", "application/json")
-        if upstream.content_type == "text/event-stream":
-            await exchange.stream(upstream.status, passed, _relay(upstream, call, self.dialect))
-        else:
-            await _relay_whole(exchange, upstream, passed, call, route.provider)
+        try:
+            services.metrics.upstream_latency.labels(route.provider.value).observe(
+                time.perf_counter() - sent
+            )
+            passed = response_headers(upstream.headers)
+            passed.setdefault("content-type", "application/json")
+            if upstream.content_type == "text/event-stream":
+                relay = _relay(upstream, call, self.dialect)
+                await exchange.stream(upstream.status, passed, relay)
+            else:
+                await _relay_whole(exchange, upstream, passed, call, route.provider)
+        finally:
+            # Also when the relay never started (the client left first): the connection and
+            # its slot must not stay taken.
+            upstream.close()
 
 
 async def _body(exchange: Exchange, limit: int) -> bytes:
