@@ -390,13 +390,20 @@ class _Digest:
     def of(cls, batch: Sequence[UsageRecord]) -> _Digest:
         digest = cls()
         hour_starts: dict[int, datetime] = {}
+        as_uuid, as_time = db.bulk_encoders()
+        projects: dict[uuid.UUID, Any] = {}
         for record in batch:
             seconds = record.at.timestamp()
             hour_number = int(seconds // 3600)
             hour = hour_starts.get(hour_number)
             if hour is None:
                 hour = hour_starts[hour_number] = datetime.fromtimestamp(hour_number * 3600, UTC)
-            digest.events.append(_event_row(record, _time_ordered_text(seconds)))
+            project = projects.get(record.project_id)
+            if project is None:
+                project = projects[record.project_id] = as_uuid(record.project_id)
+            digest.events.append(
+                _event_row(record, _time_ordered_text(seconds), project, as_time(record.at))
+            )
             digest._count(record, hour)
             if record.auth_failure is None:
                 if record.client_ip is not None:
@@ -467,10 +474,11 @@ def _hour_row(key_id: str, hour: datetime, totals: _Hour) -> tuple[Any, ...]:
     )
 
 
-def _event_row(record: UsageRecord, event_id: str) -> tuple[Any, ...]:
+def _event_row(record: UsageRecord, event_id: str, project: Any, at: Any) -> tuple[Any, ...]:
+    """`project` and `at`: the record's project id and time, as `db.bulk_encoders()` gives them."""
     return (
         event_id,
-        record.project_id,
+        project,
         record.api_key_id,
         record.provider,
         record.model,
@@ -481,5 +489,5 @@ def _event_row(record: UsageRecord, event_id: str) -> tuple[Any, ...]:
         record.output_tokens,
         record.client_ip,
         record.auth_failure,
-        record.at,
+        at,
     )

@@ -22,7 +22,9 @@ from app import db
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and one of these is
+# built on every recorded request.
+@dataclass(slots=True)
 class UsageRecord:
     project_id: uuid.UUID
     api_key_id: str
