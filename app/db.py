@@ -26,6 +26,7 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.query.mixins import LockStrength
 from piccolo.table import Table
 
 from app.settings import DatabaseConfig
@@ -145,11 +146,22 @@ async def lock_for_update(table: type[Table], row_id: object) -> None:
     PostgreSQL needs `SELECT ... FOR UPDATE` for read-check-write rules (e.g. "keep one owner");
     SQLite's IMMEDIATE transactions already admit one writer at a time.
     """
+    await _lock_row(table, row_id, LockStrength.update)
+
+
+async def lock_for_share(table: type[Table], row_id: object) -> None:
+    """Hold off `lock_for_update` on one row until the transaction ends, without holding off
+    other sharers: many writes may rest on a fact that one rare change must not alter under
+    them (a member's role while they create keys)."""
+    await _lock_row(table, row_id, LockStrength.share)
+
+
+async def _lock_row(table: type[Table], row_id: object, strength: LockStrength) -> None:
     if not is_sqlite():
         await (
             table.select(table._meta.primary_key)
             .where(table._meta.primary_key == row_id)
-            .lock_rows()
+            .lock_rows(strength)
         )
 
 

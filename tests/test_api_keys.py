@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from litestar import Litestar
 
 from app.clock import FrozenClock
 from app.security import tokens
@@ -15,6 +16,7 @@ from tests.helpers import (
     API_KEYS,
     CREATE_KEY,
     DELETE_KEY,
+    REMOVE_MEMBER,
     UPDATE_NOTE,
     add_member,
     create_key,
@@ -468,3 +470,43 @@ async def test_a_key_sees_no_creator_email(gql: GraphQLClient) -> None:
 
     assert data["project"]["apiKeys"]["edges"][0]["node"]["createdBy"] is None
     assert owner.email not in str(data)
+
+
+@pytest.mark.parametrize("change", ["create", "rename", "delete"])
+async def test_an_admin_removed_while_changing_a_key_changes_nothing(
+    app: Litestar, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    admin = await sign_up(gql)
+    await add_member(gql, owner, project["id"], admin.email, "ADMIN")
+    key = await create_key(gql, admin, project["id"], note="kept")
+    projects = app.state.services.projects
+    read_rights = projects.access
+    removed: list[str] = []
+
+    async def rights_read_just_before_the_removal(principal: Any, project_id: Any) -> Any:
+        # The admin's rights are read; the owner's removal commits right after that read.
+        access = await read_rights(principal, project_id)
+        if str(principal.user_id) == admin.user_id and not removed:
+            removed.append(admin.user_id)
+            await gql.execute(
+                REMOVE_MEMBER,
+                {"input": {"projectId": project["id"], "userId": admin.user_id}},
+                owner.access_token,
+            )
+        return access
+
+    monkeypatch.setattr(projects, "access", rights_read_just_before_the_removal)
+    query, payload, field = {
+        "create": (CREATE_KEY, {"projectId": project["id"], "note": "late"}, "createApiKey"),
+        "rename": (UPDATE_NOTE, {"id": key["id"], "note": "late"}, "updateApiKeyNote"),
+        "delete": (DELETE_KEY, {"id": key["id"]}, "deleteApiKey"),
+    }[change]
+
+    data = await gql.execute(query, {"input": payload}, admin.access_token)
+
+    assert removed
+    assert data[field]["userErrors"][0]["code"] == "NOT_FOUND"
+    listing = await gql.execute(API_KEYS, {"id": project["id"]}, owner.access_token)
+    notes = [edge["node"]["note"] for edge in listing["project"]["apiKeys"]["edges"]]
+    assert notes == ["kept"]

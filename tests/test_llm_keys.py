@@ -21,6 +21,7 @@ from tests.helpers import (
     ADD_LLM_KEY,
     DELETE_LLM_KEY,
     LLM_KEYS,
+    REMOVE_MEMBER,
     UPDATE_LLM_KEY,
     add_llm_key,
     add_member,
@@ -492,3 +493,48 @@ async def test_a_custom_model_with_a_trailing_newline_is_refused(gql: GraphQLCli
     )
 
     assert data["addLlmApiKey"]["userErrors"][0]["field"] == ["customModels", "0"]
+
+
+@pytest.mark.parametrize("change", ["add", "update", "delete"])
+async def test_an_admin_removed_while_changing_a_provider_key_changes_nothing(
+    app: Litestar, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    admin = await sign_up(gql)
+    await add_member(gql, owner, project["id"], admin.email, "ADMIN")
+    key = await add_llm_key(gql, admin, project["id"], customModels=["kept-model"])
+    projects = app.state.services.projects
+    read_rights = projects.access
+    removed: list[str] = []
+
+    async def rights_read_just_before_the_removal(principal: Any, project_id: Any) -> Any:
+        access = await read_rights(principal, project_id)
+        if str(principal.user_id) == admin.user_id and not removed:
+            removed.append(admin.user_id)
+            await gql.execute(
+                REMOVE_MEMBER,
+                {"input": {"projectId": project["id"], "userId": admin.user_id}},
+                owner.access_token,
+            )
+        return access
+
+    monkeypatch.setattr(projects, "access", rights_read_just_before_the_removal)
+    query, payload, field = {
+        "add": (
+            ADD_LLM_KEY,
+            {"projectId": project["id"], "provider": "ANTHROPIC", "secretKey": SECRET},
+            "addLlmApiKey",
+        ),
+        "update": (UPDATE_LLM_KEY, {"id": key["id"], "customModels": ["late"]}, "updateLlmApiKey"),
+        "delete": (DELETE_LLM_KEY, {"id": key["id"]}, "deleteLlmApiKey"),
+    }[change]
+
+    data = await gql.execute(query, {"input": payload}, admin.access_token)
+
+    assert removed
+    assert data[field]["userErrors"][0]["code"] == "NOT_FOUND"
+    listing = await gql.execute(LLM_KEYS, {"id": project["id"]}, owner.access_token)
+    assert [(k["provider"], k["customModels"]) for k in listing["project"]["llmApiKeys"]] == [
+        ("OPENAI", ["kept-model"])
+    ]

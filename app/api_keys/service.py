@@ -98,6 +98,9 @@ class ApiKeyService:
             )
             try:
                 async with db.transaction():
+                    await self._confirm_manager(
+                        principal, project_id, "create API keys", _project_not_found()
+                    )
                     await ApiKey.insert(_row(record, tokens.digest(secret)))
                     await self._audit_change(principal, "api_key.create", record)
             except Exception as error:
@@ -112,6 +115,9 @@ class ApiKeyService:
         note = _valid_note(note)
         key = await self._managed_key(principal, key_id, "edit API keys")
         async with db.transaction():
+            await self._confirm_manager(
+                principal, key.project_id, "edit API keys", _key_not_found()
+            )
             updated = (
                 await ApiKey.update({ApiKey.note: note})
                 .where((ApiKey.id == key.id) & ApiKey.deleted_at.is_null())
@@ -128,6 +134,9 @@ class ApiKeyService:
     async def delete(self, principal: Principal, *, key_id: str) -> str:
         key = await self._managed_key(principal, key_id, "delete API keys")
         async with db.transaction():
+            await self._confirm_manager(
+                principal, key.project_id, "delete API keys", _key_not_found()
+            )
             deleted = (
                 await ApiKey.update({ApiKey.deleted_at: self._clock.now()})
                 .where((ApiKey.id == key.id) & ApiKey.deleted_at.is_null())
@@ -186,6 +195,13 @@ class ApiKeyService:
         )
         return key
 
+    async def _confirm_manager(
+        self, principal: Principal, project_id: uuid.UUID, action: str, missing: NotFound
+    ) -> None:
+        """The role checked before, read again under the project's lock in the write's own
+        transaction (see `ProjectService.manage_locked`)."""
+        await self._projects.manage_locked(principal, project_id, action=action, missing=missing)
+
     async def _audit_change(
         self, principal: Principal, action: str, key: ApiKeyRecord, **extra: Any
     ) -> None:
@@ -210,6 +226,10 @@ def _valid_note(note: str) -> str:
 
 def _key_not_found() -> NotFound:
     return NotFound("API key not found.", field=("id",))
+
+
+def _project_not_found() -> NotFound:
+    return NotFound("Project not found.", field=("projectId",))
 
 
 def _row(key: ApiKeyRecord, secret_digest: str) -> ApiKey:

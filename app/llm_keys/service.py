@@ -130,6 +130,7 @@ class LlmKeyService:
         )
         try:
             async with db.transaction():
+                await self._confirm_manager(principal, project_id, "add LLM API keys")
                 if await LlmApiKey.exists().where(
                     (LlmApiKey.project == project_id) & (LlmApiKey.provider == provider.value)
                 ):
@@ -151,12 +152,13 @@ class LlmKeyService:
         The row is re-read under a lock inside the transaction, and only what the caller sent is
         written, so two admins changing different things at once both get their change.
         """
-        await self._managed_key(principal, key_id, "update LLM API keys")
+        key = await self._managed_key(principal, key_id, "update LLM API keys")
         secret = None if changes.secret_key is None else _valid_secret(changes.secret_key)
         models = (
             None if changes.custom_models is None else _valid_custom_models(changes.custom_models)
         )
         async with db.transaction():
+            await self._confirm_manager(principal, key.project_id, "update LLM API keys")
             await db.lock_for_update(LlmApiKey, key_id)
             row = await LlmApiKey.select().where(LlmApiKey.id == key_id).first()
             if row is None:  # deleted a moment ago
@@ -201,6 +203,7 @@ class LlmKeyService:
         """Remove the key and its ciphertext; requests routed through it stop at once."""
         key = await self._managed_key(principal, key_id, "delete LLM API keys")
         async with db.transaction():
+            await self._confirm_manager(principal, key.project_id, "delete LLM API keys")
             rows = await LlmApiKey.delete().where(LlmApiKey.id == key_id).returning(LlmApiKey.id)
             if not rows:
                 raise _not_found()
@@ -299,6 +302,16 @@ class LlmKeyService:
         if row is None:
             return None
         return self._keyring.decrypt(row["secret_ciphertext"], _binding(_record(row)))
+
+    async def _confirm_manager(
+        self, principal: Principal, project_id: uuid.UUID, action: str
+    ) -> None:
+        """The role checked before, read again under the project's lock in the write's own
+        transaction (see `ProjectService.manage_locked`)."""
+        # Every change here marks the project's routes as changed: an update of its row.
+        await self._projects.manage_locked(
+            principal, project_id, action=action, missing=_not_found(), updates_project=True
+        )
 
     async def _managed_key(
         self, principal: Principal, key_id: uuid.UUID, action: str

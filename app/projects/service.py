@@ -145,6 +145,29 @@ class ProjectService:
         access.require_role(MANAGERS, action)
         return access
 
+    async def manage_locked(
+        self,
+        principal: Principal,
+        project_id: uuid.UUID,
+        *,
+        action: str,
+        missing: NotFound,
+        updates_project: bool = False,
+    ) -> ProjectAccess:
+        """`manage`, read again inside the caller's write transaction under a lock on the project.
+
+        Removing a member takes the exclusive lock, so a member removed at the same moment either
+        is gone before this read (and the write is refused) or is removed only after the write
+        committed: never a key created by someone no longer allowed to. The lock is shared unless
+        the write also updates the project row (`updates_project`): two sharers that both go on
+        to update the row would wait for each other.
+        """
+        if updates_project:
+            await db.lock_for_update(Project, project_id)
+        else:
+            await db.lock_for_share(Project, project_id)
+        return await self.manage(principal, project_id, action=action, missing=missing)
+
     async def find(self, principal: Principal, project_id: uuid.UUID) -> ProjectAccess | None:
         try:
             return await self.access(principal, project_id)
