@@ -6,6 +6,7 @@
     ├── Forbidden               the caller may see the object but lacks the role to act on it
     ├── AlreadyExists           a uniqueness rule would be broken
     ├── InvalidCredentials      email/password pair rejected (same answer for either half)
+    ├── TooManyAttempts         too many logIn attempts lately, for the account or the address
     ├── InvalidRefreshToken     refresh token unknown, expired, revoked or reused
     ├── LastOwner               the change would leave a project without an owner
     └── Unauthenticated         the operation needs a signed-in caller
@@ -26,6 +27,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     ALREADY_EXISTS = "ALREADY_EXISTS"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
     LAST_OWNER = "LAST_OWNER"
     UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -88,6 +90,10 @@ class AlreadyExists(DomainError):
 
 class InvalidCredentials(DomainError):
     code = ErrorCode.INVALID_CREDENTIALS
+
+
+class TooManyAttempts(DomainError):
+    code = ErrorCode.TOO_MANY_ATTEMPTS
 
 
 class InvalidRefreshToken(DomainError):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from app.accounts.tables import RefreshToken, User
+from app.accounts.tables import LoginAttempt, RefreshToken, User
 from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
 from app.llm_keys.tables import LlmApiKey
@@ -19,6 +19,7 @@ APP_CONFIG = AppConfig(
     table_classes=[
         User,
         RefreshToken,
+        LoginAttempt,
         Project,
         Membership,
         AuditEvent,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.accounts.authenticator import AccessTokenAuthenticator
 from app.accounts.service import AccountService
+from app.accounts.throttle import LoginThrottle
 from app.api_keys.service import ApiKeyService
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
 from app.audit.service import AuditService
@@ -55,6 +56,7 @@ class Services:
             access_tokens=access_tokens,
             refresh_token_ttl=settings.auth.refresh_token_ttl,
             audit=audit,
+            throttle=LoginThrottle(settings.auth, clock, settings.secret_key),
         )
         projects = ProjectService(clock=clock, accounts=accounts, audit=audit)
         llm_keys = LlmKeyService(

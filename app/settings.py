@@ -101,6 +101,10 @@ class DatabaseConfig:
 class AuthConfig:
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
+    # logIn attempts allowed within the window, per account and per client address.
+    login_window: timedelta = timedelta(minutes=15)
+    login_attempts_per_account: int = 10
+    login_attempts_per_ip: int = 100
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,15 @@ class Settings:
                     seconds=_int(
                         env_vars, "TRAYLINX_REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, minimum=60
                     )
+                ),
+                login_window=timedelta(
+                    minutes=_int(env_vars, "TRAYLINX_LOGIN_WINDOW_MINUTES", 15, minimum=1)
+                ),
+                login_attempts_per_account=_int(
+                    env_vars, "TRAYLINX_LOGIN_ATTEMPTS_PER_ACCOUNT", 10, minimum=1
+                ),
+                login_attempts_per_ip=_int(
+                    env_vars, "TRAYLINX_LOGIN_ATTEMPTS_PER_IP", 100, minimum=1
                 ),
             ),
             api_keys=ApiKeyConfig(

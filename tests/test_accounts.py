@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from litestar import Litestar
 
+from app.accounts.tables import LoginAttempt
 from app.clock import FrozenClock
+from app.settings import Settings
+from tests.conftest import serving
 from tests.graphql_client import GraphQLClient
 from tests.helpers import LOG_IN, LOG_OUT, PASSWORD, REFRESH, SIGN_UP, VIEWER, new_email, sign_up
 
@@ -190,3 +196,91 @@ async def test_password_is_stored_as_an_argon2id_hash(gql: GraphQLClient) -> Non
 
     assert row["password_hash"].startswith("$argon2id$")
     assert PASSWORD not in row["password_hash"]
+
+
+async def _log_in(gql: GraphQLClient, email: str, password: str) -> dict[str, Any]:
+    data = await gql.execute(LOG_IN, {"input": {"email": email, "password": password}})
+    payload: dict[str, Any] = data["logIn"]
+    return payload
+
+
+async def test_too_many_attempts_on_an_account_pause_it_for_the_window(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    session = await sign_up(gql)
+    for _ in range(10):
+        failed = await _log_in(gql, session.email, "not the password!")
+        assert failed["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+
+    refused = await _log_in(gql, session.email.upper(), PASSWORD)  # even the right password
+
+    assert refused["accessToken"] is None
+    assert refused["userErrors"] == [
+        {
+            "field": ["email"],
+            "message": "Too many login attempts. Try again in 15 minutes.",
+            "code": "TOO_MANY_ATTEMPTS",
+        }
+    ]
+    clock.advance(timedelta(minutes=15, seconds=1))
+    assert (await _log_in(gql, session.email, PASSWORD))["accessToken"]
+
+
+async def test_a_successful_login_clears_the_accounts_attempts(gql: GraphQLClient) -> None:
+    session = await sign_up(gql)
+    for _ in range(9):
+        await _log_in(gql, session.email, "not the password!")
+    assert (await _log_in(gql, session.email, PASSWORD))["accessToken"]
+
+    for _ in range(10):
+        failed = await _log_in(gql, session.email, "still not it")
+        assert failed["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+    last = await _log_in(gql, session.email, "still not it")
+    assert last["userErrors"][0]["code"] == "TOO_MANY_ATTEMPTS"
+
+
+async def test_a_paused_account_is_not_checked_against_its_password_hash(
+    app: Litestar, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await sign_up(gql)
+    for _ in range(10):
+        await _log_in(gql, session.email, "not the password!")
+    hasher = app.state.services.accounts._hasher
+    verified: list[str] = []
+
+    async def counting_verify(password: str, stored: str | None) -> bool:
+        verified.append(password)
+        return False
+
+    monkeypatch.setattr(hasher, "verify", counting_verify)
+
+    await _log_in(gql, session.email, "one more guess")
+
+    assert verified == []
+
+
+async def test_one_address_guessing_many_accounts_is_paused(
+    settings: Settings, app: Litestar
+) -> None:
+    strict = replace(settings, auth=replace(settings.auth, login_attempts_per_ip=5))
+    async with serving(strict) as http:
+        gql = GraphQLClient(http)
+        owner = await sign_up(gql)
+        for _ in range(5):
+            failed = await _log_in(gql, new_email(), PASSWORD)
+            assert failed["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+
+        refused = await _log_in(gql, owner.email, PASSWORD)
+
+    assert refused["userErrors"][0]["code"] == "TOO_MANY_ATTEMPTS"
+
+
+async def test_attempts_keep_no_email_address(gql: GraphQLClient) -> None:
+    email = new_email("private")
+    await _log_in(gql, email, PASSWORD)
+
+    rows = await LoginAttempt.select()
+
+    assert len(rows) == 1
+    assert email not in str(rows)
+    assert rows[0]["client_ip"] == "203.0.113.7"

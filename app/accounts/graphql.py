@@ -125,9 +125,11 @@ class AccountMutations:
 
     @strawberry.mutation(description="Start a session with email and password.")
     async def log_in(self, info: AppInfo, input: LogInInput) -> LogInPayload:
-        accounts = info.context.services.accounts
+        context = info.context
         session, errors = await attempt(
-            lambda: accounts.log_in(email=input.email, password=input.password)
+            lambda: context.services.accounts.log_in(
+                email=input.email, password=input.password, client_ip=context.client_ip
+            )
         )
         return LogInPayload(**_auth_fields(session), user_errors=errors)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from app import db
 from app.accounts.tables import RefreshToken, User
+from app.accounts.throttle import LoginThrottle
 from app.audit.service import AuditService
 from app.clock import Clock
 from app.errors import (
@@ -66,12 +67,14 @@ class AccountService:
         access_tokens: AccessTokenCodec,
         refresh_token_ttl: timedelta,
         audit: AuditService,
+        throttle: LoginThrottle,
     ) -> None:
         self._clock = clock
         self._hasher = hasher
         self._access_tokens = access_tokens
         self._refresh_token_ttl = refresh_token_ttl
         self._audit = audit
+        self._throttle = throttle
 
     async def sign_up(
         self, principal: Principal, *, email: str, password: str, name: str
@@ -109,8 +112,10 @@ class AccountService:
             raise
         return session
 
-    async def log_in(self, *, email: str, password: str) -> AuthSession:
-        row = await User.select().where(User.email == normalise_email(email)).first()
+    async def log_in(self, *, email: str, password: str, client_ip: str | None) -> AuthSession:
+        email = normalise_email(email)
+        await self._throttle.attempt(email, client_ip)
+        row = await User.select().where(User.email == email).first()
         stored_hash = row["password_hash"] if row else None
         if len(password) > MAX_PASSWORD_LENGTH or not await self._hasher.verify(
             password, stored_hash
@@ -118,6 +123,7 @@ class AccountService:
             # One answer for unknown email and wrong password: no account enumeration.
             raise InvalidCredentials("Email or password is incorrect.")
         assert row is not None
+        await self._throttle.succeeded(email)
         async with db.transaction():
             return await self._start_session(_user_record(row), family_id=uuid.uuid4())
 

@@ -1,4 +1,4 @@
-"""Accounts: people who log in, and their refresh tokens."""
+"""Accounts: people who log in, their refresh tokens, and recent login attempts."""
 
 from piccolo.columns import UUID, ForeignKey, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
@@ -30,3 +30,15 @@ class RefreshToken(Table, tablename="refresh_tokens"):
     # Set when this token was exchanged for a new one (rotation) or revoked (logout, reuse).
     used_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class LoginAttempt(Table, tablename="login_attempts"):
+    """One logIn call, kept for the throttle's window; a successful login clears its account's.
+
+    The email is kept only as a keyed digest: attempts name addresses that may have no account.
+    """
+
+    id = UUID(primary_key=True)
+    email_digest = Varchar(length=64, null=False, index=True)
+    client_ip = Varchar(length=45, null=True, default=None, index=True)
+    attempted_at = Timestamptz(null=False, index=True)

@@ -23,6 +23,7 @@ from app.usage.middleware import PRINCIPAL_SCOPE_KEY
 class Context(BaseContext, kw_only=True):
     principal: Principal
     services: Services
+    client_ip: str | None
     users: DataLoader[uuid.UUID, UserRecord | None]
 
 
@@ -39,7 +40,9 @@ async def context_getter(request: Request[Any, Any, Any]) -> Context:
     ip = client_ip(request)
     principal = await services.guard.principal_for(request.headers.get("authorization"), ip)
     request.scope[PRINCIPAL_SCOPE_KEY] = principal  # type: ignore[literal-required]
-    return Context(principal=principal, services=services, users=_user_loader(services))
+    return Context(
+        principal=principal, services=services, client_ip=ip, users=_user_loader(services)
+    )
 
 
 def _user_loader(services: Services) -> DataLoader[uuid.UUID, UserRecord | None]:
