@@ -577,3 +577,41 @@ async def test_operations_ending_in_errors_count_as_errors(traffic: Traffic) -> 
         "lastUsedAt": None,
         "lastUsedIp": None,
     }
+
+
+KEYS_WITH_USAGE = """
+query Keys($id: ID!) {
+  project(id: $id) { apiKeys(first: 100) { edges { node { id usage24h { requests } } } } }
+}
+"""
+
+
+async def test_a_page_of_keys_reads_their_usage_in_one_query(
+    traffic: Traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = traffic.key
+    second = await create_key(traffic.gql, traffic.owner, traffic.project["id"], note="second")
+    idle = await create_key(traffic.gql, traffic.owner, traffic.project["id"], note="idle")
+    await traffic.calls(3)
+    traffic.key = second
+    await traffic.calls(2)
+    reports = traffic.services.usage_reports
+    read_for_usage = reports.last_24_hours
+    reads: list[list[str]] = []
+
+    async def counted(key_ids: list[str]) -> Any:
+        reads.append(list(key_ids))
+        return await read_for_usage(key_ids)
+
+    monkeypatch.setattr(reports, "last_24_hours", counted)
+
+    data = await traffic.query(KEYS_WITH_USAGE, {"id": traffic.project["id"]})
+
+    nodes = [edge["node"] for edge in data["project"]["apiKeys"]["edges"]]
+    assert {node["id"]: node["usage24h"]["requests"] for node in nodes} == {
+        first["id"]: 3,
+        second["id"]: 2,
+        idle["id"]: 0,
+    }
+    assert len(reads) == 1
+    assert sorted(reads[0]) == sorted([first["id"], second["id"], idle["id"]])

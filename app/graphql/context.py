@@ -18,6 +18,7 @@ from app.accounts.service import UserRecord
 from app.security.principal import Principal
 from app.services import Services
 from app.usage.middleware import PRINCIPAL_SCOPE_KEY
+from app.usage.service import KeyActivity
 
 
 class Context(BaseContext, kw_only=True):
@@ -25,6 +26,7 @@ class Context(BaseContext, kw_only=True):
     services: Services
     client_ip: str | None
     users: DataLoader[uuid.UUID, UserRecord | None]
+    key_activity: DataLoader[str, KeyActivity]
 
 
 # What every resolver receives; typed so services and loaders are checked end to end.
@@ -41,7 +43,11 @@ async def context_getter(request: Request[Any, Any, Any]) -> Context:
     principal = await services.guard.principal_for(request.headers.get("authorization"), ip)
     request.scope[PRINCIPAL_SCOPE_KEY] = principal  # type: ignore[literal-required]
     return Context(
-        principal=principal, services=services, client_ip=ip, users=_user_loader(services)
+        principal=principal,
+        services=services,
+        client_ip=ip,
+        users=_user_loader(services),
+        key_activity=_key_activity_loader(services),
     )
 
 
@@ -49,5 +55,13 @@ def _user_loader(services: Services) -> DataLoader[uuid.UUID, UserRecord | None]
     async def load(ids: list[uuid.UUID]) -> list[UserRecord | None]:
         found = await services.accounts.users(ids)
         return [found.get(user_id) for user_id in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _key_activity_loader(services: Services) -> DataLoader[str, KeyActivity]:
+    async def load(key_ids: list[str]) -> list[KeyActivity]:
+        found = await services.usage_reports.last_24_hours(key_ids)
+        return [found[key_id] for key_id in key_ids]
 
     return DataLoader(load_fn=load)

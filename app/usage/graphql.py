@@ -132,7 +132,7 @@ async def project_usage(
 
 
 async def key_usage_24h(info: AppInfo, key: ApiKeyRecord) -> UsageSummaryType:
-    activity = await info.context.services.usage_reports.last_24_hours(key.id)
+    activity = await info.context.key_activity.load(key.id)
     return UsageSummaryType(
         requests=activity.requests,
         errors=activity.errors,
