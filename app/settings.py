@@ -159,6 +159,8 @@ class GraphQLLimits:
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2_000
+    # Objects one operation may ask for, every connection's page multiplying what it holds.
+    max_objects: int = 10_000
     max_body_bytes: int = 1024 * 1024
 
 

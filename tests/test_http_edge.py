@@ -366,3 +366,54 @@ async def test_a_jwt_issued_in_the_future_gets_401(
     response = await gql.post(VIEWER, token=token)
 
     assert response.status_code == 401
+
+
+KEYS_AND_ADDRESSES = """
+query Wide($projects: Int, $keys: Int, $ips: Int) {
+  projects(first: $projects) {
+    edges { node { apiKeys(first: $keys) { edges { node { ...Addresses } } } } }
+  }
+}
+fragment Addresses on ApiKey { clientIps(first: $ips) { edges { node { ip } } } }
+"""
+
+
+@pytest.mark.parametrize(
+    ("variables", "objects"),
+    [
+        # 100 projects, 100 keys each, 100 addresses each.
+        ({"projects": 100, "keys": 100, "ips": 100}, 1_010_100),
+        ({"projects": 100, "keys": 100, "ips": 0}, 10_100),
+        # Pages left out count as the default page of 20.
+        ({"keys": 30}, 20 + 600 + 12_000),
+    ],
+)
+async def test_an_operation_that_could_fetch_too_much_is_refused_before_it_runs(
+    gql: GraphQLClient, variables: dict[str, int], objects: int
+) -> None:
+    session = await sign_up(gql)
+
+    response = await gql.post(KEYS_AND_ADDRESSES, variables, session.access_token)
+
+    body = response.json()
+    assert body.get("data") is None
+    assert body["errors"][0]["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "objects": objects,
+        "limit": 10_000,
+    }
+    assert f"up to {objects:,} objects" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{}, {"projects": 20, "keys": 100, "ips": 3}, {"projects": 100, "keys": 9, "ips": 10}],
+)
+async def test_operations_within_the_object_limit_run(
+    gql: GraphQLClient, variables: dict[str, int]
+) -> None:
+    session = await sign_up(gql)
+
+    data = await gql.execute(KEYS_AND_ADDRESSES, variables, session.access_token)
+
+    assert data == {"projects": {"edges": []}}

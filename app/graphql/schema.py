@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext
 from app.accounts.graphql import AccountMutations, UserType
 from app.api_keys.graphql import ApiKeyMutations
 from app.graphql.context import AppInfo
+from app.graphql.cost import LimitQueryCost
 from app.graphql.errors import MaskUnexpectedErrors, is_expected
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.scalars import DATETIME_SCALAR
@@ -97,6 +98,7 @@ def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = T
         # Parsing and validating the same document again costs more than executing it.
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        lambda: LimitQueryCost(max_objects=limits.max_objects),
         MaskUnexpectedErrors,
         MarkRejectedOperations,
     ]
