@@ -60,7 +60,7 @@ def create_app(
             started.callback(services.routes.clear)
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             graphql_controller(settings),
             proxy_mount(services),
@@ -68,7 +68,6 @@ def create_app(
             readyz,
             metrics,
         ],
-        middleware=[observe_requests(services.metrics)],
         lifespan=[database],
         state=_state(services),
         exception_handlers={BearerRejected: _bearer_rejected, HTTPException: _http_error},
@@ -81,6 +80,11 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    # Around the router rather than as route middleware, which Litestar runs only for requests a
+    # route answers: request ids and request metrics cover 404s and 405s too. (Litestar wraps
+    # its own CORS and OpenTelemetry middleware around the router the same way.)
+    app.asgi_handler = observe_requests(services.metrics)(app.asgi_handler)
+    return app
 
 
 def _state(services: Services) -> Any:

@@ -51,6 +51,16 @@ async def test_metric_labels_stay_bounded_whatever_the_path(http: httpx.AsyncCli
     text = (await http.get("/metrics")).text
 
     assert "no-such-page" not in text
+    assert 'traylinx_http_requests_total{method="GET",route="unmatched",status="404"} 20.0' in text
+
+
+async def test_requests_no_route_answers_carry_a_request_id_too(http: httpx.AsyncClient) -> None:
+    missing = await http.get("/no-such-page", headers={"x-request-id": "trace-404"})
+    wrong_method = await http.put("/graphql")
+
+    assert (missing.status_code, missing.headers["x-request-id"]) == (404, "trace-404")
+    assert wrong_method.status_code == 405
+    assert re.fullmatch(r"[0-9a-f]{16}", wrong_method.headers["x-request-id"])
 
 
 async def test_every_response_carries_a_request_id(http: httpx.AsyncClient) -> None:
