@@ -9,7 +9,13 @@ from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
 from app.llm_keys.tables import LlmApiKey
 from app.projects.tables import Membership, Project
-from app.usage.tables import KeyClientIp, SecurityAlert, UsageEvent, UsageHourly
+from app.usage.tables import (
+    KeyClientIp,
+    SecurityAlert,
+    UsageEvent,
+    UsageHourly,
+    UsageProjectHourly,
+)
 
 MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations"
 
@@ -27,6 +33,7 @@ APP_CONFIG = AppConfig(
         LlmApiKey,
         UsageEvent,
         UsageHourly,
+        UsageProjectHourly,
         KeyClientIp,
         SecurityAlert,
     ],

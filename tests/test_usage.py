@@ -12,12 +12,14 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from app import db
 from app.clock import FrozenClock
 from app.main import create_app
 from app.services import Services
 from app.settings import Settings
 from app.usage.recorder import UsageRecord, UsageRecorder
-from app.usage.tables import UsageEvent, UsageHourly
+from app.usage.tables import UsageEvent, UsageHourly, UsageProjectHourly
+from piccolo_migrations.traylinx_2026_11_27t14_06_50_000000 import BACKFILL
 from tests.conftest import TEST_HASHER, running
 from tests.graphql_client import GraphQLClient, Session
 from tests.helpers import (
@@ -615,3 +617,33 @@ async def test_a_page_of_keys_reads_their_usage_in_one_query(
     }
     assert len(reads) == 1
     assert sorted(reads[0]) == sorted([first["id"], second["id"], idle["id"]])
+
+
+async def test_project_hours_sum_the_keys_and_the_migration_rebuilds_them(
+    traffic: Traffic,
+) -> None:
+    start = traffic.clock.now().replace(minute=0, second=0, microsecond=0)
+    second = await create_key(traffic.gql, traffic.owner, traffic.project["id"], note="second")
+    await traffic.calls(3)
+    await traffic.calls(2, body=b"{broken")
+    traffic.clock.advance(timedelta(hours=2))
+    traffic.key = second
+    await traffic.calls(4)
+    window = {
+        "id": traffic.project["id"],
+        "from": _iso(start),
+        "to": _iso(start + timedelta(hours=4)),
+        "g": "HOUR",
+    }
+    recorded = (await traffic.query(USAGE, window))["project"]["usage"]
+    assert [p["requests"] for p in recorded["points"]] == [5, 0, 4, 0]
+    assert recorded["totals"] == {"requests": 9, "errors": 2}
+    keys = [row["requests"] for row in await UsageHourly.select(UsageHourly.requests)]
+    assert sorted(keys) == [4, 5]
+
+    # What the migration does for usage recorded before the project table existed.
+    async with db.transaction():
+        await UsageProjectHourly.delete(force=True)
+        await UsageProjectHourly.raw(BACKFILL)
+
+    assert (await traffic.query(USAGE, window))["project"]["usage"] == recorded

@@ -117,6 +117,20 @@ ON CONFLICT (api_key_id, hour_start) DO UPDATE SET
     output_tokens = usage_hourly.output_tokens + excluded.output_tokens
 """
 
+_UPSERT_PROJECT_HOUR = """
+INSERT INTO usage_project_hourly (project_id, hour_start, requests, client_errors,
+    server_errors, upstream_errors, auth_failures, input_tokens, output_tokens)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})
+ON CONFLICT (project_id, hour_start) DO UPDATE SET
+    requests = usage_project_hourly.requests + excluded.requests,
+    client_errors = usage_project_hourly.client_errors + excluded.client_errors,
+    server_errors = usage_project_hourly.server_errors + excluded.server_errors,
+    upstream_errors = usage_project_hourly.upstream_errors + excluded.upstream_errors,
+    auth_failures = usage_project_hourly.auth_failures + excluded.auth_failures,
+    input_tokens = usage_project_hourly.input_tokens + excluded.input_tokens,
+    output_tokens = usage_project_hourly.output_tokens + excluded.output_tokens
+"""
+
 _UPSERT_ADDRESS = """
 INSERT INTO key_client_ips (id, project_id, api_key_id, ip, first_seen_at, last_seen_at, requests)
 VALUES ({}, {}, {}, {}, {}, {}, {})
@@ -157,6 +171,7 @@ class UsageIngest:
             await db.insert_rows("usage_events", _EVENT_COLUMNS, digest.events)
             hours = digest.hours
             await db.execute_many(_UPSERT_HOUR, [_hour_row(k, h, t) for (k, h), t in hours.items()])
+            await db.execute_many(_UPSERT_PROJECT_HOUR, _project_hour_rows(hours))
             await self._check_spikes(hours)
             await self._add_addresses(digest.addresses)
             for record in digest.revoked_in_use:
@@ -458,12 +473,13 @@ def time_ordered_id(at: datetime) -> uuid.UUID:
 
 
 def _hour_row(key_id: str, hour: datetime, totals: _Hour) -> tuple[Any, ...]:
+    return (time_ordered_id(hour), totals.project_id, key_id, hour, *_counts(totals))
+
+
+def _counts(totals: _Hour) -> tuple[int, ...]:
+    """requests, client/server/upstream errors, auth failures, input and output tokens."""
     counts = totals.counts
     return (
-        time_ordered_id(hour),
-        totals.project_id,
-        key_id,
-        hour,
         sum(counts.values()),
         counts[Outcome.CLIENT_ERROR],
         counts[Outcome.SERVER_ERROR],
@@ -472,6 +488,18 @@ def _hour_row(key_id: str, hour: datetime, totals: _Hour) -> tuple[Any, ...]:
         totals.input_tokens,
         totals.output_tokens,
     )
+
+
+def _project_hour_rows(hours: dict[tuple[str, datetime], _Hour]) -> list[tuple[Any, ...]]:
+    """The batch's per-key hours summed per project and hour."""
+    sums: dict[tuple[uuid.UUID, datetime], tuple[int, ...]] = {}
+    for (_, hour), totals in hours.items():
+        counts = _counts(totals)
+        known = sums.get((totals.project_id, hour))
+        sums[totals.project_id, hour] = (
+            counts if known is None else tuple(a + b for a, b in zip(known, counts, strict=True))
+        )
+    return [(project_id, hour, *counts) for (project_id, hour), counts in sums.items()]
 
 
 def _event_row(record: UsageRecord, event_id: str, project: Any, at: Any) -> tuple[Any, ...]:

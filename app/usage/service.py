@@ -238,19 +238,24 @@ _LAST_24_HOURS = (
 async def _hourly_totals(
     project_id: uuid.UUID, start: datetime, end: datetime, api_key_id: str | None
 ) -> list[dict[str, Any]]:
-    """Sum over keys per hour in SQL: a project's month is ~720 rows back, not one per key."""
-    sql = (
-        "SELECT hour_start, SUM(requests) AS requests, "
-        "SUM(client_errors + server_errors + upstream_errors) AS errors, "
-        "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
-        "FROM usage_hourly WHERE project_id = {} AND hour_start >= {} AND hour_start < {}"
-    )
-    args: list[Any] = [project_id, start, end]
-    if api_key_id is not None:
-        sql += " AND api_key_id = {}"
-        args.append(api_key_id)
-    rows: list[dict[str, Any]] = await UsageHourly.raw(sql + " GROUP BY hour_start", *args)
+    """One row per hour: the project's own rows, or one key's."""
+    if api_key_id is None:
+        rows: list[dict[str, Any]] = await UsageHourly.raw(_PROJECT_HOURS, project_id, start, end)
+    else:
+        rows = await UsageHourly.raw(_KEY_HOURS, project_id, api_key_id, start, end)
     return rows
+
+
+_PROJECT_HOURS = (
+    "SELECT hour_start, requests, client_errors + server_errors + upstream_errors AS errors, "
+    "input_tokens, output_tokens FROM usage_project_hourly "
+    "WHERE project_id = {} AND hour_start >= {} AND hour_start < {}"
+)
+_KEY_HOURS = (
+    "SELECT hour_start, requests, client_errors + server_errors + upstream_errors AS errors, "
+    "input_tokens, output_tokens FROM usage_hourly "
+    "WHERE project_id = {} AND api_key_id = {} AND hour_start >= {} AND hour_start < {}"
+)
 
 
 def _buckets(start: datetime, end: datetime, granularity: Granularity) -> list[datetime]:

@@ -1,0 +1,26 @@
+"""Per-project hourly usage: the key that makes its upserts work, and its rows for the usage
+recorded before it existed (sums of the per-key rows, hour by hour)."""
+
+from app.migration_helpers import raw_sql_migration
+
+ID = "2026-11-27T14:06:50:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "usage per project and hour: key and backfill"
+
+# (WHERE 1 = 1: SQLite needs a WHERE before an upsert's ON to parse INSERT ... SELECT.)
+BACKFILL = (
+    "INSERT INTO usage_project_hourly (project_id, hour_start, requests, client_errors, "
+    "server_errors, upstream_errors, auth_failures, input_tokens, output_tokens) "
+    "SELECT project_id, hour_start, SUM(requests), SUM(client_errors), SUM(server_errors), "
+    "SUM(upstream_errors), SUM(auth_failures), SUM(input_tokens), SUM(output_tokens) "
+    "FROM usage_hourly WHERE 1 = 1 GROUP BY project_id, hour_start "
+    "ON CONFLICT (project_id, hour_start) DO NOTHING"
+)
+
+STATEMENTS = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS usage_project_hourly_project_hour_key "
+    "ON usage_project_hourly (project_id, hour_start)",
+    BACKFILL,
+)
+
+forwards = raw_sql_migration(ID, DESCRIPTION, STATEMENTS)
