@@ -16,7 +16,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -25,7 +25,12 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import (
+    SQLiteEngine,
+    TransactionType,
+    convert_datetime_in,
+    dict_factory,
+)
 from piccolo.query.mixins import LockStrength
 from piccolo.table import Table
 
@@ -146,7 +151,9 @@ async def lock_for_update(table: type[Table], row_id: object) -> None:
     PostgreSQL needs `SELECT ... FOR UPDATE` for read-check-write rules (e.g. "keep one owner");
     SQLite's IMMEDIATE transactions already admit one writer at a time.
     """
-    await _lock_row(table, row_id, LockStrength.update)
+    # NO KEY UPDATE, the lock an UPDATE of ordinary columns takes: it excludes other writers and
+    # sharers but lets inserts that merely reference the row (foreign keys) through.
+    await _lock_row(table, row_id, LockStrength.no_key_update)
 
 
 async def lock_for_share(table: type[Table], row_id: object) -> None:
@@ -230,20 +237,14 @@ def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
 def bulk_encoders() -> tuple[Callable[[uuid.UUID], Any], Callable[[datetime], Any]]:
     """How rows for `insert_rows` carry UUIDs and timestamps on the active engine.
 
-    PostgreSQL's COPY takes the objects. SQLite gets the text Piccolo's adapters would write
-    (UUIDs as text, timestamps in UTC in `str()` form), made on the event loop while the rows are
-    built: the driver would otherwise call an adapter per value in its own thread, holding the
-    interpreter lock the event loop is waiting for.
+    PostgreSQL's COPY takes the objects. SQLite gets the text Piccolo's adapters write (its own
+    conversion functions), made on the event loop while the rows are built: the driver would
+    otherwise call an adapter per value in its own thread, holding the interpreter lock the
+    event loop is waiting for.
     """
     if is_sqlite():
-        return str, _sqlite_time
+        return str, convert_datetime_in
     return _unchanged, _unchanged
-
-
-def _sqlite_time(value: datetime) -> str:
-    if value.tzinfo is not None and value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return str(value)
 
 
 def _unchanged(value: Any) -> Any:
@@ -273,6 +274,11 @@ def json_value(value: Any) -> Any:
 def time_value(value: datetime | str) -> datetime:
     """A timestamp from an aggregate or raw query: SQLite hands back ISO text there."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def uuid_value(value: uuid.UUID | str) -> uuid.UUID:
+    """A UUID from a raw query: SQLite hands back its text."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 def contains_text(column_name: str, text: str) -> WhereRaw:

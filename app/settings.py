@@ -221,7 +221,9 @@ class Settings:
                     )
                 ),
                 login_window=timedelta(
-                    minutes=_int(env_vars, "TRAYLINX_LOGIN_WINDOW_MINUTES", 15, minimum=1)
+                    minutes=_int(
+                        env_vars, "TRAYLINX_LOGIN_WINDOW_MINUTES", 15, minimum=1, maximum=1440
+                    )
                 ),
                 login_attempts_per_account=_int(
                     env_vars, "TRAYLINX_LOGIN_ATTEMPTS_PER_ACCOUNT", 10, minimum=1

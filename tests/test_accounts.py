@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
+from app import db
 from app.accounts.tables import LoginAttempt
+from app.accounts.throttle import address_bucket
 from app.clock import FrozenClock
 from app.settings import Settings
 from tests.conftest import serving
@@ -284,3 +287,46 @@ async def test_attempts_keep_no_email_address(gql: GraphQLClient) -> None:
     assert len(rows) == 1
     assert email not in str(rows)
     assert rows[0]["client_ip"] == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("client_ip", "bucket"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.4", "198.51.100.4"),
+        (None, "unknown"),
+        ("not an address at all, and far longer than any column would hold", "unknown"),
+    ],
+)
+def test_addresses_are_counted_by_what_one_client_can_hold(
+    client_ip: str | None, bucket: str
+) -> None:
+    assert address_bucket(client_ip) == bucket
+
+
+async def test_expired_attempts_are_forgotten_a_bounded_number_at_a_time(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    long_ago = clock.now() - timedelta(hours=1)
+    async with db.transaction():
+        await LoginAttempt.insert(
+            *[
+                LoginAttempt(
+                    id=uuid.uuid4(),
+                    email_digest="f" * 64,
+                    client_ip="192.0.2.1",
+                    attempted_at=long_ago,
+                )
+                for _ in range(1_200)
+            ]
+        )
+
+    await _log_in(gql, new_email(), PASSWORD)
+    left = await LoginAttempt.count().where(LoginAttempt.attempted_at < clock.now())
+    await _log_in(gql, new_email(), PASSWORD)
+    await _log_in(gql, new_email(), PASSWORD)
+
+    assert left == 700
+    assert await LoginAttempt.count().where(LoginAttempt.attempted_at < clock.now()) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -510,3 +512,45 @@ async def test_an_admin_removed_while_changing_a_key_changes_nothing(
     listing = await gql.execute(API_KEYS, {"id": project["id"]}, owner.access_token)
     notes = [edge["node"]["note"] for edge in listing["project"]["apiKeys"]["edges"]]
     assert notes == ["kept"]
+
+
+async def test_a_removal_waits_for_a_key_write_that_already_checked_the_role(
+    app: Litestar, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    admin = await sign_up(gql)
+    await add_member(gql, owner, project["id"], admin.email, "ADMIN")
+    projects = app.state.services.projects
+    manage = projects.manage
+    removal: list[asyncio.Task[Any]] = []
+
+    async def rights_confirmed_then_removal_starts(
+        principal: Any, project_id: Any, **kw: Any
+    ) -> Any:
+        access = await manage(principal, project_id, **kw)
+        if not removal:
+            # The owner's removal starts while the key write holds the project's lock; a fresh
+            # context, or the task would join the write's own transaction.
+            removal.append(
+                asyncio.create_task(
+                    gql.execute(
+                        REMOVE_MEMBER,
+                        {"input": {"projectId": project["id"], "userId": admin.user_id}},
+                        owner.access_token,
+                    ),
+                    context=contextvars.Context(),
+                )
+            )
+            await asyncio.sleep(0.2)
+            assert not removal[0].done(), "the removal did not wait for the key write"
+        return access
+
+    monkeypatch.setattr(projects, "manage", rights_confirmed_then_removal_starts)
+
+    data = await gql.execute(
+        CREATE_KEY, {"input": {"projectId": project["id"], "note": "in time"}}, admin.access_token
+    )
+
+    assert data["createApiKey"]["userErrors"] == []
+    removed = await removal[0]
+    assert removed["removeProjectMember"]["userErrors"] == []

@@ -39,6 +39,8 @@ class LoginAttempt(Table, tablename="login_attempts"):
     """
 
     id = UUID(primary_key=True)
-    email_digest = Varchar(length=64, null=False, index=True)
-    client_ip = Varchar(length=45, null=True, default=None, index=True)
+    # Indexed together with attempted_at (see the migrations): counts are per who and window.
+    email_digest = Varchar(length=64, null=False)
+    # The address, its IPv6 /64, or "unknown" (see throttle.address_bucket).
+    client_ip = Varchar(length=45, null=True, default=None)
     attempted_at = Timestamptz(null=False, index=True)

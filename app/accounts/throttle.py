@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from piccolo.custom_types import Combinable
 
@@ -41,26 +42,33 @@ class LoginThrottle:
         ).digest()
 
     async def attempt(self, email: str, client_ip: str | None) -> None:
-        """Write the attempt down; raise TooManyAttempts when it is one too many."""
+        """Write the attempt down; raise TooManyAttempts when it is one too many.
+
+        Counted after the attempt commits, so parallel attempts all see each other (on
+        PostgreSQL a burst may see more than the first ones did, and is refused a little
+        earlier than its limit: never later).
+        """
         now = self._clock.now()
         since = now - self._window
         account = self._digest(email)
+        address = address_bucket(client_ip)
         async with db.transaction():
-            # Attempts older than the window mean nothing any more.
-            await LoginAttempt.delete().where(LoginAttempt.attempted_at < since)
+            await self._forget_some_expired(since)
             await LoginAttempt.insert(
                 LoginAttempt(
-                    id=uuid.uuid4(), email_digest=account, client_ip=client_ip, attempted_at=now
+                    id=uuid.uuid4(), email_digest=account, client_ip=address, attempted_at=now
                 )
             )
-        by_account = await self._recent(LoginAttempt.email_digest == account, since)
-        by_address = (
-            await self._recent(LoginAttempt.client_ip == client_ip, since) if client_ip else []
-        )
-        if len(by_account) > self._per_account:
-            raise _too_many(now, by_account, self._per_account, self._window)
-        if len(by_address) > self._per_ip:
-            raise _too_many(now, by_address, self._per_ip, self._window)
+        free_at = [
+            instant
+            for instant in (
+                await self._free_at(LoginAttempt.email_digest == account, since, self._per_account),
+                await self._free_at(LoginAttempt.client_ip == address, since, self._per_ip),
+            )
+            if instant is not None
+        ]
+        if free_at:
+            raise _too_many(now, max(free_at))
 
     async def succeeded(self, email: str) -> None:
         async with db.transaction():
@@ -69,20 +77,55 @@ class LoginThrottle:
     def _digest(self, email: str) -> str:
         return hmac.new(self._digest_key, email.encode(), hashlib.sha256).hexdigest()
 
-    async def _recent(self, who: Combinable, since: datetime) -> list[datetime]:
+    async def _free_at(self, who: Combinable, since: datetime, limit: int) -> datetime | None:
+        """None within the limit; else when enough of the oldest attempts leave the window.
+
+        Reads at most two rows, through the (who, time) index: a flood of attempts must not make
+        counting them slower.
+        """
         rows = (
             await LoginAttempt.select(LoginAttempt.attempted_at)
             .where(who & (LoginAttempt.attempted_at >= since))
-            .order_by(LoginAttempt.attempted_at)
+            .order_by(LoginAttempt.attempted_at, ascending=False)
+            .offset(limit - 1)
+            .limit(2)
         )
-        return [db.time_value(row["attempted_at"]) for row in rows]
+        if len(rows) < 2:
+            return None
+        # rows[0] is the limit-th newest attempt: once it leaves the window, one more fits.
+        return db.time_value(rows[0]["attempted_at"]) + self._window
+
+    async def _forget_some_expired(self, since: datetime) -> None:
+        """Attempts older than the window mean nothing any more. A bounded number per attempt,
+        so that the end of a flood is not cleared inside one person's login."""
+        expired = (
+            LoginAttempt.select(LoginAttempt.id)
+            .where(LoginAttempt.attempted_at < since)
+            .limit(_EXPIRED_PER_ATTEMPT)
+        )
+        await LoginAttempt.delete().where(LoginAttempt.id.is_in(expired))
 
 
-def _too_many(
-    now: datetime, attempts: list[datetime], limit: int, window: timedelta
-) -> TooManyAttempts:
-    # Allowed again once enough of the oldest attempts have left the window.
-    free_at = attempts[len(attempts) - limit] + window
+_EXPIRED_PER_ATTEMPT = 500
+
+
+def address_bucket(client_ip: str | None) -> str:
+    """What the per-address limit counts: the IPv4 address, the IPv6 /64 (one subscriber's
+    usual allocation, which would otherwise hand out endless addresses), or one shared bucket
+    for anything that is not an address (no client, or a forwarded header one cannot trust)."""
+    try:
+        address = ipaddress.ip_address(client_ip or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        mapped = address.ipv4_mapped
+        if mapped is None:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        address = mapped
+    return str(address)
+
+
+def _too_many(now: datetime, free_at: datetime) -> TooManyAttempts:
     minutes = max(1, math.ceil((free_at - now).total_seconds() / 60))
     return TooManyAttempts(
         f"Too many login attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",

@@ -260,6 +260,9 @@ class ProjectService:
             )
         try:
             async with db.transaction():
+                # An owner removed a moment ago must not add anyone: rights read under the lock.
+                await db.lock_for_update(Project, project_id)
+                (await self.access(principal, project_id)).require_role({Role.OWNER}, "add members")
                 if await _membership_row(project_id, user.id) is not None:
                     raise _already_member()
                 member = await self._insert_membership(project_id, user.id, role)

@@ -242,7 +242,13 @@ async def _hourly_totals(
     if api_key_id is None:
         rows: list[dict[str, Any]] = await UsageHourly.raw(_PROJECT_HOURS, project_id, start, end)
     else:
-        rows = await UsageHourly.raw(_KEY_HOURS, project_id, api_key_id, start, end)
+        # By key and time only, so that the (key, hour) index serves it whatever the planner
+        # knows; the project is checked on the rows instead.
+        rows = [
+            row
+            for row in await UsageHourly.raw(_KEY_HOURS, api_key_id, start, end)
+            if db.uuid_value(row["project_id"]) == project_id
+        ]
     return rows
 
 
@@ -252,9 +258,9 @@ _PROJECT_HOURS = (
     "WHERE project_id = {} AND hour_start >= {} AND hour_start < {}"
 )
 _KEY_HOURS = (
-    "SELECT hour_start, requests, client_errors + server_errors + upstream_errors AS errors, "
-    "input_tokens, output_tokens FROM usage_hourly "
-    "WHERE project_id = {} AND api_key_id = {} AND hour_start >= {} AND hour_start < {}"
+    "SELECT project_id, hour_start, requests, "
+    "client_errors + server_errors + upstream_errors AS errors, input_tokens, output_tokens "
+    "FROM usage_hourly WHERE api_key_id = {} AND hour_start >= {} AND hour_start < {}"
 )
 
 
