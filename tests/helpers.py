@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+from litestar import Litestar
+
 from tests.graphql_client import GraphQLClient, Session
 
 PASSWORD = "correct horse battery staple"
@@ -247,3 +250,34 @@ async def add_llm_key(
     assert payload["userErrors"] == [], payload["userErrors"]
     key: dict[str, Any] = payload["llmApiKey"]
     return key
+
+
+def remove_right_after_rights_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+    app: Litestar,
+    gql: GraphQLClient,
+    *,
+    owner: Session,
+    project_id: str,
+    member: Session,
+) -> list[str]:
+    """From now on, the first time `member`'s rights are read, `owner` removes them from the
+    project right after that read (and before whatever the member was doing goes on). The
+    returned list names the removed member once it has happened."""
+    projects = app.state.services.projects
+    read_rights = projects.access
+    removed: list[str] = []
+
+    async def rights_read_just_before_the_removal(principal: Any, checked: Any) -> Any:
+        access = await read_rights(principal, checked)
+        if str(principal.user_id) == member.user_id and not removed:
+            removed.append(member.user_id)
+            await gql.execute(
+                REMOVE_MEMBER,
+                {"input": {"projectId": project_id, "userId": member.user_id}},
+                owner.access_token,
+            )
+        return access
+
+    monkeypatch.setattr(projects, "access", rights_read_just_before_the_removal)
+    return removed

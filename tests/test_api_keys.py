@@ -23,6 +23,7 @@ from tests.helpers import (
     add_member,
     create_key,
     create_project,
+    remove_right_after_rights_are_read,
     sign_up,
 )
 
@@ -482,23 +483,9 @@ async def test_an_admin_removed_while_changing_a_key_changes_nothing(
     admin = await sign_up(gql)
     await add_member(gql, owner, project["id"], admin.email, "ADMIN")
     key = await create_key(gql, admin, project["id"], note="kept")
-    projects = app.state.services.projects
-    read_rights = projects.access
-    removed: list[str] = []
-
-    async def rights_read_just_before_the_removal(principal: Any, project_id: Any) -> Any:
-        # The admin's rights are read; the owner's removal commits right after that read.
-        access = await read_rights(principal, project_id)
-        if str(principal.user_id) == admin.user_id and not removed:
-            removed.append(admin.user_id)
-            await gql.execute(
-                REMOVE_MEMBER,
-                {"input": {"projectId": project["id"], "userId": admin.user_id}},
-                owner.access_token,
-            )
-        return access
-
-    monkeypatch.setattr(projects, "access", rights_read_just_before_the_removal)
+    removed = remove_right_after_rights_are_read(
+        monkeypatch, app, gql, owner=owner, project_id=project["id"], member=admin
+    )
     query, payload, field = {
         "create": (CREATE_KEY, {"projectId": project["id"], "note": "late"}, "createApiKey"),
         "rename": (UPDATE_NOTE, {"id": key["id"], "note": "late"}, "updateApiKeyNote"),

@@ -103,33 +103,36 @@ _EVENT_COLUMNS = (
     "created_at",
 )
 
-_UPSERT_HOUR = """
-INSERT INTO usage_hourly (id, project_id, api_key_id, hour_start, requests, client_errors,
-    server_errors, upstream_errors, auth_failures, input_tokens, output_tokens)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
-ON CONFLICT (api_key_id, hour_start) DO UPDATE SET
-    requests = usage_hourly.requests + excluded.requests,
-    client_errors = usage_hourly.client_errors + excluded.client_errors,
-    server_errors = usage_hourly.server_errors + excluded.server_errors,
-    upstream_errors = usage_hourly.upstream_errors + excluded.upstream_errors,
-    auth_failures = usage_hourly.auth_failures + excluded.auth_failures,
-    input_tokens = usage_hourly.input_tokens + excluded.input_tokens,
-    output_tokens = usage_hourly.output_tokens + excluded.output_tokens
-"""
+# The counters both hourly tables keep, in the order `_counts()` gives them.
+_COUNTERS = (
+    "requests",
+    "client_errors",
+    "server_errors",
+    "upstream_errors",
+    "auth_failures",
+    "input_tokens",
+    "output_tokens",
+)
 
-_UPSERT_PROJECT_HOUR = """
-INSERT INTO usage_project_hourly (project_id, hour_start, requests, client_errors,
-    server_errors, upstream_errors, auth_failures, input_tokens, output_tokens)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})
-ON CONFLICT (project_id, hour_start) DO UPDATE SET
-    requests = usage_project_hourly.requests + excluded.requests,
-    client_errors = usage_project_hourly.client_errors + excluded.client_errors,
-    server_errors = usage_project_hourly.server_errors + excluded.server_errors,
-    upstream_errors = usage_project_hourly.upstream_errors + excluded.upstream_errors,
-    auth_failures = usage_project_hourly.auth_failures + excluded.auth_failures,
-    input_tokens = usage_project_hourly.input_tokens + excluded.input_tokens,
-    output_tokens = usage_project_hourly.output_tokens + excluded.output_tokens
-"""
+
+def _adding_upsert(table: str, keys: tuple[str, ...], conflict: tuple[str, ...]) -> str:
+    """An insert of one row per key that adds its counters to a row already there."""
+    columns = (*keys, *_COUNTERS)
+    added = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in _COUNTERS)
+    # Table and column names are this module's constants, never input.
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join('{}' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {added}"
+    )
+
+
+_UPSERT_HOUR = _adding_upsert(
+    "usage_hourly", ("id", "project_id", "api_key_id", "hour_start"), ("api_key_id", "hour_start")
+)
+_UPSERT_PROJECT_HOUR = _adding_upsert(
+    "usage_project_hourly", ("project_id", "hour_start"), ("project_id", "hour_start")
+)
 
 _UPSERT_ADDRESS = """
 INSERT INTO key_client_ips (id, project_id, api_key_id, ip, first_seen_at, last_seen_at, requests)
@@ -477,7 +480,7 @@ def _hour_row(key_id: str, hour: datetime, totals: _Hour) -> tuple[Any, ...]:
 
 
 def _counts(totals: _Hour) -> tuple[int, ...]:
-    """requests, client/server/upstream errors, auth failures, input and output tokens."""
+    """The `_COUNTERS` of an hour."""
     counts = totals.counts
     return (
         sum(counts.values()),
