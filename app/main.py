@@ -71,7 +71,10 @@ def create_app(
         lifespan=[database],
         state=_state(services),
         exception_handlers={BearerRejected: _bearer_rejected, HTTPException: _http_error},
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
+        # Browser code may read the request id, to quote it in a bug report.
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins), expose_headers=["x-request-id"]
+        )
         if settings.cors_origins
         else None,
         request_max_body_size=settings.graphql.max_body_bytes,

@@ -161,6 +161,8 @@ class GraphQLLimits:
     max_tokens: int = 2_000
     # Objects one operation may ask for, every connection's page multiplying what it holds.
     max_objects: int = 10_000
+    # Fields one operation selects once its fragments are expanded.
+    max_fields: int = 5_000
     max_body_bytes: int = 1024 * 1024
 
 

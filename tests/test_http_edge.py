@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from graphql import get_introspection_query
 from piccolo.engine.postgres import PostgresEngine
 
 from app import db
@@ -383,13 +384,16 @@ fragment Addresses on ApiKey { clientIps(first: $ips) { edges { node { ip } } } 
     [
         # 100 projects, 100 keys each, 100 addresses each.
         ({"projects": 100, "keys": 100, "ips": 100}, 1_010_100),
-        ({"projects": 100, "keys": 100, "ips": 0}, 10_100),
+        # A page of 0 still costs its query: at least one per call.
+        ({"projects": 100, "keys": 100, "ips": 0}, 20_100),
+        # GraphQL's Int takes 100.0 as 100, and so does the count.
+        ({"projects": 100.0, "keys": 1e2, "ips": 1}, 20_100),
         # Pages left out count as the default page of 20.
         ({"keys": 30}, 20 + 600 + 12_000),
     ],
 )
 async def test_an_operation_that_could_fetch_too_much_is_refused_before_it_runs(
-    gql: GraphQLClient, variables: dict[str, int], objects: int
+    gql: GraphQLClient, variables: dict[str, float], objects: int
 ) -> None:
     session = await sign_up(gql)
 
@@ -417,3 +421,59 @@ async def test_operations_within_the_object_limit_run(
     data = await gql.execute(KEYS_AND_ADDRESSES, variables, session.access_token)
 
     assert data == {"projects": {"edges": []}}
+
+
+async def test_fragments_that_double_at_every_level_are_refused_at_once(
+    gql: GraphQLClient,
+) -> None:
+    # 60 levels, each spreading the next twice: 2^60 fields from 3 KB.
+    levels = 60
+    chain = " ".join(
+        f"fragment F{i} on __Type {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    query = (
+        f"{{ __schema {{ types {{ ...F0 }} }} }} {chain} fragment F{levels} on __Type {{ name }}"
+    )
+    session = await sign_up(gql)
+
+    response = await gql.post(query, token=session.access_token)
+
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["fields"] > 2**60
+    assert "more than a trillion fields" in error["message"]
+
+
+async def test_graphiqls_introspection_query_is_within_the_limits(gql: GraphQLClient) -> None:
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+
+    data = await gql.execute(query)
+
+    assert len(data["__schema"]["types"]) > 20
+
+
+async def test_browsers_of_allowed_origins_may_call_and_read_the_request_id(
+    settings: Settings,
+) -> None:
+    allowed = replace(settings, cors_origins=("https://app.example",))
+    async with serving(allowed) as http:
+        preflight = await http.options(
+            "/graphql",
+            headers={
+                "origin": "https://app.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type",
+            },
+        )
+        answered = await http.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"origin": "https://app.example"}
+        )
+        foreign = await http.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"origin": "https://evil.example"}
+        )
+
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert answered.headers["access-control-allow-origin"] == "https://app.example"
+    assert "x-request-id" in answered.headers["access-control-expose-headers"].lower()
+    assert "access-control-allow-origin" not in foreign.headers

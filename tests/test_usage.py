@@ -15,11 +15,12 @@ from litestar import Litestar
 from app import db
 from app.clock import FrozenClock
 from app.main import create_app
+from app.migration_helpers import for_engine
 from app.services import Services
 from app.settings import Settings
 from app.usage.recorder import UsageRecord, UsageRecorder
 from app.usage.tables import UsageEvent, UsageHourly, UsageProjectHourly
-from piccolo_migrations.traylinx_2026_11_27t14_06_50_000000 import BACKFILL
+from piccolo_migrations.traylinx_2026_11_27t14_35_30_000000 import BACKFILL
 from tests.conftest import TEST_HASHER, running
 from tests.graphql_client import GraphQLClient, Session
 from tests.helpers import (
@@ -644,6 +645,9 @@ async def test_project_hours_sum_the_keys_and_the_migration_rebuilds_them(
     # What the migration does for usage recorded before the project table existed.
     async with db.transaction():
         await UsageProjectHourly.delete(force=True)
-        await UsageProjectHourly.raw(BACKFILL)
+        await UsageProjectHourly.raw(for_engine(BACKFILL, db.engine()))
+    ids = [row["id"] for row in await UsageProjectHourly.select(UsageProjectHourly.id)]
+    assert len(ids) == 2
+    assert all(uuid.UUID(str(row_id)).version == 4 for row_id in ids)
 
     assert (await traffic.query(USAGE, window))["project"]["usage"] == recorded

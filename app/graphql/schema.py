@@ -97,8 +97,9 @@ def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = T
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         # Parsing and validating the same document again costs more than executing it.
         lambda: ParserCache(maxsize=256),
+        # Before validation: its rules expand fragments, which a hostile document multiplies.
+        lambda: LimitQueryCost(max_objects=limits.max_objects, max_fields=limits.max_fields),
         lambda: ValidationCache(maxsize=256),
-        lambda: LimitQueryCost(max_objects=limits.max_objects),
         MaskUnexpectedErrors,
         MarkRejectedOperations,
     ]

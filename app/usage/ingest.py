@@ -131,7 +131,7 @@ _UPSERT_HOUR = _adding_upsert(
     "usage_hourly", ("id", "project_id", "api_key_id", "hour_start"), ("api_key_id", "hour_start")
 )
 _UPSERT_PROJECT_HOUR = _adding_upsert(
-    "usage_project_hourly", ("project_id", "hour_start"), ("project_id", "hour_start")
+    "usage_project_hourly", ("id", "project_id", "hour_start"), ("project_id", "hour_start")
 )
 
 _UPSERT_ADDRESS = """
@@ -173,7 +173,12 @@ class UsageIngest:
         async with db.transaction():
             await db.insert_rows("usage_events", _EVENT_COLUMNS, digest.events)
             hours = digest.hours
-            await db.execute_many(_UPSERT_HOUR, [_hour_row(k, h, t) for (k, h), t in hours.items()])
+            # Rows in key order: concurrent batches of other processes then take the rows'
+            # locks in the same order, and cannot deadlock on them.
+            await db.execute_many(
+                _UPSERT_HOUR,
+                [_hour_row(key, hour, hours[key, hour]) for key, hour in sorted(hours)],
+            )
             await db.execute_many(_UPSERT_PROJECT_HOUR, _project_hour_rows(hours))
             await self._check_spikes(hours)
             await self._add_addresses(digest.addresses)
@@ -300,7 +305,7 @@ class UsageIngest:
             _UPSERT_ADDRESS,
             [
                 (uuid.uuid4(), a.project_id, key_id, ip, a.first, a.last, a.requests)
-                for (key_id, ip), a in addresses.items()
+                for (key_id, ip), a in sorted(addresses.items())
             ],
         )
 
@@ -494,7 +499,7 @@ def _counts(totals: _Hour) -> tuple[int, ...]:
 
 
 def _project_hour_rows(hours: dict[tuple[str, datetime], _Hour]) -> list[tuple[Any, ...]]:
-    """The batch's per-key hours summed per project and hour."""
+    """The batch's per-key hours summed per project and hour, in (project, hour) order."""
     sums: dict[tuple[uuid.UUID, datetime], tuple[int, ...]] = {}
     for (_, hour), totals in hours.items():
         counts = _counts(totals)
@@ -502,7 +507,10 @@ def _project_hour_rows(hours: dict[tuple[str, datetime], _Hour]) -> list[tuple[A
         sums[totals.project_id, hour] = (
             counts if known is None else tuple(a + b for a, b in zip(known, counts, strict=True))
         )
-    return [(project_id, hour, *counts) for (project_id, hour), counts in sums.items()]
+    return [
+        (time_ordered_id(hour), project_id, hour, *sums[project_id, hour])
+        for project_id, hour in sorted(sums)
+    ]
 
 
 def _event_row(record: UsageRecord, event_id: str, project: Any, at: Any) -> tuple[Any, ...]:

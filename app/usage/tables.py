@@ -1,6 +1,6 @@
 """Usage: one row per proxied request, written in batches off the request path."""
 
-from piccolo.columns import JSON, UUID, Integer, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, BigInt, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -43,17 +43,20 @@ class UsageProjectHourly(Table, tablename="usage_project_hourly"):
     """Per project and hour: the sums of its keys' rows, written with them in one transaction.
 
     A project's month by DAY reads 720 of these instead of summing one row per key and hour.
+    Written ids (not a sequence, which every upsert would draw from) and 64-bit counters: a
+    project's hour adds up all of its keys.
     """
 
+    id = UUID(primary_key=True)
     project_id = UUID(null=False)
     hour_start = Timestamptz(null=False)
-    requests = Integer(null=False, default=0)
-    client_errors = Integer(null=False, default=0)
-    server_errors = Integer(null=False, default=0)
-    upstream_errors = Integer(null=False, default=0)
-    auth_failures = Integer(null=False, default=0)
-    input_tokens = Integer(null=False, default=0)
-    output_tokens = Integer(null=False, default=0)
+    requests = BigInt(null=False, default=0)
+    client_errors = BigInt(null=False, default=0)
+    server_errors = BigInt(null=False, default=0)
+    upstream_errors = BigInt(null=False, default=0)
+    auth_failures = BigInt(null=False, default=0)
+    input_tokens = BigInt(null=False, default=0)
+    output_tokens = BigInt(null=False, default=0)
 
 
 class KeyClientIp(Table, tablename="key_client_ips"):

@@ -1,12 +1,12 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import Integer
+from piccolo.columns.column_types import BigInt
 from piccolo.columns.column_types import Timestamptz
 from piccolo.columns.column_types import UUID
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.defaults.uuid import UUID4
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-27T14:06:35:696962"
+ID = "2026-11-27T14:35:17:366916"
 VERSION = "1.38.0"
 DESCRIPTION = "usage per project and hour"
 
@@ -21,6 +21,27 @@ async def forwards():
         tablename="usage_project_hourly",
         schema=None,
         columns=None,
+    )
+
+    manager.add_column(
+        table_class_name="UsageProjectHourly",
+        tablename="usage_project_hourly",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
     )
 
     manager.add_column(
@@ -70,8 +91,8 @@ async def forwards():
         tablename="usage_project_hourly",
         column_name="requests",
         db_column_name="requests",
-        column_class_name="Integer",
-        column_class=Integer,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
             "default": 0,
             "null": False,
@@ -91,8 +112,8 @@ async def forwards():
         tablename="usage_project_hourly",
         column_name="client_errors",
         db_column_name="client_errors",
-        column_class_name="Integer",
-        column_class=Integer,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
             "default": 0,
             "null": False,
@@ -112,8 +133,8 @@ async def forwards():
         tablename="usage_project_hourly",
         column_name="server_errors",
         db_column_name="server_errors",
-        column_class_name="Integer",
-        column_class=Integer,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
             "default": 0,
             "null": False,
@@ -133,8 +154,8 @@ async def forwards():
         tablename="usage_project_hourly",
         column_name="upstream_errors",
         db_column_name="upstream_errors",
-        column_class_name="Integer",
-        column_class=Integer,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
             "default": 0,
             "null": False,
@@ -154,8 +175,8 @@ async def forwards():
         tablename="usage_project_hourly",
         column_name="auth_failures",
         db_column_name="auth_failures",
-        column_class_name="Integer",
-        column_class=Integer,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
             "default": 0,
             "null": False,
@@ -175,8 +196,8 @@ async def forwards():
         tablename="usage_project_hourly",
         column_name="input_tokens",
         db_column_name="input_tokens",
-        column_class_name="Integer",
-        column_class=Integer,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
             "default": 0,
             "null": False,
@@ -196,8 +217,8 @@ async def forwards():
         tablename="usage_project_hourly",
         column_name="output_tokens",
         db_column_name="output_tokens",
-        column_class_name="Integer",
-        column_class=Integer,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
             "default": 0,
             "null": False,
