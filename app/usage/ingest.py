@@ -1,5 +1,5 @@
-"""Turning a batch of usage records into stored facts: raw events, hourly aggregates per key,
-the addresses each key is used from, and security alerts.
+"""Turning a batch of usage records into stored facts: raw events, hourly aggregates per key
+and per project, the addresses each key is used from, and security alerts.
 
 Runs off the request path, one transaction per batch. Alerts are raised once per condition: a
 unique (key, kind, condition) index makes a repeated detection a no-op.
