@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 
@@ -330,3 +331,23 @@ async def test_expired_attempts_are_forgotten_a_bounded_number_at_a_time(
 
     assert left == 700
     assert await LoginAttempt.count().where(LoginAttempt.attempted_at < clock.now()) == 0
+
+
+async def test_the_owners_login_does_not_reset_guesses_from_elsewhere(app: Litestar) -> None:
+    def client_from(ip: str) -> GraphQLClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        return GraphQLClient(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
+
+    owner_side, guesser = client_from("198.51.100.1"), client_from("192.0.2.66")
+    session = await sign_up(owner_side)
+    await _log_in(owner_side, session.email, "my own typo")
+    for _ in range(8):
+        await _log_in(guesser, session.email, "a guess")
+
+    assert (await _log_in(owner_side, session.email, PASSWORD))["accessToken"]
+    # The owner's typo is forgotten; the eight guesses are not: two more attempts fit.
+    for _ in range(2):
+        failed = await _log_in(guesser, session.email, "a guess")
+        assert failed["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+    refused = await _log_in(guesser, session.email, "a guess")
+    assert refused["userErrors"][0]["code"] == "TOO_MANY_ATTEMPTS"

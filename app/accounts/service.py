@@ -123,7 +123,7 @@ class AccountService:
             # One answer for unknown email and wrong password: no account enumeration.
             raise InvalidCredentials("Email or password is incorrect.")
         assert row is not None
-        await self._throttle.succeeded(email)
+        await self._throttle.succeeded(email, client_ip)
         async with db.transaction():
             return await self._start_session(_user_record(row), family_id=uuid.uuid4())
 

@@ -4,7 +4,7 @@ Each attempt is written down (the email only as a keyed digest) before the passw
 and counted with the others of the window: past the account's or the address's limit the
 attempt is refused with TOO_MANY_ATTEMPTS, without spending a password hash on it. Counting
 attempts rather than failures means a burst of parallel guesses is counted too; a successful
-login clears its account's attempts.
+login clears its account's attempts made from the same address.
 
 The trade-off of any per-account limit: someone who knows an address can keep its owner from
 logging in while they keep guessing (for at most one window after they stop). The per-address
@@ -70,9 +70,15 @@ class LoginThrottle:
         if free_at:
             raise _too_many(now, max(free_at))
 
-    async def succeeded(self, email: str) -> None:
+    async def succeeded(self, email: str, client_ip: str | None) -> None:
+        """Clear the account's attempts made from where it just logged in: the owner's typos.
+        Attempts from elsewhere stay counted, or each of the owner's logins would hand whoever
+        is guessing from another address a fresh allowance."""
         async with db.transaction():
-            await LoginAttempt.delete().where(LoginAttempt.email_digest == self._digest(email))
+            await LoginAttempt.delete().where(
+                (LoginAttempt.email_digest == self._digest(email))
+                & (LoginAttempt.client_ip == address_bucket(client_ip))
+            )
 
     def _digest(self, email: str) -> str:
         return hmac.new(self._digest_key, email.encode(), hashlib.sha256).hexdigest()
