@@ -75,7 +75,7 @@ class Services:
             max_pending=settings.usage.max_pending,
             flush_every=settings.usage.flush_every,
             enabled=settings.usage.enabled,
-            housekeeping=lambda: ingest.forget_raw_events(clock.now()),
+            housekeeping=lambda: _forget_raw_events(ingest, clock),
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
         metrics = Metrics()
@@ -99,3 +99,7 @@ class Services:
             usage_reports=UsageService(clock, settings.monitoring),
             metrics=metrics,
         )
+
+
+async def _forget_raw_events(ingest: UsageIngest, clock: Clock) -> None:
+    await ingest.forget_raw_events(clock.now())

@@ -18,6 +18,7 @@ from app.main import create_app
 from app.migration_helpers import for_engine
 from app.services import Services
 from app.settings import Settings
+from app.usage.ingest import UsageIngest
 from app.usage.recorder import UsageRecord, UsageRecorder
 from app.usage.tables import UsageEvent, UsageHourly, UsageProjectHourly
 from piccolo_migrations.traylinx_2026_11_27t14_35_30_000000 import BACKFILL
@@ -651,3 +652,31 @@ async def test_project_hours_sum_the_keys_and_the_migration_rebuilds_them(
     assert all(uuid.UUID(str(row_id)).version == 4 for row_id in ids)
 
     assert (await traffic.query(USAGE, window))["project"]["usage"] == recorded
+
+
+async def test_raw_events_past_retention_go_in_chunks_and_the_hours_stay(
+    app: Litestar, settings: Settings, clock: FrozenClock
+) -> None:
+    ingest = UsageIngest(settings.monitoring, timedelta(days=30))
+    project_id = uuid.uuid4()
+    old = (clock.now() - timedelta(days=31)).replace(minute=0, second=0)
+
+    def record(at: datetime) -> UsageRecord:
+        return UsageRecord(
+            project_id=project_id,
+            api_key_id="k" * 12,
+            endpoint="/graphql",
+            status=200,
+            latency_ms=1,
+            at=at,
+        )
+
+    await ingest([record(old + timedelta(seconds=n)) for n in range(7)])
+    await ingest([record(clock.now()), record(clock.now())])
+
+    forgotten = await ingest.forget_raw_events(clock.now(), chunk=3)
+
+    assert forgotten == 7
+    assert await UsageEvent.count() == 2
+    hours = await UsageHourly.select(UsageHourly.requests).order_by(UsageHourly.hour_start)
+    assert [row["requests"] for row in hours] == [7, 2]

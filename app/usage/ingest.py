@@ -186,13 +186,31 @@ class UsageIngest:
                 await self._revoked_key_in_use(record)
         self._raised |= self._raising
 
-    async def forget_raw_events(self, now: datetime) -> None:
-        """Raw detail past retention goes; the hourly aggregates stay. Hourly housekeeping also
-        refreshes the planner's statistics, without which SQLite reads one key's hours through
-        the project index."""
+    async def forget_raw_events(self, now: datetime, *, chunk: int = 10_000) -> int:
+        """Raw detail past retention goes, `chunk` rows per transaction: the first run over a
+        month of traffic must not hold the write lock (on SQLite, every writer's) for as long as
+        deleting millions of rows takes. The hourly aggregates stay. Returns how many went.
+
+        Hourly housekeeping also refreshes the planner's statistics of the hourly table.
+        """
+        cutoff = now - self._raw_retention
+        forgotten = 0
+        while True:
+            async with db.transaction():
+                expired = (
+                    UsageEvent.select(UsageEvent.id)
+                    .where(UsageEvent.created_at < cutoff)
+                    .limit(chunk)
+                )
+                gone = await (
+                    UsageEvent.delete().where(UsageEvent.id.is_in(expired)).returning(UsageEvent.id)
+                )
+            forgotten += len(gone)
+            if len(gone) < chunk:
+                break
         async with db.transaction():
-            await UsageEvent.delete().where(UsageEvent.created_at < now - self._raw_retention)
             await db.engine().run_ddl("ANALYZE usage_hourly")
+        return forgotten
 
     async def _check_spikes(self, hours: dict[tuple[str, datetime], _Hour]) -> None:
         """Hours of this batch now past a floor get the (costlier) trailing-median check."""
