@@ -260,9 +260,7 @@ class ProjectService:
             )
         try:
             async with db.transaction():
-                # An owner removed a moment ago must not add anyone: rights read under the lock.
-                await db.lock_for_update(Project, project_id)
-                (await self.access(principal, project_id)).require_role({Role.OWNER}, "add members")
+                await self._owner_under_lock(principal, project_id, "add members")
                 if await _membership_row(project_id, user.id) is not None:
                     raise _already_member()
                 member = await self._insert_membership(project_id, user.id, role)
@@ -284,11 +282,8 @@ class ProjectService:
         self, principal: Principal, *, project_id: uuid.UUID, user_id: uuid.UUID
     ) -> None:
         async with db.transaction():
-            # Two owners removing each other at once must not leave the project ownerless, and
-            # an owner removed a moment ago must not remove anyone: rights are read under the lock.
-            await db.lock_for_update(Project, project_id)
-            access = await self.access(principal, project_id)
-            access.require_role({Role.OWNER}, "remove members")
+            # Two owners removing each other at once must not leave the project ownerless.
+            await self._owner_under_lock(principal, project_id, "remove members")
             row = await _membership_row(project_id, user_id)
             if row is None:
                 raise NotFound("This person is not a member of the project.", field=("userId",))
@@ -306,6 +301,14 @@ class ProjectService:
                 project_id=project_id,
                 details={"role": row["role"]},
             )
+
+    async def _owner_under_lock(
+        self, principal: Principal, project_id: uuid.UUID, action: str
+    ) -> None:
+        """OWNER rights read inside the caller's transaction under the project's exclusive lock:
+        membership changes take turns, and an owner removed a moment ago changes nothing."""
+        await db.lock_for_update(Project, project_id)
+        (await self.access(principal, project_id)).require_role({Role.OWNER}, action)
 
     async def mark_llm_keys_changed(self, project_id: uuid.UUID) -> None:
         """Call inside the transaction that changes the project's LLM keys: every server process

@@ -25,7 +25,7 @@ from litestar.types import HTTPScope, Receive, Scope, Send
 
 from app.api_keys.verifier import VerifiedKey
 from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, Provider, is_model_id
-from app.proxy.client import UpstreamError, UpstreamResponse, UpstreamTimeout
+from app.proxy.client import UpstreamError, UpstreamResponse
 from app.proxy.dialects import (
     ErrorKind,
     ProxyError,
@@ -36,7 +36,7 @@ from app.proxy.dialects import (
 )
 from app.proxy.exchange import BodyTooLarge, ClientGone, Exchange
 from app.proxy.routing import ProjectRoutes, Route
-from app.proxy.upstream import forwarded_headers, response_headers, timeout, unreachable
+from app.proxy.upstream import as_proxy_error, forwarded_headers, response_headers
 from app.security.guard import BearerRejected, bearer_token
 from app.services import Services
 from app.usage.recorder import UsageRecord
@@ -246,10 +246,8 @@ async def _relay_whole(
 ) -> None:
     try:
         payload = await upstream.read()
-    except UpstreamTimeout:
-        raise timeout(provider) from None
-    except UpstreamError:
-        raise unreachable(provider) from None
+    except UpstreamError as error:
+        raise as_proxy_error(error, provider) from None
     finally:
         upstream.close()
     tokens = TokenCounter()

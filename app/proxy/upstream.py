@@ -57,10 +57,8 @@ class Upstream:
             return await self._client.post(
                 self._bases[provider].origin, target, headers.items(), body
             )
-        except UpstreamTimeout:
-            raise timeout(provider) from None
-        except UpstreamError:
-            raise unreachable(provider) from None
+        except UpstreamError as error:
+            raise as_proxy_error(error, provider) from None
 
 
 def forwarded_headers(client_headers: Mapping[str, str]) -> dict[str, str]:
@@ -82,13 +80,18 @@ def response_headers(upstream_headers: Iterable[tuple[str, str]]) -> dict[str, s
     return passed
 
 
-def timeout(provider: Provider) -> ProxyError:
+def as_proxy_error(error: UpstreamError, provider: Provider) -> ProxyError:
+    """A fault of the provider's connection, as the caller will be told (504 or 502)."""
+    return _timeout(provider) if isinstance(error, UpstreamTimeout) else _unreachable(provider)
+
+
+def _timeout(provider: Provider) -> ProxyError:
     return ProxyError(
         ErrorKind.UPSTREAM_TIMEOUT, f"The {provider.name.lower()} API did not answer in time."
     )
 
 
-def unreachable(provider: Provider) -> ProxyError:
+def _unreachable(provider: Provider) -> ProxyError:
     return ProxyError(
         ErrorKind.UPSTREAM_UNREACHABLE,
         f"The {provider.name.lower()} API could not be reached or dropped the connection.",

@@ -127,12 +127,7 @@ class UsageService:
         since = hour_of(self._clock.now()) - timedelta(hours=23)
         # Only placeholders are formatted in; the key ids travel as parameters.
         placeholders = ", ".join(["{}"] * len(key_ids))
-        sql = _LAST_24_HOURS.format(keys=placeholders)
-        rows = await UsageHourly.raw(
-            sql,
-            *key_ids,
-            since,
-        )
+        rows = await UsageHourly.raw(_LAST_24_HOURS.format(keys=placeholders), *key_ids, since)
         found = {
             row["api_key_id"]: KeyActivity(requests=int(row["requests"]), errors=int(row["errors"]))
             for row in rows
