@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -231,20 +232,122 @@ def measure(
 ) -> Measurement:
     """A warm-up run whose numbers are dropped (its failures still count), then the timed run."""
     progress(f"{case.label} at c={connections}: {warmup_s} s warm-up, {duration_s} s timed")
+    warmup_failures = warm_up(wrk, case, service, connections=connections, duration_s=warmup_s)
+    timed = timed_run(wrk, case, service, connections=connections, duration_s=duration_s)
+    return replace(timed, warmup_failures=warmup_failures)
+
+
+def warm_up(
+    wrk: str, case: HttpCase, service: RunningService, *, connections: int, duration_s: int
+) -> int:
+    """The first requests pay for lazy imports, caches and pool connections: a run whose numbers
+    are dropped. Returns its failures, which still count."""
     errors_before = len(service.logged_errors())
-    # The first requests pay for lazy imports, caches and pool connections; keep them out.
-    warmup = run_wrk(wrk, case, service.base_url, connections=connections, duration_s=warmup_s)
+    warmup = run_wrk(wrk, case, service.base_url, connections=connections, duration_s=duration_s)
     service.wait_for_quiet_log()
-    errors_after_warmup = len(service.logged_errors())
+    server_errors = unexplained_server_errors(
+        len(service.logged_errors()) - errors_before, warmup.status_errors, connections
+    )
+    return warmup.status_errors + warmup.socket_errors + server_errors
+
+
+def timed_run(
+    wrk: str, case: HttpCase, service: RunningService, *, connections: int, duration_s: int
+) -> Measurement:
+    errors_before = len(service.logged_errors())
     timed = run_wrk(wrk, case, service.base_url, connections=connections, duration_s=duration_s)
     service.wait_for_quiet_log()
-    warmup_server_errors = unexplained_server_errors(
-        errors_after_warmup - errors_before, warmup.status_errors, connections
-    )
     return replace(
         timed.measurement(case.label, connections),
-        server_errors=len(service.logged_errors()) - errors_after_warmup,
-        warmup_failures=warmup.status_errors + warmup.socket_errors + warmup_server_errors,
+        server_errors=len(service.logged_errors()) - errors_before,
+    )
+
+
+# Comparisons alternate many short runs: ROUND_S seconds each, ROUNDS of each case.
+ROUNDS = 10
+QUICK_ROUNDS = 3
+ROUND_S = 2
+
+
+@dataclass(frozen=True)
+class Alternation:
+    """Two cases timed in turn, one (compared, base) pair of runs per round.
+
+    This 2-core machine's speed swings by a third, even by half, from one second to the next,
+    more than the differences being compared: two long runs back to back mostly measure the
+    swing. Short runs alternating (the order flipping every round) let both cases see the same
+    machine, and the median of the rounds' ratios shrugs off the rounds where it changed.
+    """
+
+    pairs: list[tuple[Measurement, Measurement]]
+
+    @property
+    def rounds(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def median_ratio(self) -> float:
+        return statistics.median(
+            compared.rps / base.rps if base.rps else 0.0 for compared, base in self.pairs
+        )
+
+    @property
+    def measurements(self) -> list[Measurement]:
+        """Each case over all its rounds: compared, then base."""
+        return [combined([c for c, _ in self.pairs]), combined([b for _, b in self.pairs])]
+
+    def each_round(self) -> str:
+        return ", ".join(f"{c.rps / b.rps:.2f}" if b.rps else "-" for c, b in self.pairs)
+
+
+def alternate(
+    wrk: str,
+    compared: tuple[HttpCase, RunningService],
+    base: tuple[HttpCase, RunningService],
+    *,
+    rounds: int,
+    connections: int,
+    warmup_s: int,
+) -> Alternation:
+    """After one warm-up of each, `rounds` rounds of ROUND_S seconds per case."""
+    warmup_failures = {
+        id(side): warm_up(wrk, *side, connections=connections, duration_s=warmup_s)
+        for side in (compared, base)
+    }
+    progress(
+        f"{compared[0].label} vs {base[0].label} at c={connections}: {warmup_s} s warm-up "
+        f"each, then {rounds} alternating rounds of {ROUND_S} s"
+    )
+    pairs = []
+    for index in range(rounds):
+        order = (compared, base) if index % 2 == 0 else (base, compared)
+        runs = {
+            id(side): timed_run(wrk, *side, connections=connections, duration_s=ROUND_S)
+            for side in order
+        }
+        if index == 0:  # the warm-ups' failures count once, with the first round
+            runs = {k: replace(run, warmup_failures=warmup_failures[k]) for k, run in runs.items()}
+        pairs.append((runs[id(compared)], runs[id(base)]))
+    return Alternation(pairs)
+
+
+def combined(runs: list[Measurement]) -> Measurement:
+    """Runs of one case as one row: totals, throughput over the total time, and the medians of
+    the runs' p50 and p99 (a run's percentiles cannot be merged without its samples)."""
+    requests = sum(run.requests for run in runs)
+    duration_s = sum(run.duration_s for run in runs)
+    return replace(
+        runs[0],
+        requests=requests,
+        duration_s=round(duration_s, 3),
+        rps=round(requests / duration_s, 1) if duration_s else 0.0,
+        p50_ms=statistics.median(run.p50_ms for run in runs),
+        p99_ms=statistics.median(run.p99_ms for run in runs),
+        non_2xx=sum(run.non_2xx for run in runs),
+        socket_errors=sum(run.socket_errors for run in runs),
+        server_errors=sum(run.server_errors for run in runs),
+        wrong_results=sum(run.wrong_results for run in runs),
+        warmup_failures=sum(run.warmup_failures for run in runs),
     )
 
 

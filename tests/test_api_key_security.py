@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from app.api_keys.lookup import SQLiteKeyLookup, open_lookup
+from app import db
+from app.api_keys.lookup import PostgresKeyLookup, SQLiteKeyLookup, StoredKey, open_lookup
 from app.api_keys.service import IssuedKey
 from app.api_keys.tables import ApiKey
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
@@ -314,3 +315,144 @@ async def test_made_up_key_ids_cannot_grow_what_the_sqlite_lookup_keeps(tmp_path
         assert len(lookup._kept) <= 3
     finally:
         await lookup.close()
+
+
+class _ObservedLookup(PostgresKeyLookup):
+    """The PostgreSQL lookup, with each query's ids recorded and its answer held until `opened`."""
+
+    def __init__(self, *, max_queries: int) -> None:
+        super().__init__(db.engine(), max_queries=max_queries)
+        self.queries: list[list[str]] = []
+        self.opened = asyncio.Event()
+        self.opened.set()
+        self.fail_next: Exception | None = None
+
+    async def _read(self, key_ids: list[str]) -> dict[str, StoredKey]:
+        self.queries.append(list(key_ids))
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        found = await super()._read(key_ids)
+        await self.opened.wait()
+        return found
+
+
+async def _keys_of_one_project(gql: GraphQLClient, count: int) -> tuple[str, list[str]]:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    keys = [await create_key(gql, owner, project["id"]) for _ in range(count)]
+    return project["id"], [key["id"] for key in keys]
+
+
+async def _when_waiting(lookup: _ObservedLookup, callers: int) -> None:
+    # The loop runs each new task up to its first await: waiting lookups are queued by then.
+    for _ in range(100):
+        if sum(len(answers) for answers in lookup._waiting.values()) >= callers:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the lookups never queued")
+
+
+@pytest.fixture
+def postgres_only(engine_name: str) -> None:
+    if engine_name != "postgres":
+        pytest.skip("the SQLite lookup reads in-process; only PostgreSQL's shares round trips")
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_concurrent_postgres_lookups_share_round_trips(
+    app: Litestar, gql: GraphQLClient
+) -> None:
+    project_id, key_ids = await _keys_of_one_project(gql, 5)
+    unknown = tokens.new_key_id()
+    asked = [*key_ids * 12, unknown, unknown]
+    lookup = _ObservedLookup(max_queries=2)
+    try:
+        found = await asyncio.gather(*(lookup.find(key_id) for key_id in asked))
+    finally:
+        await lookup.close()
+
+    for key_id, stored in zip(asked, found, strict=True):
+        if key_id == unknown:
+            assert stored is None
+        else:
+            assert stored is not None
+            assert str(stored.project_id) == project_id
+            assert stored.deleted_at is None
+    # Two went alone at once; the 60 that came meanwhile shared the next query, one row per id.
+    assert len(lookup.queries) == 3
+    assert sorted(lookup.queries[2]) == sorted({*key_ids, unknown})
+    assert lookup._queries == 0
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_a_lookup_begun_after_a_delete_never_gets_an_answer_read_before_it(
+    app: Litestar, gql: GraphQLClient
+) -> None:
+    owner = await sign_up(gql)
+    project = await create_project(gql, owner)
+    key = await create_key(gql, owner, project["id"])
+    lookup = _ObservedLookup(max_queries=1)
+    lookup.opened.clear()
+    try:
+        # This query has read the key, live, and its answer is still on the way.
+        before = asyncio.create_task(lookup.find(key["id"]))
+        while not lookup.queries:
+            await asyncio.sleep(0)
+        await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
+        after = asyncio.create_task(lookup.find(key["id"]))
+        await _when_waiting(lookup, 1)
+        lookup.opened.set()
+        read_before, read_after = await before, await after
+    finally:
+        await lookup.close()
+
+    assert read_before is not None and read_before.deleted_at is None
+    assert read_after is not None and read_after.deleted_at is not None
+    assert lookup.queries == [[key["id"]], [key["id"]]]
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_a_caller_giving_up_does_not_take_the_others_answer(
+    app: Litestar, gql: GraphQLClient
+) -> None:
+    _, (key_id,) = await _keys_of_one_project(gql, 1)
+    lookup = _ObservedLookup(max_queries=1)
+    lookup.opened.clear()
+    try:
+        first = asyncio.create_task(lookup.find(key_id))
+        quitter = asyncio.create_task(lookup.find(key_id))
+        patient = asyncio.create_task(lookup.find(key_id))
+        await _when_waiting(lookup, 2)
+        quitter.cancel()
+        lookup.opened.set()
+        answers = await asyncio.gather(first, patient)
+    finally:
+        await lookup.close()
+
+    assert quitter.cancelled()
+    assert all(stored is not None and stored.deleted_at is None for stored in answers)
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_a_failed_query_fails_only_its_own_lookups(app: Litestar, gql: GraphQLClient) -> None:
+    _, (key_id,) = await _keys_of_one_project(gql, 1)
+    lookup = _ObservedLookup(max_queries=1)
+    lookup.opened.clear()
+    try:
+        first = asyncio.create_task(lookup.find(key_id))
+        while not lookup.queries:
+            await asyncio.sleep(0)
+        waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(3)]
+        await _when_waiting(lookup, 3)
+        lookup.fail_next = ConnectionResetError("connection lost")
+        lookup.opened.set()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        assert (await first) is not None
+        again = await lookup.find(key_id)
+    finally:
+        await lookup.close()
+
+    assert all(isinstance(outcome, ConnectionResetError) for outcome in outcomes)
+    assert again is not None
+    assert lookup._queries == 0

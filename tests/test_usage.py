@@ -548,6 +548,31 @@ async def test_the_recorder_drops_the_oldest_when_the_database_is_down() -> None
     assert [r.latency_ms for r in written] == list(range(50, 150))
 
 
+async def test_a_flush_writes_what_was_queued_when_it_began_not_what_arrives_meanwhile() -> None:
+    batches: list[list[int]] = []
+    recorder: UsageRecorder
+
+    async def sink(batch: Any) -> None:
+        batches.append([record.latency_ms for record in batch])
+        # Traffic goes on while a batch commits.
+        recorder.record(_record(1_000 + len(batches)))
+
+    recorder = UsageRecorder(sink, batch_size=4)
+    for index in range(10):
+        recorder.record(_record(index))
+
+    first = await recorder.flush()
+    assert first == 10
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert recorder.queue_depth == 3  # left for the next flush, not chased
+
+    # Shutdown writes what is queued, then what requests finishing meanwhile recorded.
+    await recorder.stop()
+    assert batches[3:] == [[1_001, 1_002, 1_003], [1_004]]
+    assert recorder.queue_depth == 1
+    assert recorder.written == 14
+
+
 def _record(index: int) -> UsageRecord:
     import uuid
 

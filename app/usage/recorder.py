@@ -88,12 +88,18 @@ class UsageRecorder:
         self._pending.append(record)
 
     async def flush(self) -> int:
-        """Write everything queued, a batch per transaction; returns how many were written."""
+        """Write what is queued now, a batch per transaction; returns how many were written.
+
+        Records that arrive meanwhile wait for the next flush. Draining until the queue is empty
+        would, under steady traffic, never end: each transaction would carry only the few
+        records that came in while the previous one committed, and pay a connection, a commit
+        and the alert checks for them, over and over.
+        """
         written = 0
-        while self._pending:
-            batch = [
-                self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))
-            ]
+        left = len(self._pending)
+        while left > 0 and self._pending:
+            batch = [self._pending.popleft() for _ in range(min(self._batch_size, left))]
+            left -= len(batch)
             try:
                 await self._sink(batch)
             except Exception as error:
@@ -151,6 +157,7 @@ class UsageRecorder:
             self._task = None
         try:
             await self.flush()
+            await self.flush()  # what requests finishing during shutdown recorded meanwhile
         except Exception:
             log.exception("could not write %d usage records at shutdown", len(self._pending))
 

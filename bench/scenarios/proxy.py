@@ -16,11 +16,11 @@ create a project API key. Then:
    would pay that delay here.
 3. Usage recording: a second service, started with TRAYLINX_USAGE_ENABLED=false (its own
    database and its own fake upstream), runs beside the first; the 32-connection proxied run
-   alternates between the two, ROUNDS times each, the order flipping every round, so both see
-   the same machine. Goal: with recording at least 0.9 of the throughput without, as the median
-   of the rounds' ratios. So that the comparison is honest, the rows in `usage_events` are
-   counted once each service has shut down (and flushed), and compared with the requests its
-   fake received through it.
+   alternates between the two in short runs, ROUNDS of each, the order flipping every round, so
+   both see the same machine (see `bench.wrk.Alternation`). Goal: with recording at least 0.9 of
+   the throughput without, as the median of the rounds' ratios. So that the comparison is
+   honest, the rows in `usage_events` are counted once each service has shut down (and
+   flushed), and compared with the requests its fake received through it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import contextlib
 import json
 import secrets
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,19 @@ from bench.scenarios.api_keys import (
     verdict,
 )
 from bench.scenarios.graphql import sign_up
-from bench.wrk import HttpCase, ensure_wrk, measure, preflight, server_remarks, wrk_description
+from bench.wrk import (
+    QUICK_ROUNDS,
+    ROUND_S,
+    ROUNDS,
+    Alternation,
+    HttpCase,
+    alternate,
+    ensure_wrk,
+    measure,
+    preflight,
+    server_remarks,
+    wrk_description,
+)
 
 GOAL_CONNECTIONS = 32
 CONCURRENCY_LEVELS = (1, GOAL_CONNECTIONS)
@@ -100,8 +111,6 @@ DIRECT = "fake upstream, direct"
 PROXIED = "via proxy, usage recording on"
 PROXIED_RECORDED = "via proxy, usage recording on (alternating)"
 PROXIED_UNRECORDED = "via proxy, usage recording off (alternating)"
-ROUNDS = 3
-QUICK_ROUNDS = 1
 STREAM_DIRECT = "stream, time to first chunk: direct"
 STREAM_PROXIED = "stream, time to first chunk: via proxy"
 
@@ -145,9 +154,10 @@ def run(options: RunOptions) -> ScenarioResult:
             + (" (--quick)" if options.quick else "")
             + "; p50/p99: time to the first chunk; req/s: whole streams per second",
             "usage": f"recording on: {on.describe_usage()}; recording off: {off.describe_usage()}",
-            "alternating": f"{comparison.rounds} rounds at c={GOAL_CONNECTIONS}, services with "
+            "alternating": f"{comparison.rounds} rounds of {ROUND_S} s runs at "
+            f"c={GOAL_CONNECTIONS}, services with "
             "usage recording on and off running side by side, the order flipping each round; "
-            "rows show the run with the median req/s",
+            "rows: all rounds together (p50/p99: medians of the rounds')",
             "load": wrk_description(wrk),
         },
         warnings=warnings,
@@ -155,7 +165,7 @@ def run(options: RunOptions) -> ScenarioResult:
             "vs direct: throughput relative to the fake upstream alone at the same connections "
             "(stream rows: whole streams per second)",
             *goal_notes(measurements),
-            comparison.note(),
+            recording_note(comparison),
             *notes,
         ],
     )
@@ -335,61 +345,26 @@ def measure_proxied(wrk: str, options: RunOptions, on: Deployment) -> list[Measu
     return measurements
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Recording on vs off, alternating: one (on, off) pair of runs per round."""
-
-    pairs: list[tuple[Measurement, Measurement]]
-
-    @property
-    def rounds(self) -> int:
-        return len(self.pairs)
-
-    @property
-    def ratios(self) -> list[float]:
-        return [on.rps / off.rps if off.rps else 0.0 for on, off in self.pairs]
-
-    @property
-    def measurements(self) -> list[Measurement]:
-        return [_median_run([on for on, _ in self.pairs]), _median_run([o for _, o in self.pairs])]
-
-    def note(self) -> str:
-        ratios = self.ratios
-        median = statistics.median(ratios)
-        each = ", ".join(f"{on.rps:,.0f}/{off.rps:,.0f}" for on, off in self.pairs)
-        return (
-            f"goal: throughput with usage recording / without at c={GOAL_CONNECTIONS}, median "
-            f"of {self.rounds} alternating rounds = {median:.3f} (rounds, on/off req/s: {each}; "
-            f"target >= {USAGE_GOAL}): {verdict(median >= USAGE_GOAL)}"
-        )
+def compare_recording(
+    wrk: str, options: RunOptions, on: Deployment, off: Deployment
+) -> Alternation:
+    return alternate(
+        wrk,
+        (replace(on.case, label=PROXIED_RECORDED), on.service),
+        (replace(off.case, label=PROXIED_UNRECORDED), off.service),
+        rounds=QUICK_ROUNDS if options.quick else ROUNDS,
+        connections=GOAL_CONNECTIONS,
+        warmup_s=options.warmup_s,
+    )
 
 
-def compare_recording(wrk: str, options: RunOptions, on: Deployment, off: Deployment) -> Comparison:
-    rounds = QUICK_ROUNDS if options.quick else ROUNDS
-    pairs = []
-    for index in range(rounds):
-        order = (on, off) if index % 2 == 0 else (off, on)
-        runs = {
-            deployment.case.label: measure(
-                wrk,
-                replace(deployment.case, label=_alternating_label(deployment)),
-                deployment.service,
-                connections=GOAL_CONNECTIONS,
-                duration_s=options.duration_s,
-                warmup_s=options.warmup_s,
-            )
-            for deployment in order
-        }
-        pairs.append((runs[on.case.label], runs[off.case.label]))
-    return Comparison(pairs)
-
-
-def _alternating_label(deployment: Deployment) -> str:
-    return PROXIED_RECORDED if deployment.case.label == PROXIED else PROXIED_UNRECORDED
-
-
-def _median_run(runs: list[Measurement]) -> Measurement:
-    return sorted(runs, key=lambda m: m.rps)[len(runs) // 2]
+def recording_note(comparison: Alternation) -> str:
+    median = comparison.median_ratio
+    return (
+        f"goal: throughput with usage recording / without at c={GOAL_CONNECTIONS}, median "
+        f"of {comparison.rounds} alternating rounds = {median:.3f} (each round: "
+        f"{comparison.each_round()}; target >= {USAGE_GOAL}): {verdict(median >= USAGE_GOAL)}"
+    )
 
 
 def usage_warnings(on: Deployment, off: Deployment) -> list[str]:
