@@ -325,6 +325,7 @@ class _ObservedLookup(PostgresKeyLookup):
         self.queries: list[list[str]] = []
         self.opened = asyncio.Event()
         self.opened.set()
+        self.has_read = asyncio.Event()  # a query has read its rows
         self.fail_next: Exception | None = None
 
     async def _read(self, key_ids: list[str]) -> dict[str, StoredKey]:
@@ -333,6 +334,7 @@ class _ObservedLookup(PostgresKeyLookup):
             error, self.fail_next = self.fail_next, None
             raise error
         found = await super()._read(key_ids)
+        self.has_read.set()
         await self.opened.wait()
         return found
 
@@ -397,8 +399,7 @@ async def test_a_lookup_begun_after_a_delete_never_gets_an_answer_read_before_it
     try:
         # This query has read the key, live, and its answer is still on the way.
         before = asyncio.create_task(lookup.find(key["id"]))
-        while not lookup.queries:
-            await asyncio.sleep(0)
+        await lookup.has_read.wait()
         await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
         after = asyncio.create_task(lookup.find(key["id"]))
         await _when_waiting(lookup, 1)
@@ -407,8 +408,10 @@ async def test_a_lookup_begun_after_a_delete_never_gets_an_answer_read_before_it
     finally:
         await lookup.close()
 
-    assert read_before is not None and read_before.deleted_at is None
-    assert read_after is not None and read_after.deleted_at is not None
+    assert read_before is not None
+    assert read_before.deleted_at is None
+    assert read_after is not None
+    assert read_after.deleted_at is not None
     assert lookup.queries == [[key["id"]], [key["id"]]]
 
 
@@ -441,8 +444,7 @@ async def test_a_failed_query_fails_only_its_own_lookups(app: Litestar, gql: Gra
     lookup.opened.clear()
     try:
         first = asyncio.create_task(lookup.find(key_id))
-        while not lookup.queries:
-            await asyncio.sleep(0)
+        await lookup.has_read.wait()
         waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(3)]
         await _when_waiting(lookup, 3)
         lookup.fail_next = ConnectionResetError("connection lost")
