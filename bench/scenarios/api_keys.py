@@ -3,9 +3,10 @@
 Three measurements in one table:
 
 1. In process: `ApiKeyAuthenticator.authenticate()` of valid keys, wired as the service wires it
-   (the app's own lookup, on a database prepared by the app's own migrations), with 10 keys in
-   `api_keys` and again with 1,000,000. Verification is one primary-key read, so the table's size
-   should barely matter: the goals are a median ratio of at most 1.2, and under 50 µs on SQLite.
+   (the app's own lookup, on a database prepared by the app's own migrations), in two databases:
+   one with 10 keys in `api_keys`, one with 1,000,000, timed in alternating rounds so that both
+   see the same machine. Verification is one primary-key read, so the table's size should barely
+   matter: the goals are a median ratio of at most 1.2, and under 50 µs on SQLite.
 2. In process: malformed keys (wrong prefix, bad checksum, wrong length, not base62, 10 KB of
    garbage) must be refused from their shape and checksum alone. The authenticator gets a lookup
    that fails the call if it is ever reached, so a refusal that needed the database counts as a
@@ -142,8 +143,9 @@ def run(options: RunOptions) -> ScenarioResult:
         ratio_label="ratio",
         latency_unit="us",
         facts={
-            "keys": f"api_keys holds {SMALL_KEY_COUNT} keys, then {large_count:,} (one project); "
-            f"verified in turn: all {SMALL_KEY_COUNT}, then {verification.sample_size:,} real "
+            "keys": f"two databases, api_keys holding {SMALL_KEY_COUNT} keys in one and "
+            f"{large_count:,} in the other (one project each); verified in alternating rounds: "
+            f"all {SMALL_KEY_COUNT}, and {verification.sample_size:,} real "
             "keys spread over the table",
             "setup": f"migrations {verification.migrate_s:.1f} s; {verification.load.describe()}",
             "inproc": "one coroutine awaiting authenticate() back to back on "
@@ -216,13 +218,18 @@ class Verification:
 
 
 def measure_verification(options: RunOptions, large_count: int) -> Verification:
-    """Verification with a small, then a large table, in one throwaway database."""
-    with (
-        tempfile.TemporaryDirectory(prefix="traylinx-bench-") as workdir,
-        provisioned_database(options.database, Path(workdir)) as database_url,
-    ):
-        engine = activate_database(database_url)
-        return on_server_loop(verify_small_then_large(engine, options, large_count))
+    """Verification in two throwaway databases, a small and a large one, measured in turn."""
+    with tempfile.TemporaryDirectory(prefix="traylinx-bench-") as workdir:
+        small_dir, large_dir = Path(workdir) / "small", Path(workdir) / "large"
+        small_dir.mkdir()
+        large_dir.mkdir()
+        with (
+            provisioned_database(options.database, small_dir) as small_url,
+            provisioned_database(options.database, large_dir) as large_url,
+        ):
+            return on_server_loop(
+                verify_small_and_large(small_url, large_url, options, large_count)
+            )
 
 
 def activate_database(database_url: str) -> Engine[Any]:
@@ -248,44 +255,118 @@ def environment_variable(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
-async def verify_small_then_large(
-    engine: Engine[Any], options: RunOptions, large_count: int
-) -> Verification:
+@dataclass(frozen=True)
+class KeyTable:
+    """A database holding one project's keys, and the service's verification wired to it."""
+
+    engine: Engine[Any]
+    lookup: KeyLookup
+    verify: Callable[[str], Awaitable[bool]]
+    real_keys: list[str]
+    load: LoadTimes
+    migrate_s: float
+
+    async def close(self) -> None:
+        await self.lookup.close()
+        db.activate(self.engine)
+        await db.stop()
+
+
+async def key_table(database_url: str, count: int) -> KeyTable:
+    """Migrate a database as the service does, fill `api_keys` with `count` keys, and attach
+    the app's own lookup for it (each table keeps its own, so the two can take turns)."""
+    engine = activate_database(database_url)
     started = time.perf_counter()
     await db.start()
     migrate_s = time.perf_counter() - started
     writer = await open_writer(engine)
-    lookup = open_lookup()
     try:
         project_id = uuid.uuid4()
         await writer.add_project(project_id, datetime.now(UTC))
-        authenticator = ApiKeyAuthenticator(SystemClock(), LastUseRecorder())
-        authenticator.attach(lookup)
-        verify = valid_key_check(authenticator, project_id)
-        # The small table's keys are all real and all verified; they stay in the large table.
-        small_keys, _ = await load_keys(writer, project_id, SMALL_KEY_COUNT)
-        small = await measure_calls(
-            f"verify a valid key, {SMALL_KEY_COUNT} keys in the table", verify, small_keys, options
-        )
-        large_keys, load = await load_keys(writer, project_id, large_count - SMALL_KEY_COUNT)
-        quick = " (--quick)" if options.quick else ""
-        large = await measure_calls(
-            f"verify a valid key, {large_count:,} keys in the table{quick}",
-            verify,
-            large_keys,
-            options,
-        )
+        real_keys, load = await load_keys(writer, project_id, count)
     finally:
-        await lookup.close()
         await writer.close()
-        await db.stop()
-    return Verification(
-        small=small,
-        large=large,
-        sample_size=len(large_keys),
-        lookup_name=type(lookup).__name__,
-        migrate_s=migrate_s,
+    lookup = open_lookup()
+    authenticator = ApiKeyAuthenticator(SystemClock(), LastUseRecorder())
+    authenticator.attach(lookup)
+    return KeyTable(
+        engine=engine,
+        lookup=lookup,
+        verify=valid_key_check(authenticator, project_id),
+        real_keys=real_keys,
         load=load,
+        migrate_s=migrate_s,
+    )
+
+
+async def verify_small_and_large(
+    small_url: str, large_url: str, options: RunOptions, large_count: int
+) -> Verification:
+    small = await key_table(small_url, SMALL_KEY_COUNT)
+    try:
+        large = await key_table(large_url, large_count)
+        try:
+            quick = " (--quick)" if options.quick else ""
+            small_run, large_run = await alternate_calls(
+                [
+                    (f"verify a valid key, {SMALL_KEY_COUNT} keys in the table", small),
+                    (f"verify a valid key, {large_count:,} keys in the table{quick}", large),
+                ],
+                options,
+            )
+        finally:
+            await large.close()
+    finally:
+        await small.close()
+    return Verification(
+        small=small_run,
+        large=large_run,
+        sample_size=len(large.real_keys),
+        lookup_name=type(large.lookup).__name__,
+        migrate_s=large.migrate_s,
+        load=large.load,
+    )
+
+
+async def alternate_calls(
+    sides: list[tuple[str, KeyTable]], options: RunOptions
+) -> list[Measurement]:
+    """Each side warmed up, then timed in rounds that take turns (the order flipping every
+    round), so that both see the same machine; each side's samples are then pooled."""
+    rounds = QUICK_ROUNDS if options.quick else ROUNDS
+    for label, table in sides:
+        progress(f"{label}: {options.warmup_s} s warm-up")
+        warmup = await run_calls(table.verify, table.real_keys, options.warmup_s)
+        if warmup.wrong:
+            raise HarnessError(f"{label}: {warmup.wrong} valid keys refused during the warm-up")
+    progress(f"alternating {rounds} rounds, {options.duration_s} s in all per table")
+    runs: list[list[CallRun]] = [[] for _ in sides]
+    for index in range(rounds):
+        order = list(range(len(sides))) if index % 2 == 0 else list(reversed(range(len(sides))))
+        for side in order:
+            # Garbage from the other side's round should not be collected on this one's clock.
+            gc.collect()
+            table = sides[side][1]
+            runs[side].append(
+                await run_calls(table.verify, table.real_keys, options.duration_s / rounds)
+            )
+    return [pooled(label, side_runs) for (label, _), side_runs in zip(sides, runs, strict=True)]
+
+
+def pooled(label: str, runs: list[CallRun]) -> Measurement:
+    ordered = sorted(latency for run in runs for latency in run.latencies_ns)
+    if not ordered:
+        raise HarnessError(f"{label}: no call completed")
+    elapsed_s = sum(run.elapsed_s for run in runs)
+    return Measurement(
+        label=label,
+        connections=None,
+        requests=len(ordered),
+        duration_s=round(elapsed_s, 3),
+        rps=round(len(ordered) / elapsed_s, 1),
+        p50_ms=round(percentile(ordered, 0.50) / 1e6, 5),
+        p99_ms=round(percentile(ordered, 0.99) / 1e6, 5),
+        wrong_results=sum(run.wrong for run in runs),
     )
 
 
