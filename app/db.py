@@ -73,6 +73,10 @@ class SQLiteEngineWithSharedConnection(SQLiteEngine):
         super().__init__(path=path, **connection_kwargs)
         self._shared: sqlite3.Connection | None = None
         self._idle_writers: list[aiosqlite.Connection] = []
+        # Connections are kept only between start() and stop(): a command or a migration run
+        # outside them closes each one, and none outlives the engine (aiosqlite's threads would
+        # keep the process from exiting).
+        self._keeping_writers = False
 
     def transaction(
         self,
@@ -83,21 +87,29 @@ class SQLiteEngineWithSharedConnection(SQLiteEngine):
             engine=self, transaction_type=transaction_type, allow_nested=allow_nested
         )
 
+    def keep_writers(self) -> None:
+        self._keeping_writers = True
+
     async def take_writer(self) -> aiosqlite.Connection:
         if self._idle_writers:
             return self._idle_writers.pop()
         connection = await self.get_connection()
-        await connection.execute(f"PRAGMA cache_size = -{_WRITER_CACHE_KIB}")
+        try:
+            await connection.execute(f"PRAGMA cache_size = -{_WRITER_CACHE_KIB}")
+        except BaseException:
+            await connection.close()
+            raise
         return connection
 
     async def give_back(self, connection: aiosqlite.Connection, *, reusable: bool) -> None:
         """Keep a connection whose transaction ended cleanly; close any other."""
-        if reusable and len(self._idle_writers) < _IDLE_WRITERS:
+        if reusable and self._keeping_writers and len(self._idle_writers) < _IDLE_WRITERS:
             self._idle_writers.append(connection)
         else:
             await connection.close()
 
     async def close_writers(self) -> None:
+        self._keeping_writers = False
         idle, self._idle_writers = self._idle_writers, []
         for connection in idle:
             await connection.close()
@@ -383,8 +395,9 @@ class _ReusingTransaction(SQLiteTransaction):
             # Only a connection known to be outside any transaction is handed to the next one.
             reusable = not self.connection.in_transaction
         finally:
-            await self.engine.give_back(self.connection, reusable=reusable)
+            # First: should handing back fail, later transactions must not nest in this one.
             self.engine.current_transaction.reset(self.context)
+            await self.engine.give_back(self.connection, reusable=reusable)
         return exception is None
 
 
@@ -397,6 +410,7 @@ async def start(pool_max_size: int = 10) -> None:
         await migrate()
         if isinstance(current, SQLiteEngineWithSharedConnection):
             current.open_shared_connection()
+            current.keep_writers()
         if isinstance(current, PostgresEngine):
             # No reset query on release: it costs a round trip per query, and nothing here
             # changes session state (asyncpg still rolls back a transaction left open).

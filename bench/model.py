@@ -52,10 +52,14 @@ class Measurement:
     wrong_results: int = 0
     warmup_failures: int = 0
     ratio: float | None = None
+    # Timed runs pooled into this row (bench.wrk.combined): each may leave `connections`
+    # requests cut off.
+    runs: int = 1
 
     @property
     def unexplained_server_errors(self) -> int:
-        return unexplained_server_errors(self.server_errors, self.non_2xx, self.connections)
+        cut_off = self.connections * self.runs if self.connections is not None else None
+        return unexplained_server_errors(self.server_errors, self.non_2xx, cut_off)
 
     @property
     def timed_failures(self) -> int:

@@ -13,6 +13,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -267,6 +268,11 @@ def timed_run(
 ROUNDS = 10
 QUICK_ROUNDS = 3
 ROUND_S = 2
+# The services compared flush usage every COMPARED_FLUSH_S (`comparison_settings()`), and each
+# run is followed by a pause a little longer: the writes a run defers are made within it or in
+# the pause after it, never in the other case's run.
+COMPARED_FLUSH_S = 0.25
+SETTLE_S = 0.6
 
 
 @dataclass(frozen=True)
@@ -310,25 +316,32 @@ def alternate(
     warmup_s: int,
 ) -> Alternation:
     """After one warm-up of each, `rounds` rounds of ROUND_S seconds per case."""
-    warmup_failures = {
-        id(side): warm_up(wrk, *side, connections=connections, duration_s=warmup_s)
-        for side in (compared, base)
-    }
+    sides = (compared, base)
+    warmup_failures = [
+        warm_up(wrk, case, service, connections=connections, duration_s=warmup_s)
+        for case, service in sides
+    ]
     progress(
         f"{compared[0].label} vs {base[0].label} at c={connections}: {warmup_s} s warm-up "
         f"each, then {rounds} alternating rounds of {ROUND_S} s"
     )
     pairs = []
     for index in range(rounds):
-        order = (compared, base) if index % 2 == 0 else (base, compared)
-        runs = {
-            id(side): timed_run(wrk, *side, connections=connections, duration_s=ROUND_S)
-            for side in order
-        }
-        if index == 0:  # the warm-ups' failures count once, with the first round
-            runs = {k: replace(run, warmup_failures=warmup_failures[k]) for k, run in runs.items()}
-        pairs.append((runs[id(compared)], runs[id(base)]))
+        runs: dict[int, Measurement] = {}
+        for side in (0, 1) if index % 2 == 0 else (1, 0):
+            case, service = sides[side]
+            run = timed_run(wrk, case, service, connections=connections, duration_s=ROUND_S)
+            if index == 0:  # the warm-ups' failures count once, with the first round
+                run = replace(run, warmup_failures=warmup_failures[side])
+            runs[side] = run
+            time.sleep(SETTLE_S)
+        pairs.append((runs[0], runs[1]))
     return Alternation(pairs)
+
+
+def comparison_settings() -> dict[str, str]:
+    """Settings for a service compared in alternating rounds (see SETTLE_S)."""
+    return {"TRAYLINX_USAGE_FLUSH_SECONDS": str(COMPARED_FLUSH_S)}
 
 
 def combined(runs: list[Measurement]) -> Measurement:
@@ -348,6 +361,7 @@ def combined(runs: list[Measurement]) -> Measurement:
         server_errors=sum(run.server_errors for run in runs),
         wrong_results=sum(run.wrong_results for run in runs),
         warmup_failures=sum(run.warmup_failures for run in runs),
+        runs=sum(run.runs for run in runs),
     )
 
 

@@ -326,7 +326,7 @@ class _ObservedLookup(PostgresKeyLookup):
         self.opened = asyncio.Event()
         self.opened.set()
         self.has_read = asyncio.Event()  # a query has read its rows
-        self.fail_next: Exception | None = None
+        self.fail_next: BaseException | None = None
 
     async def _read(self, key_ids: list[str]) -> dict[str, StoredKey]:
         self.queries.append(list(key_ids))
@@ -458,3 +458,54 @@ async def test_a_failed_query_fails_only_its_own_lookups(app: Litestar, gql: Gra
     assert all(isinstance(outcome, ConnectionResetError) for outcome in outcomes)
     assert again is not None
     assert lookup._queries == 0
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_closing_the_lookup_answers_every_waiting_caller(
+    app: Litestar, gql: GraphQLClient
+) -> None:
+    _, (key_id,) = await _keys_of_one_project(gql, 1)
+    lookup = _ObservedLookup(max_queries=1)
+    lookup.opened.clear()
+    first = asyncio.create_task(lookup.find(key_id))
+    await lookup.has_read.wait()
+    waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(3)]
+    await _when_waiting(lookup, 3)
+    closing = asyncio.create_task(lookup.close())
+    await asyncio.sleep(0)  # close() has begun: the waiters are answered before any query
+    lookup.opened.set()
+    await closing
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    await first
+
+    assert all(isinstance(outcome, db.DatabaseError) for outcome in outcomes)
+    with pytest.raises(db.DatabaseError, match="closed"):
+        await lookup.find(key_id)
+
+
+class _Interrupted(BaseException):
+    """Like KeyboardInterrupt, not an Exception; unlike it, not re-raised out of the loop."""
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_an_interrupted_query_still_answers_its_callers(
+    app: Litestar, gql: GraphQLClient
+) -> None:
+    _, (key_id,) = await _keys_of_one_project(gql, 1)
+    lookup = _ObservedLookup(max_queries=1)
+    lookup.opened.clear()
+    try:
+        first = asyncio.create_task(lookup.find(key_id))
+        await lookup.has_read.wait()
+        waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(2)]
+        await _when_waiting(lookup, 2)
+        lookup.fail_next = _Interrupted()  # not an Exception: it ends the batch's task
+        lookup.opened.set()
+        await first
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        again = await lookup.find(key_id)
+    finally:
+        await lookup.close()
+
+    assert all(isinstance(outcome, db.DatabaseError) for outcome in outcomes)
+    assert again is not None

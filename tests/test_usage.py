@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -571,6 +572,42 @@ async def test_a_flush_writes_what_was_queued_when_it_began_not_what_arrives_mea
     assert batches[3:] == [[1_001, 1_002, 1_003], [1_004]]
     assert recorder.queue_depth == 1
     assert recorder.written == 14
+
+
+async def test_a_full_batch_is_written_without_waiting_for_the_interval() -> None:
+    written = asyncio.Event()
+
+    async def sink(batch: Any) -> None:
+        written.set()
+
+    recorder = UsageRecorder(sink, batch_size=10, flush_every=timedelta(hours=1))
+    for index in range(10):
+        recorder.record(_record(index))
+    recorder.start()
+    try:
+        await asyncio.wait_for(written.wait(), timeout=5)
+    finally:
+        await recorder.stop()
+
+
+async def test_after_a_failed_write_the_recorder_waits_before_trying_again() -> None:
+    attempts = 0
+
+    async def sink(batch: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise OSError("database unavailable")
+
+    recorder = UsageRecorder(sink, batch_size=10, flush_every=timedelta(seconds=0.2))
+    for index in range(50):
+        recorder.record(_record(index))
+    recorder.start()
+    await asyncio.sleep(0.5)
+    attempted = attempts
+    await recorder.stop()
+
+    assert 2 <= attempted <= 4  # about one per interval, not a loop hammering the database
+    assert recorder.queue_depth == 50
 
 
 def _record(index: int) -> UsageRecord:

@@ -108,16 +108,23 @@ class SQLiteKeyLookup:
         self._connection.close()
 
 
+_Batch = dict[str, list[asyncio.Future["StoredKey | None"]]]
+
+
 class PostgresKeyLookup:
     def __init__(self, engine: PostgresEngine, *, max_queries: int = 2) -> None:
         self._engine = engine
         self._max_queries = max_queries
         self._queries = 0
         # Lookups waiting for a query slot: key id -> the futures of everyone asking for it.
-        self._waiting: dict[str, list[asyncio.Future[StoredKey | None]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: _Batch = {}
+        # Batches sent (or about to be), by the task answering them.
+        self._answering: dict[asyncio.Task[None], _Batch] = {}
+        self._closed = False
 
     async def find(self, key_id: str) -> StoredKey | None:
+        if self._closed:
+            raise db.DatabaseError("the key lookup is closed")
         if self._queries < self._max_queries:
             # Nobody is waiting whenever a slot is free, so this lookup goes alone, at once.
             self._queries += 1
@@ -132,21 +139,26 @@ class PostgresKeyLookup:
 
     def _query_done(self) -> None:
         self._queries -= 1
-        if self._waiting:
-            batch, self._waiting = self._waiting, {}
-            self._queries += 1
-            task = asyncio.create_task(self._answer(batch), name="api-key-lookup")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if not self._waiting:
+            return
+        batch, self._waiting = self._waiting, {}
+        if self._closed:
+            _fail(batch, db.DatabaseError("the key lookup was closed"))
+            return
+        self._queries += 1
+        task = asyncio.create_task(self._answer(batch), name="api-key-lookup")
+        self._answering[task] = batch
+        task.add_done_callback(self._answering.pop)
 
-    async def _answer(self, batch: dict[str, list[asyncio.Future[StoredKey | None]]]) -> None:
+    async def _answer(self, batch: _Batch) -> None:
         try:
             found = await self._read(list(batch))
-        except asyncio.CancelledError:
-            _fail(batch, db.DatabaseError("the key lookup was closed"))
-            raise
         except Exception as error:
             _fail(batch, error)
+        except BaseException:
+            # Cancelled (closing) or worse: the waiters still get an answer, and the task ends.
+            _fail(batch, db.DatabaseError("the key lookup was interrupted"))
+            raise
         else:
             for key_id, answers in batch.items():
                 stored = found.get(key_id)
@@ -183,13 +195,19 @@ class PostgresKeyLookup:
         }
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        """Refuse new lookups, and answer every waiting one with an error: a batch whose task
+        never got to run would otherwise leave its callers waiting for good."""
+        self._closed = True
+        waiting, self._waiting = self._waiting, {}
+        _fail(waiting, db.DatabaseError("the key lookup was closed"))
+        answering = list(self._answering.items())
+        for task, batch in answering:
+            _fail(batch, db.DatabaseError("the key lookup was closed"))
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(task for task, _ in answering), return_exceptions=True)
 
 
-def _fail(batch: dict[str, list[asyncio.Future[StoredKey | None]]], error: Exception) -> None:
+def _fail(batch: _Batch, error: Exception) -> None:
     for answers in batch.values():
         for answer in answers:
             if not answer.done():

@@ -162,15 +162,23 @@ class UsageRecorder:
             log.exception("could not write %d usage records at shutdown", len(self._pending))
 
     async def _run(self) -> None:
+        written = True
         while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._flush_every.total_seconds())
+            # A full batch goes at once: with traffic faster than a flush interval's worth of
+            # writes, waiting anyway would let the queue grow until it dropped records. After a
+            # failure, wait regardless: the database needs the time, not another attempt.
+            if not written or len(self._pending) < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._flush_every.total_seconds())
             try:
                 await self.flush()
                 await self._tidy_up()
             except Exception:
+                written = False
                 log.warning(
                     "usage records not written (database unavailable?); %d queued, %d dropped",
                     len(self._pending),
                     self.dropped,
                 )
+            else:
+                written = True

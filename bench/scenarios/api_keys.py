@@ -67,12 +67,15 @@ from bench.harness import (
 from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
 from bench.scenarios.graphql import sign_up
 from bench.wrk import (
+    COMPARED_FLUSH_S,
     QUICK_ROUNDS,
     ROUND_S,
     ROUNDS,
+    SETTLE_S,
     Alternation,
     HttpCase,
     alternate,
+    comparison_settings,
     ensure_wrk,
     measure,
     preflight,
@@ -152,7 +155,9 @@ def run(options: RunOptions) -> ScenarioResult:
             f"{loop_name()} (as uvicorn runs it), {verification.lookup_name}, SystemClock, "
             f"client IP {CLIENT_IP}",
             "alternating": f"at c={HTTP_GOAL_CONNECTIONS}, {http.alternation.rounds} rounds of "
-            f"{ROUND_S} s runs, anonymous and with a project key, the order flipping each round; "
+            f"{ROUND_S} s runs, anonymous and with a project key, the order flipping each round, "
+            f"a {SETTLE_S:g} s pause after each run, usage flushed every {COMPARED_FLUSH_S:g} s "
+            "(not 2 s) so that a run's deferred writes land in it or in the pause after it; "
             "rows: all rounds together (p50/p99: medians of the rounds'), ratio: the median of "
             "the rounds' ratios",
             "load": wrk_description(wrk),
@@ -733,7 +738,7 @@ class HttpResults:
 
 
 def measure_http(wrk: str, options: RunOptions) -> HttpResults:
-    with running_service(options.database) as service:
+    with running_service(options.database, comparison_settings()) as service:
         key = issue_project_key(service)
         anonymous = replace(
             HttpCase.graphql(
@@ -768,12 +773,12 @@ def measure_http(wrk: str, options: RunOptions) -> HttpResults:
             connections=HTTP_GOAL_CONNECTIONS,
             warmup_s=options.warmup_s,
         )
-        keyed_median, anonymous_median = alternation.measurements
+        keyed_rounds, anonymous_rounds = alternation.measurements
         measurements = [
             base,
             with_ratio(compared, base),
-            anonymous_median,
-            replace(keyed_median, ratio=round(alternation.median_ratio, 3)),
+            anonymous_rounds,
+            replace(keyed_rounds, ratio=round(alternation.median_ratio, 3)),
         ]
         warnings, notes = server_remarks(service, measurements)
     return HttpResults(

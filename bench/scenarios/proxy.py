@@ -67,12 +67,15 @@ from bench.scenarios.api_keys import (
 )
 from bench.scenarios.graphql import sign_up
 from bench.wrk import (
+    COMPARED_FLUSH_S,
     QUICK_ROUNDS,
     ROUND_S,
     ROUNDS,
+    SETTLE_S,
     Alternation,
     HttpCase,
     alternate,
+    comparison_settings,
     ensure_wrk,
     measure,
     preflight,
@@ -156,7 +159,10 @@ def run(options: RunOptions) -> ScenarioResult:
             "usage": f"recording on: {on.describe_usage()}; recording off: {off.describe_usage()}",
             "alternating": f"{comparison.rounds} rounds of {ROUND_S} s runs at "
             f"c={GOAL_CONNECTIONS}, services with "
-            "usage recording on and off running side by side, the order flipping each round; "
+            "usage recording on and off running side by side, the order flipping each round, "
+            f"a {SETTLE_S:g} s pause after each run; both services (and every row) flush usage "
+            f"every {COMPARED_FLUSH_S:g} s instead of 2 s, so a run's deferred writes land in it "
+            "or in the pause after it; "
             "rows: all rounds together (p50/p99: medians of the rounds')",
             "load": wrk_description(wrk),
         },
@@ -267,6 +273,7 @@ def proxy_settings(fake: UpstreamProcess, *, usage: bool) -> dict[str, str]:
     return {
         "TRAYLINX_OPENAI_BASE_URL": f"{fake.base_url}/v1",
         "TRAYLINX_USAGE_ENABLED": "true" if usage else "false",
+        **comparison_settings(),
     }
 
 
