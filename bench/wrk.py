@@ -268,11 +268,11 @@ def timed_run(
 ROUNDS = 10
 QUICK_ROUNDS = 3
 ROUND_S = 2
-# The services compared flush usage every COMPARED_FLUSH_S (`comparison_settings()`), and each
-# run is followed by a pause a little longer: the writes a run defers are made within it or in
-# the pause after it, never in the other case's run.
-COMPARED_FLUSH_S = 0.25
-SETTLE_S = 0.6
+# The services compared flush usage every COMPARED_FLUSH_S, the default (`comparison_settings()`
+# pins it), and each run is followed by a pause a little longer: the writes a run defers are made
+# within it or in the pause after it - counted in its server CPU - never in the other case's run.
+COMPARED_FLUSH_S = 2.0
+SETTLE_S = 2.5
 
 
 @dataclass(frozen=True)
@@ -286,6 +286,9 @@ class Alternation:
     """
 
     pairs: list[tuple[Measurement, Measurement]]
+    # Server CPU seconds each side used over its runs and the pauses after them (where its
+    # deferred writes land): (compared, base).
+    server_cpu_s: tuple[float, float] = (0.0, 0.0)
 
     @property
     def rounds(self) -> int:
@@ -304,6 +307,21 @@ class Alternation:
 
     def each_round(self) -> str:
         return ", ".join(f"{c.rps / b.rps:.2f}" if b.rps else "-" for c, b in self.pairs)
+
+    def cpu_note(self) -> str:
+        """Server CPU per request of each side: unlike throughput, hardly moved by the machine's
+        swings, and for a saturated one-worker server the inverse of what it can serve."""
+        requests = [sum(pair[side].requests for pair in self.pairs) for side in (0, 1)]
+        if not all(requests) or not all(self.server_cpu_s):
+            return "server CPU per request: not measured"
+        per_request = [
+            cpu / count * 1e6 for cpu, count in zip(self.server_cpu_s, requests, strict=True)
+        ]
+        return (
+            f"server CPU per request, runs and pauses after them: {per_request[0]:,.0f} µs vs "
+            f"{per_request[1]:,.0f} µs, so {per_request[1] / per_request[0]:.2f}x the throughput "
+            "at equal CPU"
+        )
 
 
 def alternate(
@@ -326,17 +344,30 @@ def alternate(
         f"each, then {rounds} alternating rounds of {ROUND_S} s"
     )
     pairs = []
+    cpu_s = [0.0, 0.0]
     for index in range(rounds):
         runs: dict[int, Measurement] = {}
         for side in (0, 1) if index % 2 == 0 else (1, 0):
             case, service = sides[side]
+            cpu_before = server_cpu_s(service)
             run = timed_run(wrk, case, service, connections=connections, duration_s=ROUND_S)
             if index == 0:  # the warm-ups' failures count once, with the first round
                 run = replace(run, warmup_failures=warmup_failures[side])
             runs[side] = run
             time.sleep(SETTLE_S)
+            cpu_s[side] += server_cpu_s(service) - cpu_before
         pairs.append((runs[0], runs[1]))
-    return Alternation(pairs)
+    return Alternation(pairs, server_cpu_s=(cpu_s[0], cpu_s[1]))
+
+
+def server_cpu_s(service: RunningService) -> float:
+    """CPU seconds (user + system) the server process has used so far; 0 where /proc is not."""
+    try:
+        fields = Path(f"/proc/{service.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def comparison_settings() -> dict[str, str]:

@@ -156,8 +156,8 @@ def run(options: RunOptions) -> ScenarioResult:
             f"client IP {CLIENT_IP}",
             "alternating": f"at c={HTTP_GOAL_CONNECTIONS}, {http.alternation.rounds} rounds of "
             f"{ROUND_S} s runs, anonymous and with a project key, the order flipping each round, "
-            f"a {SETTLE_S:g} s pause after each run, usage flushed every {COMPARED_FLUSH_S:g} s "
-            "(not 2 s) so that a run's deferred writes land in it or in the pause after it; "
+            f"a {SETTLE_S:g} s pause after each run, usage flushed every {COMPARED_FLUSH_S:g} s, "
+            "so that a run's deferred writes land in it or in the pause after it; "
             "rows: all rounds together (p50/p99: medians of the rounds'), ratio: the median of "
             "the rounds' ratios",
             "load": wrk_description(wrk),
@@ -871,7 +871,7 @@ def goal_notes(
         f"goal: HTTP throughput with a project key / anonymous at c={HTTP_GOAL_CONNECTIONS}, "
         f"median of {http.alternation.rounds} alternating rounds = {ratio:.2f} (each round: "
         f"{http.alternation.each_round()}; target >= {HTTP_GOAL}): "
-        f"{verdict(ratio >= HTTP_GOAL)}"
+        f"{verdict(ratio >= HTTP_GOAL)}; {http.alternation.cpu_note()}"
     )
     if options.quick:
         notes.append(

@@ -160,9 +160,9 @@ def run(options: RunOptions) -> ScenarioResult:
             "alternating": f"{comparison.rounds} rounds of {ROUND_S} s runs at "
             f"c={GOAL_CONNECTIONS}, services with "
             "usage recording on and off running side by side, the order flipping each round, "
-            f"a {SETTLE_S:g} s pause after each run; both services (and every row) flush usage "
-            f"every {COMPARED_FLUSH_S:g} s instead of 2 s, so a run's deferred writes land in it "
-            "or in the pause after it; "
+            f"a {SETTLE_S:g} s pause after each run; both services flush usage every "
+            f"{COMPARED_FLUSH_S:g} s, so a run's deferred writes land in it or in the pause after "
+            "it; "
             "rows: all rounds together (p50/p99: medians of the rounds')",
             "load": wrk_description(wrk),
         },
@@ -370,7 +370,8 @@ def recording_note(comparison: Alternation) -> str:
     return (
         f"goal: throughput with usage recording / without at c={GOAL_CONNECTIONS}, median "
         f"of {comparison.rounds} alternating rounds = {median:.3f} (each round: "
-        f"{comparison.each_round()}; target >= {USAGE_GOAL}): {verdict(median >= USAGE_GOAL)}"
+        f"{comparison.each_round()}; target >= {USAGE_GOAL}): {verdict(median >= USAGE_GOAL)}; "
+        f"{comparison.cpu_note()}"
     )
 
 
