@@ -686,20 +686,7 @@ async def measure_calls(
     # Garbage from the setup and the warm-up should not be collected on the timed run's clock.
     gc.collect()
     timed = await run_calls(call, inputs, options.duration_s)
-    if not timed.latencies_ns:
-        raise HarnessError(f"{label}: no call completed in {options.duration_s} s")
-    ordered = sorted(timed.latencies_ns)
-    return Measurement(
-        label=label,
-        connections=None,
-        requests=len(ordered),
-        duration_s=round(timed.elapsed_s, 3),
-        rps=round(len(ordered) / timed.elapsed_s, 1),
-        p50_ms=round(percentile(ordered, 0.50) / 1e6, 5),
-        p99_ms=round(percentile(ordered, 0.99) / 1e6, 5),
-        wrong_results=timed.wrong,
-        warmup_failures=warmup.wrong,
-    )
+    return replace(pooled(label, [timed]), warmup_failures=warmup.wrong)
 
 
 async def run_calls(
