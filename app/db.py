@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,6 @@ from piccolo.engine.sqlite import (
     SQLiteEngine,
     SQLiteTransaction,
     TransactionType,
-    convert_datetime_in,
     dict_factory,
 )
 from piccolo.query.mixins import LockStrength
@@ -245,59 +244,63 @@ async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
     await _transaction_connection().executemany(_numbered(sql, len(rows[0])), rows)
 
 
-async def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Plain inserts of many rows into one table, inside transaction(), the cheapest way each
-    engine has: PostgreSQL's binary COPY; on SQLite, one prepared INSERT of a hundred rows run
-    over the chunks (`executemany`), and one for the rest.
+async def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: plain inserts of many rows into one table, inside transaction(), by binary
+    COPY, the cheapest way it has. SQLite's counterpart is `insert_computed_rows`."""
+    if rows:
+        await _transaction_connection().copy_records_to_table(
+            table, records=rows, columns=list(columns)
+        )
 
-    Why a hundred: a row per statement makes SQLite's driver release and retake the interpreter
-    lock around every row, interleaving with the serving loop; thousands of rows per statement
-    make parsing the statement cost as much as inserting (measured: 8.4 µs per row at 2,520 rows
-    per statement, 4.2 µs at 100, 7.0 µs at 1).
+
+async def insert_computed_rows(
+    table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> None:
+    """SQLite: inserts of many rows whose stored values SQLite works out from the bound ones.
+
+    `columns` pairs each column with an SQL expression over a row's bound values, which are
+    named column1, column2, ... in order. SQLite evaluates it on the driver's thread without
+    the interpreter lock, so formatting moved there (ids, timestamps) no longer runs on the
+    serving event loop.
+
+    A hundred rows per statement, one prepared statement run over the chunks, one for the rest:
+    a row per statement makes the driver release and retake the interpreter lock around every
+    row, interleaving with the serving loop; thousands of rows per statement make parsing the
+    statement cost as much as inserting (measured with plain values: 8.4 µs per row at 2,520
+    rows per statement, 4.2 µs at 100, 7.0 µs at 1).
     """
     if not rows:
         return
     connection = _transaction_connection()
-    if not is_sqlite():
-        await connection.copy_records_to_table(table, records=rows, columns=list(columns))
-        return
-    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, _SQLITE_MAX_VARIABLES // len(columns)))
+    width = len(rows[0])
+    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, _SQLITE_MAX_VARIABLES // width))
     whole = len(rows) - len(rows) % per_statement
     if whole:
         chunks = [
             _flat(rows[start : start + per_statement]) for start in range(0, whole, per_statement)
         ]
-        await connection.executemany(_insert_statement(table, columns, per_statement), chunks)
+        statement = _insert_select(table, columns, width, per_statement)
+        await connection.executemany(statement, chunks)
     if whole < len(rows):
         rest = rows[whole:]
-        await connection.execute(_insert_statement(table, columns, len(rest)), _flat(rest))
+        await connection.execute(_insert_select(table, columns, width, len(rest)), _flat(rest))
 
 
-def _insert_statement(table: str, columns: Sequence[str], row_count: int) -> str:
-    row = "(" + ", ".join("?" * len(columns)) + ")"
-    # Table and column names come from our own code, never from input.
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * row_count)}"  # noqa: S608
+def _insert_select(
+    table: str, columns: Sequence[tuple[str, str]], width: int, row_count: int
+) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(expression for _, expression in columns)
+    # Table names, columns and expressions come from our own code, never from input.
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {values} "  # noqa: S608
+        f"FROM (VALUES {', '.join([row] * row_count)})"
+    )
 
 
 def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
     return [value for row in rows for value in row]
-
-
-def bulk_encoders() -> tuple[Callable[[uuid.UUID], Any], Callable[[datetime], Any]]:
-    """How rows for `insert_rows` carry UUIDs and timestamps on the active engine.
-
-    PostgreSQL's COPY takes the objects. SQLite gets the text Piccolo's adapters write (its own
-    conversion functions), made on the event loop while the rows are built: the driver would
-    otherwise call an adapter per value in its own thread, holding the interpreter lock the
-    event loop is waiting for.
-    """
-    if is_sqlite():
-        return str, convert_datetime_in
-    return _unchanged, _unchanged
-
-
-def _unchanged(value: Any) -> Any:
-    return value
 
 
 # SQLite's default limit on bound parameters per statement since 3.32.

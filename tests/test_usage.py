@@ -6,12 +6,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
+from piccolo.engine.sqlite import convert_datetime_in
 
 from app import db
 from app.clock import FrozenClock
@@ -525,6 +526,56 @@ async def test_a_large_batch_is_stored_whole_in_time_order(traffic: Traffic) -> 
     assert [row["requests"] for row in hourly] == [in_first_hour, 6_000 - in_first_hour]
     assert sum(row["server_errors"] for row in hourly) == 600
     assert sum(row["input_tokens"] for row in hourly) == 12_000
+
+
+def _record_at(traffic: Traffic, at: datetime) -> UsageRecord:
+    return UsageRecord(
+        project_id=uuid.UUID(traffic.project["id"]),
+        api_key_id=traffic.key["id"],
+        endpoint="/v1/chat/completions",
+        status=200,
+        latency_ms=1,
+        at=at,
+    )
+
+
+async def test_events_keep_their_exact_time_and_a_time_ordered_id(traffic: Traffic) -> None:
+    """Each event's id is a UUIDv7 of its millisecond, and its time reads back to the
+    microsecond, also compared in a query: the retention cutoff depends on that."""
+    base = datetime(2031, 5, 17, 23, 59, 59, tzinfo=UTC)
+    times = [
+        base.replace(microsecond=0),
+        base.replace(microsecond=1),
+        base.replace(microsecond=999_999),
+        base + timedelta(microseconds=1_000_000),  # the next day, on the second
+        datetime(2031, 5, 18, 5, 30, 0, 123_456, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(2099, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ]
+    for at in times:
+        traffic.services.usage.record(_record_at(traffic, at))
+    await traffic.services.usage.flush()
+
+    rows = await UsageEvent.select(UsageEvent.id, UsageEvent.created_at).where(
+        UsageEvent.api_key_id == traffic.key["id"]
+    )
+    stored = sorted((row["created_at"], uuid.UUID(str(row["id"]))) for row in rows)
+    assert [at for at, _ in stored] == sorted(times)
+    for at, event_id in stored:
+        assert event_id.version == 7
+        assert event_id.int >> 80 == int(at.timestamp() * 1000)
+    assert len({event_id for _, event_id in stored}) == len(times)
+    for cutoff in times:
+        earlier = await UsageEvent.count().where(
+            (UsageEvent.api_key_id == traffic.key["id"]) & (UsageEvent.created_at < cutoff)
+        )
+        assert earlier == sum(1 for at in times if at < cutoff)
+    if db.is_sqlite():
+        # Byte for byte the text Piccolo writes, so its equality filters match too.
+        texts = await UsageEvent.raw(
+            "SELECT created_at || '' AS text FROM usage_events WHERE api_key_id = {}",
+            traffic.key["id"],
+        )
+        assert sorted(row["text"] for row in texts) == sorted(map(convert_datetime_in, times))
 
 
 async def test_the_recorder_drops_the_oldest_when_the_database_is_down() -> None:
