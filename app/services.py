@@ -70,8 +70,6 @@ class Services:
         ingest = UsageIngest(settings.monitoring, settings.usage.raw_retention)
         usage = UsageRecorder(
             ingest,
-            # Larger batches share commits and fold more records into each hourly row.
-            batch_size=5_000,
             max_pending=settings.usage.max_pending,
             flush_every=settings.usage.flush_every,
             enabled=settings.usage.enabled,

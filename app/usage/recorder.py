@@ -54,7 +54,8 @@ class UsageRecorder:
         sink: UsageSink,
         *,
         max_pending: int = 100_000,
-        batch_size: int = 1_000,
+        # Larger batches share commits and fold more records into each hourly row.
+        batch_size: int = 5_000,
         flush_every: timedelta = timedelta(seconds=2),
         enabled: bool = True,
         housekeeping: Callable[[], Awaitable[None]] | None = None,
@@ -73,6 +74,10 @@ class UsageRecorder:
         self._stopping = asyncio.Event()
         self.dropped = 0
         self.written = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
 
     @property
     def queue_depth(self) -> int:

@@ -327,7 +327,7 @@ async def ingest_then_read(engine: Engine[Any], options: RunOptions, record_coun
         await db.stop()
     return UsageRun(
         traffic=traffic,
-        batch_size=batch_size_of(recorder),
+        batch_size=recorder.batch_size,
         migrate_s=migrate_s,
         ingest=times,
         dropped=recorder.dropped,
@@ -371,12 +371,6 @@ async def feed(
             f"({written:,} this chunk), {times.record_count / times.flush_s:,.0f} records/s "
             "so far"
         )
-
-
-def batch_size_of(recorder: UsageRecorder) -> int:
-    # The recorder's default, which the scenario leaves alone.
-    size: int = vars(recorder)["_batch_size"]
-    return size
 
 
 async def stored_totals() -> Stored:
@@ -591,7 +585,8 @@ def scenario_result(options: RunOptions, outcome: UsageRun) -> ScenarioResult:
             f"upstream failures, {BAD_SECRET_SHARE:.1%} bad secrets, {REVOKED_KEYS} keys "
             "revoked mid-month",
             "recorder": f"UsageRecorder(UsageIngest(MonitoringConfig()), max_pending="
-            f"{CHUNK_SIZE:,}), default batch size {outcome.batch_size:,}: record() "
+            f"{CHUNK_SIZE:,}), its default batch size {outcome.batch_size:,} (the service's too): "
+            "record() "
             f"{CHUNK_SIZE:,} records, then flush(), repeated",
             "stored": f"{stored.events:,} events, {stored.hourly_rows:,} hourly rows summing to "
             f"{stored.hourly_requests:,} requests, {stored.addresses:,} key addresses; alerts: "
