@@ -550,6 +550,8 @@ async def test_events_keep_their_exact_time_and_a_time_ordered_id(traffic: Traff
         base + timedelta(microseconds=1_000_000),  # the next day, on the second
         datetime(2031, 5, 18, 5, 30, 0, 123_456, tzinfo=timezone(timedelta(hours=5, minutes=30))),
         datetime(2099, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        # Where round(timestamp() * 1e6) is a microsecond off.
+        datetime(2112, 5, 3, 3, 21, 18, 55_593, tzinfo=UTC),
     ]
     for at in times:
         traffic.services.usage.record(_record_at(traffic, at))

@@ -19,7 +19,7 @@ import random
 import statistics
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -103,14 +103,13 @@ _EVENT_COLUMNS = (
     "created_at",
 )
 
-# On SQLite an event row is bound as its record's values (`_sqlite_event`) and SQLite works out
-# the id and the stored time from the time in microseconds since the epoch, the row's last value
-# (column12): formatting them cost more than the insert itself, and there it runs on the driver's
+# On SQLite an event row is bound as its record's values (`_SQLiteEventRows`) and SQLite works
+# out the id and the stored time from the time in microseconds since the epoch, the row's last
+# value: formatting them cost more than the insert itself, and there it runs on the driver's
 # thread without the interpreter lock instead of on the serving event loop.
-_MICROS = "column12"
-# A UUIDv7 in its text form: 48-bit millisecond time, version 7, 12 random bits, the RFC 9562
-# variant, 62 random bits. Time-ordered ids land at the end of the primary-key index instead of
-# at a random page, which is most of the cost of bulk inserts on a large table.
+_MICROS = f"column{len(_EVENT_COLUMNS) - 1}"
+# `_time_ordered_text`'s UUIDv7: 48-bit millisecond time, version 7, 12 random bits, the RFC 9562
+# variant, 62 random bits.
 _SQLITE_EVENT_ID = (
     "printf('%08x-%04x-7%03x-%04x-%012x', "
     f"({_MICROS} / 1000) >> 16, ({_MICROS} / 1000) & 65535, random() & 4095, "
@@ -195,7 +194,7 @@ class UsageIngest:
 
     async def __call__(self, batch: Sequence[UsageRecord]) -> None:
         sqlite = db.is_sqlite()
-        digest = _Digest.of(batch, sqlite=sqlite)
+        digest = _Digest.of(batch, _SQLiteEventRows() if sqlite else _postgres_event)
         self._raising = set()
         async with db.transaction():
             if sqlite:
@@ -458,25 +457,16 @@ class _Digest:
     revoked_in_use: list[UsageRecord] = field(default_factory=list)
 
     @classmethod
-    def of(cls, batch: Sequence[UsageRecord], *, sqlite: bool) -> _Digest:
+    def of(cls, batch: Sequence[UsageRecord], event_row: _EventRow) -> _Digest:
         digest = cls()
         hour_starts: dict[int, datetime] = {}
-        # The text SQLite stores for each project id, made once per batch.
-        projects: dict[uuid.UUID, str] = {}
-        events = digest.events
         for record in batch:
             seconds = record.at.timestamp()
             hour_number = int(seconds // 3600)
             hour = hour_starts.get(hour_number)
             if hour is None:
                 hour = hour_starts[hour_number] = datetime.fromtimestamp(hour_number * 3600, UTC)
-            if sqlite:
-                project = projects.get(record.project_id)
-                if project is None:
-                    project = projects[record.project_id] = str(record.project_id)
-                events.append(_sqlite_event(record, project, _micros(record.at, seconds)))
-            else:
-                events.append(_postgres_event(record, _time_ordered_text(seconds)))
+            digest.events.append(event_row(record, seconds))
             digest._count(record, hour)
             if record.auth_failure is None:
                 if record.client_ip is not None:
@@ -563,19 +553,14 @@ def _project_hour_rows(hours: dict[tuple[str, datetime], _Hour]) -> list[tuple[A
     ]
 
 
-def _micros(at: datetime, seconds: float) -> int:
-    """`at` in whole microseconds since the epoch, given `seconds`, its `timestamp()`.
-
-    Not `round(seconds * 1e6)`: past 2100 that is off by one now and then. A float's whole
-    seconds are exact until 2242, far beyond any record's time.
-    """
-    return int(seconds) * 1_000_000 + at.microsecond
+# An event's row for the active engine, given the record and its `timestamp()`.
+_EventRow = Callable[[UsageRecord, float], tuple[Any, ...]]
 
 
-def _postgres_event(record: UsageRecord, event_id: str) -> tuple[Any, ...]:
+def _postgres_event(record: UsageRecord, seconds: float) -> tuple[Any, ...]:
     """A row of `_EVENT_COLUMNS` for PostgreSQL's COPY."""
     return (
-        event_id,
+        _time_ordered_text(seconds),
         record.project_id,
         record.api_key_id,
         record.provider,
@@ -591,19 +576,37 @@ def _postgres_event(record: UsageRecord, event_id: str) -> tuple[Any, ...]:
     )
 
 
-def _sqlite_event(record: UsageRecord, project: str, micros: int) -> tuple[Any, ...]:
-    """The values `_SQLITE_EVENT_COLUMNS` are worked out from; `micros`: see `_micros`."""
-    return (
-        project,
-        record.api_key_id,
-        record.provider,
-        record.model,
-        record.endpoint,
-        record.status,
-        record.latency_ms,
-        record.input_tokens,
-        record.output_tokens,
-        record.client_ip,
-        record.auth_failure,
-        micros,
-    )
+class _SQLiteEventRows:
+    """The values `_SQLITE_EVENT_COLUMNS` are worked out from, for one batch."""
+
+    def __init__(self) -> None:
+        # The text SQLite stores for each project id, made once per batch.
+        self._projects: dict[uuid.UUID, str] = {}
+
+    def __call__(self, record: UsageRecord, seconds: float) -> tuple[Any, ...]:
+        project = self._projects.get(record.project_id)
+        if project is None:
+            project = self._projects[record.project_id] = str(record.project_id)
+        return (
+            project,
+            record.api_key_id,
+            record.provider,
+            record.model,
+            record.endpoint,
+            record.status,
+            record.latency_ms,
+            record.input_tokens,
+            record.output_tokens,
+            record.client_ip,
+            record.auth_failure,
+            _micros(record.at, seconds),
+        )
+
+
+def _micros(at: datetime, seconds: float) -> int:
+    """`at` in whole microseconds since the epoch, given `seconds`, its `timestamp()`.
+
+    Not `round(seconds * 1e6)`: past 2100 that is off by one now and then. A float's whole
+    seconds are exact until 2242, far beyond any record's time.
+    """
+    return int(seconds) * 1_000_000 + at.microsecond
