@@ -559,21 +559,7 @@ _EventRow = Callable[[UsageRecord, float], tuple[Any, ...]]
 
 def _postgres_event(record: UsageRecord, seconds: float) -> tuple[Any, ...]:
     """A row of `_EVENT_COLUMNS` for PostgreSQL's COPY."""
-    return (
-        _time_ordered_text(seconds),
-        record.project_id,
-        record.api_key_id,
-        record.provider,
-        record.model,
-        record.endpoint,
-        record.status,
-        record.latency_ms,
-        record.input_tokens,
-        record.output_tokens,
-        record.client_ip,
-        record.auth_failure,
-        record.at,
-    )
+    return (_time_ordered_text(seconds), record.project_id, *_details(record), record.at)
 
 
 class _SQLiteEventRows:
@@ -587,20 +573,23 @@ class _SQLiteEventRows:
         project = self._projects.get(record.project_id)
         if project is None:
             project = self._projects[record.project_id] = str(record.project_id)
-        return (
-            project,
-            record.api_key_id,
-            record.provider,
-            record.model,
-            record.endpoint,
-            record.status,
-            record.latency_ms,
-            record.input_tokens,
-            record.output_tokens,
-            record.client_ip,
-            record.auth_failure,
-            _micros(record.at, seconds),
-        )
+        return (project, *_details(record), _micros(record.at, seconds))
+
+
+def _details(record: UsageRecord) -> tuple[Any, ...]:
+    """The columns between project_id and created_at, as both engines store them."""
+    return (
+        record.api_key_id,
+        record.provider,
+        record.model,
+        record.endpoint,
+        record.status,
+        record.latency_ms,
+        record.input_tokens,
+        record.output_tokens,
+        record.client_ip,
+        record.auth_failure,
+    )
 
 
 def _micros(at: datetime, seconds: float) -> int:

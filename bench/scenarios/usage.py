@@ -35,7 +35,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,13 @@ from app.usage.service import Granularity, UsageService
 from app.usage.tables import KeyClientIp, SecurityAlert, UsageEvent, UsageHourly
 from bench.harness import HarnessError, progress, provisioned_database
 from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
-from bench.scenarios.api_keys import activate_database, loop_name, on_server_loop, percentile
+from bench.scenarios.api_keys import (
+    CallRun,
+    activate_database,
+    loop_name,
+    on_server_loop,
+    pooled,
+)
 
 RECORD_COUNT = 1_000_000
 # Labelled wherever it is used: a smoke test, not the headline number.
@@ -415,12 +421,6 @@ async def settle(engine: Engine[Any]) -> str:
 # --- 2. Reads ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueryRun:
-    latencies_ns: list[int]
-    wrong: int
-
-
 async def measure_queries(traffic: Traffic, options: RunOptions) -> list[Measurement]:
     service = UsageService(SystemClock(), MonitoringConfig())
     access = ProjectAccess(
@@ -463,21 +463,7 @@ async def measure_queries(traffic: Traffic, options: RunOptions) -> list[Measure
         warmup = await run_queries(call, QUERY_WARMUP_RUNS)
         gc.collect()
         timed = await run_queries(call, QUERY_RUNS)
-        ordered = sorted(timed.latencies_ns)
-        total_s = sum(ordered) / 1e9
-        measurements.append(
-            Measurement(
-                label=label,
-                connections=None,
-                requests=len(ordered),
-                duration_s=round(total_s, 3),
-                rps=round(len(ordered) / total_s, 1),
-                p50_ms=round(percentile(ordered, 0.50) / 1e6, 5),
-                p99_ms=round(percentile(ordered, 0.99) / 1e6, 5),
-                wrong_results=timed.wrong,
-                warmup_failures=warmup.wrong,
-            )
-        )
+        measurements.append(replace(pooled(label, [timed]), warmup_failures=warmup.wrong))
     return measurements
 
 
@@ -510,7 +496,8 @@ def series_check(
     return call
 
 
-async def run_queries(call: Callable[[], Awaitable[bool]], runs: int) -> QueryRun:
+async def run_queries(call: Callable[[], Awaitable[bool]], runs: int) -> CallRun:
+    """One call at a time; the run's time is the calls' own, without the loop around them."""
     latencies: list[int] = []
     wrong = 0
     for _ in range(runs):
@@ -518,7 +505,7 @@ async def run_queries(call: Callable[[], Awaitable[bool]], runs: int) -> QueryRu
         right: bool = await call()
         latencies.append(time.perf_counter_ns() - before)
         wrong += not right
-    return QueryRun(latencies_ns=latencies, wrong=wrong)
+    return CallRun(latencies_ns=latencies, elapsed_s=sum(latencies) / 1e9, wrong=wrong)
 
 
 # --- The table ---------------------------------------------------------------------------------
