@@ -320,11 +320,12 @@ async def test_made_up_key_ids_cannot_grow_what_the_sqlite_lookup_keeps(tmp_path
 class _ObservedLookup(PostgresKeyLookup):
     """The PostgreSQL lookup, with each query's ids recorded and its answer held until `opened`."""
 
-    def __init__(self, *, max_queries: int) -> None:
+    def __init__(self, *, max_queries: int, held: bool = False) -> None:
         super().__init__(db.engine(), max_queries=max_queries)
         self.queries: list[list[str]] = []
         self.opened = asyncio.Event()
-        self.opened.set()
+        if not held:
+            self.opened.set()
         self.has_read = asyncio.Event()  # a query has read its rows
         self.fail_next: BaseException | None = None
 
@@ -344,6 +345,17 @@ async def _keys_of_one_project(gql: GraphQLClient, count: int) -> tuple[str, lis
     project = await create_project(gql, owner)
     keys = [await create_key(gql, owner, project["id"]) for _ in range(count)]
     return project["id"], [key["id"] for key in keys]
+
+
+async def _queued_behind_a_held_query(
+    lookup: _ObservedLookup, key_id: str, callers: int
+) -> tuple[asyncio.Task[StoredKey | None], list[asyncio.Task[StoredKey | None]]]:
+    """A first lookup whose query has read and is held, and `callers` lookups waiting behind it."""
+    first = asyncio.create_task(lookup.find(key_id))
+    await lookup.has_read.wait()
+    waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(callers)]
+    await _when_waiting(lookup, callers)
+    return first, waiting
 
 
 async def _when_waiting(lookup: _ObservedLookup, callers: int) -> None:
@@ -394,8 +406,7 @@ async def test_a_lookup_begun_after_a_delete_never_gets_an_answer_read_before_it
     owner = await sign_up(gql)
     project = await create_project(gql, owner)
     key = await create_key(gql, owner, project["id"])
-    lookup = _ObservedLookup(max_queries=1)
-    lookup.opened.clear()
+    lookup = _ObservedLookup(max_queries=1, held=True)
     try:
         # This query has read the key, live, and its answer is still on the way.
         before = asyncio.create_task(lookup.find(key["id"]))
@@ -420,8 +431,7 @@ async def test_a_caller_giving_up_does_not_take_the_others_answer(
     app: Litestar, gql: GraphQLClient
 ) -> None:
     _, (key_id,) = await _keys_of_one_project(gql, 1)
-    lookup = _ObservedLookup(max_queries=1)
-    lookup.opened.clear()
+    lookup = _ObservedLookup(max_queries=1, held=True)
     try:
         first = asyncio.create_task(lookup.find(key_id))
         quitter = asyncio.create_task(lookup.find(key_id))
@@ -440,13 +450,9 @@ async def test_a_caller_giving_up_does_not_take_the_others_answer(
 @pytest.mark.usefixtures("postgres_only")
 async def test_a_failed_query_fails_only_its_own_lookups(app: Litestar, gql: GraphQLClient) -> None:
     _, (key_id,) = await _keys_of_one_project(gql, 1)
-    lookup = _ObservedLookup(max_queries=1)
-    lookup.opened.clear()
+    lookup = _ObservedLookup(max_queries=1, held=True)
     try:
-        first = asyncio.create_task(lookup.find(key_id))
-        await lookup.has_read.wait()
-        waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(3)]
-        await _when_waiting(lookup, 3)
+        first, waiting = await _queued_behind_a_held_query(lookup, key_id, 3)
         lookup.fail_next = ConnectionResetError("connection lost")
         lookup.opened.set()
         outcomes = await asyncio.gather(*waiting, return_exceptions=True)
@@ -465,12 +471,8 @@ async def test_closing_the_lookup_answers_every_waiting_caller(
     app: Litestar, gql: GraphQLClient
 ) -> None:
     _, (key_id,) = await _keys_of_one_project(gql, 1)
-    lookup = _ObservedLookup(max_queries=1)
-    lookup.opened.clear()
-    first = asyncio.create_task(lookup.find(key_id))
-    await lookup.has_read.wait()
-    waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(3)]
-    await _when_waiting(lookup, 3)
+    lookup = _ObservedLookup(max_queries=1, held=True)
+    first, waiting = await _queued_behind_a_held_query(lookup, key_id, 3)
     closing = asyncio.create_task(lookup.close())
     await asyncio.sleep(0)  # close() has begun: the waiters are answered before any query
     lookup.opened.set()
@@ -492,13 +494,9 @@ async def test_an_interrupted_query_still_answers_its_callers(
     app: Litestar, gql: GraphQLClient
 ) -> None:
     _, (key_id,) = await _keys_of_one_project(gql, 1)
-    lookup = _ObservedLookup(max_queries=1)
-    lookup.opened.clear()
+    lookup = _ObservedLookup(max_queries=1, held=True)
     try:
-        first = asyncio.create_task(lookup.find(key_id))
-        await lookup.has_read.wait()
-        waiting = [asyncio.create_task(lookup.find(key_id)) for _ in range(2)]
-        await _when_waiting(lookup, 2)
+        first, waiting = await _queued_behind_a_held_query(lookup, key_id, 2)
         lookup.fail_next = _Interrupted()  # not an Exception: it ends the batch's task
         lookup.opened.set()
         await first
