@@ -306,6 +306,8 @@ def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
 # SQLite's default limit on bound parameters per statement since 3.32.
 _SQLITE_MAX_VARIABLES = 32_766
 _SQLITE_ROWS_PER_STATEMENT = 100
+# asyncpg's default; a smaller pool_max_size lowers it, as asyncpg refuses a minimum above it.
+_POOL_MIN_SIZE = 10
 
 
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -405,19 +407,34 @@ class _ReusingTransaction(SQLiteTransaction):
 
 
 async def start(pool_max_size: int = 10) -> None:
-    """Prepare the database for serving: pragmas, migrations, then the connection pool."""
+    """Prepare the database for serving: pragmas, migrations, then the connections."""
     current = engine()
     async with _explained_failures(current):
         if isinstance(current, SQLiteEngine):
             await current.run_ddl("PRAGMA journal_mode=WAL")
         await migrate()
-        if isinstance(current, SQLiteEngineWithSharedConnection):
-            current.open_shared_connection()
-            current.keep_writers()
-        if isinstance(current, PostgresEngine):
-            # No reset query on release: it costs a round trip per query, and nothing here
-            # changes session state (asyncpg still rolls back a transaction left open).
-            await current.start_connection_pool(max_size=pool_max_size, reset=_keep_session)
+        await _open_connections(current, pool_max_size)
+
+
+async def connect(pool_max_size: int) -> None:
+    """Open the connections of a process that writes to a database another one prepared."""
+    current = engine()
+    async with _explained_failures(current):
+        await _open_connections(current, pool_max_size)
+
+
+async def _open_connections(current: Engine[Any], pool_max_size: int) -> None:
+    if isinstance(current, SQLiteEngineWithSharedConnection):
+        current.open_shared_connection()
+        current.keep_writers()
+    if isinstance(current, PostgresEngine) and current.pool is None:
+        # No reset query on release: it costs a round trip per query, and nothing here
+        # changes session state (asyncpg still rolls back a transaction left open).
+        await current.start_connection_pool(
+            min_size=min(pool_max_size, _POOL_MIN_SIZE),
+            max_size=pool_max_size,
+            reset=_keep_session,
+        )
 
 
 async def stop() -> None:

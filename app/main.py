@@ -54,6 +54,9 @@ def create_app(
             started.callback(services.api_key_authenticator.attach, None)
             services.last_use.start()
             started.push_async_callback(services.last_use.stop)
+            if services.usage_writer is not None:
+                # Registered first, so closed last: after the recorder's final flush.
+                started.push_async_callback(services.usage_writer.close)
             services.usage.start()
             started.push_async_callback(services.usage.stop)
             started.push_async_callback(services.upstream.stop)

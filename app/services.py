@@ -20,10 +20,11 @@ from app.proxy.upstream import Upstream
 from app.security.guard import BearerGuard
 from app.security.jwt import AccessTokenCodec
 from app.security.passwords import PasswordHasher
-from app.settings import Settings
+from app.settings import Settings, UsageWriterKind
 from app.usage.ingest import UsageIngest
 from app.usage.recorder import UsageRecorder
 from app.usage.service import UsageService
+from app.usage.writer import ProcessWriter, WriterConfig
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Services:
     routes: RouteCache
     upstream: Upstream
     usage: UsageRecorder
+    # Set when a child process writes the usage batches; None when this process does.
+    usage_writer: ProcessWriter | None
     usage_reports: UsageService
     metrics: Metrics
 
@@ -68,8 +71,13 @@ class Services:
         )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
         ingest = UsageIngest(settings.monitoring, settings.usage.raw_retention)
+        usage_writer = (
+            ProcessWriter(WriterConfig.of(settings))
+            if settings.usage.writer is UsageWriterKind.PROCESS
+            else None
+        )
         usage = UsageRecorder(
-            ingest,
+            usage_writer or ingest.write,
             max_pending=settings.usage.max_pending,
             flush_every=settings.usage.flush_every,
             enabled=settings.usage.enabled,
@@ -94,6 +102,7 @@ class Services:
             routes=RouteCache(llm_keys),
             upstream=Upstream(settings.proxy),
             usage=usage,
+            usage_writer=usage_writer,
             usage_reports=UsageService(clock, settings.monitoring),
             metrics=metrics,
         )

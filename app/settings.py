@@ -126,10 +126,19 @@ class ProxyConfig:
     default_anthropic_version: str = "2023-06-01"
 
 
+class UsageWriterKind(StrEnum):
+    # A child process aggregates and writes the batches: that CPU is not taken from serving,
+    # whose process has one interpreter lock for everything it runs.
+    PROCESS = "process"
+    # The serving process does it: one process fewer, where there is no second core to use.
+    INLINE = "inline"
+
+
 @dataclass(frozen=True)
 class UsageConfig:
     # Off only to measure what recording costs; usage metrics and alerts need it on.
     enabled: bool = True
+    writer: UsageWriterKind = UsageWriterKind.PROCESS
     flush_every: timedelta = timedelta(seconds=2)
     max_pending: int = 100_000
     # Raw per-request events are deleted after this; hourly aggregates stay.
@@ -255,6 +264,7 @@ class Settings:
             ),
             usage=UsageConfig(
                 enabled=_bool(env_vars, "TRAYLINX_USAGE_ENABLED", True),
+                writer=_usage_writer(env_vars.get("TRAYLINX_USAGE_WRITER")),
                 flush_every=timedelta(
                     seconds=_seconds(env_vars, "TRAYLINX_USAGE_FLUSH_SECONDS", 2)
                 ),
@@ -333,6 +343,16 @@ def _log_format(raw: str | None, env: Environment) -> str:
     if value not in {"json", "text"}:
         raise SettingsError(f"TRAYLINX_LOG_FORMAT must be json or text, not {raw!r}")
     return value
+
+
+def _usage_writer(raw: str | None) -> UsageWriterKind:
+    value = (raw or "").strip().lower() or UsageWriterKind.PROCESS.value
+    try:
+        return UsageWriterKind(value)
+    except ValueError:
+        raise SettingsError(
+            f"TRAYLINX_USAGE_WRITER must be process or inline, not {raw!r}"
+        ) from None
 
 
 def _bool(env_vars: Mapping[str, str], name: str, default: bool) -> bool:

@@ -276,6 +276,28 @@ SETTLE_S = 2.5
 
 
 @dataclass(frozen=True)
+class ServerCpu:
+    """CPU (user + system) of a server's own process, and of its child processes (the usage
+    writer), live or ended."""
+
+    serving_s: float = 0.0
+    children_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.serving_s + self.children_s
+
+    def __add__(self, other: ServerCpu) -> ServerCpu:
+        return ServerCpu(self.serving_s + other.serving_s, self.children_s + other.children_s)
+
+    def __sub__(self, other: ServerCpu) -> ServerCpu:
+        return ServerCpu(self.serving_s - other.serving_s, self.children_s - other.children_s)
+
+    def per_request_us(self, requests: int) -> ServerCpu:
+        return ServerCpu(self.serving_s / requests * 1e6, self.children_s / requests * 1e6)
+
+
+@dataclass(frozen=True)
 class Alternation:
     """Two cases timed in turn, one (compared, base) pair of runs per round.
 
@@ -286,9 +308,9 @@ class Alternation:
     """
 
     pairs: list[tuple[Measurement, Measurement]]
-    # Server CPU seconds each side used over its runs and the pauses after them (where its
-    # deferred writes land): (compared, base).
-    server_cpu_s: tuple[float, float] = (0.0, 0.0)
+    # Server CPU each side used over its runs and the pauses after them (where its deferred
+    # writes land): (compared, base).
+    server_cpu: tuple[ServerCpu, ServerCpu] = (ServerCpu(), ServerCpu())
 
     @property
     def rounds(self) -> int:
@@ -310,17 +332,24 @@ class Alternation:
 
     def cpu_note(self) -> str:
         """Server CPU per request of each side: unlike throughput, hardly moved by the machine's
-        swings, and for a saturated one-worker server the inverse of what it can serve."""
+        swings. A saturated one-worker server serves the inverse of its serving process's."""
         requests = [sum(pair[side].requests for pair in self.pairs) for side in (0, 1)]
-        if not all(requests) or not all(self.server_cpu_s):
+        if not all(requests) or not all(cpu.total_s for cpu in self.server_cpu):
             return "server CPU per request: not measured"
-        per_request = [
-            cpu / count * 1e6 for cpu, count in zip(self.server_cpu_s, requests, strict=True)
-        ]
+        compared, base = (
+            cpu.per_request_us(count) for cpu, count in zip(self.server_cpu, requests, strict=True)
+        )
+        note = (
+            f"server CPU per request, runs and pauses after them: {compared.total_s:,.0f} µs vs "
+            f"{base.total_s:,.0f} µs"
+        )
+        if not (compared.children_s or base.children_s):
+            return f"{note}, so {base.total_s / compared.total_s:.2f}x the throughput at equal CPU"
         return (
-            f"server CPU per request, runs and pauses after them: {per_request[0]:,.0f} µs vs "
-            f"{per_request[1]:,.0f} µs, so {per_request[1] / per_request[0]:.2f}x the throughput "
-            "at equal CPU"
+            f"{note}; of it the serving process {compared.serving_s:,.0f} µs vs "
+            f"{base.serving_s:,.0f} µs ({base.serving_s / compared.serving_s:.2f}x the throughput "
+            f"at equal CPU) and its child processes {compared.children_s:,.0f} µs vs "
+            f"{base.children_s:,.0f} µs"
         )
 
 
@@ -344,30 +373,45 @@ def alternate(
         f"each, then {rounds} alternating rounds of {ROUND_S} s"
     )
     pairs = []
-    cpu_s = [0.0, 0.0]
+    cpu = [ServerCpu(), ServerCpu()]
     for index in range(rounds):
         runs: dict[int, Measurement] = {}
         for side in (0, 1) if index % 2 == 0 else (1, 0):
             case, service = sides[side]
-            cpu_before = server_cpu_s(service)
+            cpu_before = server_cpu(service.process.pid)
             run = timed_run(wrk, case, service, connections=connections, duration_s=ROUND_S)
             if index == 0:  # the warm-ups' failures count once, with the first round
                 run = replace(run, warmup_failures=warmup_failures[side])
             runs[side] = run
             time.sleep(SETTLE_S)
-            cpu_s[side] += server_cpu_s(service) - cpu_before
+            cpu[side] += server_cpu(service.process.pid) - cpu_before
         pairs.append((runs[0], runs[1]))
-    return Alternation(pairs, server_cpu_s=(cpu_s[0], cpu_s[1]))
+    return Alternation(pairs, server_cpu=(cpu[0], cpu[1]))
 
 
-def server_cpu_s(service: RunningService) -> float:
-    """CPU seconds (user + system) the server process has used so far; 0 where /proc is not."""
+def server_cpu(pid: int) -> ServerCpu:
+    """What the process `pid` and its descendants have used so far; 0 where /proc is not."""
     try:
-        fields = Path(f"/proc/{service.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        own, ended_children = _cpu_of(pid)
+        live_children = sum(server_cpu(child).total_s for child in _children(pid))
     except OSError:
-        return 0.0
-    # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the command name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return ServerCpu()
+    return ServerCpu(own, ended_children + live_children)
+
+
+def _cpu_of(pid: int) -> tuple[float, float]:
+    """(the process's own CPU seconds, those of its children that ended and were reaped)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime: fields 14-17 of stat(5), 12-15 after the command name.
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks, (int(fields[13]) + int(fields[14])) / ticks
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.extend(int(child) for child in (task / "children").read_text().split())
+    return children
 
 
 def comparison_settings() -> dict[str, str]:

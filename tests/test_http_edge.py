@@ -231,6 +231,18 @@ async def test_readyz_answers_ok_when_the_database_does(http: httpx.AsyncClient)
     assert response.status_code == 200
 
 
+async def test_a_small_connection_pool_serves(settings: Settings) -> None:
+    # Smaller than asyncpg's default minimum of 10 connections, which it must not ask for.
+    small = replace(settings, database=replace(settings.database, pool_max_size=2))
+    async with serving(small) as http:
+        owner = await sign_up(GraphQLClient(http))
+        response = await http.get("/readyz")
+        viewer = await GraphQLClient(http).execute(VIEWER, token=owner.access_token)
+
+    assert response.status_code == 200
+    assert viewer["viewer"]["email"] == owner.email
+
+
 @pytest.mark.filterwarnings("ignore:.*Unable to connect to database")
 async def test_readyz_is_503_when_the_database_is_unreachable(http: httpx.AsyncClient) -> None:
     healthy = db.engine()

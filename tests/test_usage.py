@@ -21,7 +21,7 @@ from app.migration_helpers import for_engine
 from app.services import Services
 from app.settings import Settings
 from app.usage.ingest import UsageIngest
-from app.usage.recorder import UsageRecord, UsageRecorder
+from app.usage.recorder import BatchOutcome, UsageRecord, UsageRecorder
 from app.usage.tables import UsageEvent, UsageHourly, UsageProjectHourly
 from piccolo_migrations.traylinx_2026_11_27t14_35_30_000000 import BACKFILL
 from tests.conftest import TEST_HASHER, running
@@ -99,7 +99,9 @@ class Traffic:
         self.project = await create_project(self.gql, self.owner)
         self.key = await create_key(self.gql, self.owner, self.project["id"])
 
-    async def calls(self, count: int, ip: str = "198.51.100.10", body: Any = None) -> None:
+    async def calls(
+        self, count: int, ip: str = "198.51.100.10", body: Any = None, *, flush: bool = True
+    ) -> None:
         async with self._client(ip) as client:
             for _ in range(count):
                 headers = {"Authorization": f"Bearer {self.key['secret']}"}
@@ -111,7 +113,8 @@ class Traffic:
                         content=body,
                         headers={**headers, "content-type": "application/json"},
                     )
-        await self.services.usage.flush()
+        if flush:
+            await self.services.usage.flush()
 
     async def query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         # A fresh session each time: simulated days outlive any access token.
@@ -584,10 +587,11 @@ async def test_the_recorder_drops_the_oldest_when_the_database_is_down() -> None
     written: list[UsageRecord] = []
     database_up = False
 
-    async def sink(batch: Any) -> None:
+    async def sink(batch: Any) -> BatchOutcome:
         if not database_up:
             raise OSError("database unavailable")
         written.extend(batch)
+        return BatchOutcome(written=len(batch))
 
     recorder = UsageRecorder(sink, max_pending=100)
     records = [_record(i) for i in range(150)]
@@ -606,10 +610,11 @@ async def test_a_flush_writes_what_was_queued_when_it_began_not_what_arrives_mea
     batches: list[list[int]] = []
     recorder: UsageRecorder
 
-    async def sink(batch: Any) -> None:
+    async def sink(batch: Any) -> BatchOutcome:
         batches.append([record.latency_ms for record in batch])
         # Traffic goes on while a batch commits.
         recorder.record(_record(1_000 + len(batches)))
+        return BatchOutcome(written=len(batch))
 
     recorder = UsageRecorder(sink, batch_size=4)
     for index in range(10):
@@ -630,8 +635,9 @@ async def test_a_flush_writes_what_was_queued_when_it_began_not_what_arrives_mea
 async def test_a_full_batch_is_written_without_waiting_for_the_interval() -> None:
     written = asyncio.Event()
 
-    async def sink(batch: Any) -> None:
+    async def sink(batch: Any) -> BatchOutcome:
         written.set()
+        return BatchOutcome(written=len(batch))
 
     recorder = UsageRecorder(sink, batch_size=10, flush_every=timedelta(hours=1))
     for index in range(10):
@@ -646,7 +652,7 @@ async def test_a_full_batch_is_written_without_waiting_for_the_interval() -> Non
 async def test_after_a_failed_write_the_recorder_waits_before_trying_again() -> None:
     attempts = 0
 
-    async def sink(batch: Any) -> None:
+    async def sink(batch: Any) -> BatchOutcome:
         nonlocal attempts
         attempts += 1
         raise OSError("database unavailable")

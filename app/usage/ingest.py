@@ -15,6 +15,7 @@ unique (key, kind, condition) index makes a repeated detection a no-op.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import statistics
 import uuid
@@ -29,8 +30,10 @@ from piccolo.columns.combination import WhereRaw
 
 from app import db
 from app.settings import MonitoringConfig
-from app.usage.recorder import UsageRecord
+from app.usage.recorder import BatchOutcome, UsageRecord
 from app.usage.tables import KeyClientIp, UsageEvent, UsageHourly
+
+log = logging.getLogger(__name__)
 
 
 class AlertKind(StrEnum):
@@ -191,6 +194,30 @@ class UsageIngest:
         self._raised: set[_SpikeCondition] = set()
         # Raised in the transaction under way: known as raised only once it commits.
         self._raising: set[_SpikeCondition] = set()
+
+    async def write(self, batch: Sequence[UsageRecord]) -> BatchOutcome:
+        """Store a batch in one transaction. When the database refuses it for what a record
+        holds, the records go one by one: a bad record costs only itself, not its batch."""
+        try:
+            await self(batch)
+        except Exception as error:
+            if not db.is_bad_data(error):
+                raise
+            return await self._write_each(batch)
+        return BatchOutcome(written=len(batch))
+
+    async def _write_each(self, batch: Sequence[UsageRecord]) -> BatchOutcome:
+        written = 0
+        for record in batch:
+            try:
+                await self([record])
+            except Exception as error:
+                if not db.is_bad_data(error):
+                    raise
+                log.warning("dropped a usage record the database refused: %s", type(error).__name__)
+            else:
+                written += 1
+        return BatchOutcome(written=written, refused=len(batch) - written)
 
     async def __call__(self, batch: Sequence[UsageRecord]) -> None:
         sqlite = db.is_sqlite()

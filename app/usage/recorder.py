@@ -17,8 +17,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app import db
-
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +43,17 @@ class UsageRecord:
     rejected: bool = False
 
 
-UsageSink = Callable[[Sequence["UsageRecord"]], Awaitable[None]]
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    written: int
+    # Records the database refused for what they hold: dropped, so that they cannot block
+    # every later batch.
+    refused: int = 0
+
+
+# Writes a batch, or raises when it cannot (the database is unreachable): the recorder then
+# keeps the batch for a later flush.
+UsageSink = Callable[[Sequence[UsageRecord]], Awaitable[BatchOutcome]]
 
 
 class UsageRecorder:
@@ -106,33 +114,13 @@ class UsageRecorder:
             batch = [self._pending.popleft() for _ in range(min(self._batch_size, left))]
             left -= len(batch)
             try:
-                await self._sink(batch)
-            except Exception as error:
-                if not db.is_bad_data(error):
-                    self._requeue(batch)
-                    raise
-                # One bad record must not block every later batch: write the rest one by one.
-                written += await self._write_each(batch)
-                continue
+                outcome = await self._sink(batch)
             except BaseException:
                 self._requeue(batch)
                 raise
-            written += len(batch)
+            written += outcome.written
+            self.dropped += outcome.refused
         self.written += written
-        return written
-
-    async def _write_each(self, batch: list[UsageRecord]) -> int:
-        written = 0
-        for record in batch:
-            try:
-                await self._sink([record])
-            except Exception as error:
-                if not db.is_bad_data(error):
-                    raise
-                self.dropped += 1
-                log.warning("dropped a usage record the database refused: %s", type(error).__name__)
-            else:
-                written += 1
         return written
 
     def _requeue(self, batch: list[UsageRecord]) -> None:

@@ -6,10 +6,11 @@ app/services.py wires them:
 
 1. Ingest: 1,000,000 usage records (100,000 under --quick, labelled) of one project with 1,000
    keys, over 30 simulated days, handed to `UsageRecorder.record()` - the request path's share,
-   timed in blocks of 1,000 calls - and written by `flush()` through the real `UsageIngest` sink
-   in its default batches, one transaction each: raw events, hourly aggregates, client addresses
-   and alerts. The records are fed in chunks of 100,000 (record them all, then flush) so memory
-   stays bounded; `max_pending` holds a whole chunk, so nothing may be dropped. Afterwards
+   timed in blocks of 1,000 calls - and written by `flush()` through the service's usage writer
+   (`ProcessWriter`: a child process running the real `UsageIngest`) in the recorder's default
+   batches, one transaction each: raw events, hourly aggregates, client addresses and alerts.
+   The records are fed in chunks of 100,000 (record them all, then flush) so memory stays
+   bounded; `max_pending` holds a whole chunk, so nothing may be dropped. Afterwards
    `usage_hourly` must sum to exactly the records fed.
 2. Reads: `UsageService.series()` for the 30 days by HOUR for the busiest key, and by DAY for the
    whole project (all 1,000 keys), a few warm-up calls and then 20 timed calls each. Each answer is
@@ -50,11 +51,11 @@ from app.clock import SystemClock
 from app.projects.service import ProjectAccess, ProjectRecord, Role
 from app.security import tokens
 from app.security.principal import Principal
-from app.settings import MonitoringConfig, UsageConfig
-from app.usage.ingest import UsageIngest
-from app.usage.recorder import UsageRecord, UsageRecorder
+from app.settings import MonitoringConfig
+from app.usage.recorder import BatchOutcome, UsageRecord, UsageRecorder
 from app.usage.service import Granularity, UsageService
 from app.usage.tables import KeyClientIp, SecurityAlert, UsageEvent, UsageHourly
+from app.usage.writer import ProcessWriter, WriterConfig
 from bench.harness import HarnessError, progress, provisioned_database
 from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
 from bench.scenarios.api_keys import (
@@ -133,7 +134,7 @@ def measure(options: RunOptions, record_count: int) -> ScenarioResult:
         provisioned_database(options.database, Path(workdir)) as database_url,
     ):
         engine = activate_database(database_url)
-        outcome = on_server_loop(ingest_then_read(engine, options, record_count))
+        outcome = on_server_loop(ingest_then_read(engine, database_url, options, record_count))
     return scenario_result(options, outcome)
 
 
@@ -307,23 +308,29 @@ class UsageRun:
     queries: list[Measurement]
 
 
-async def ingest_then_read(engine: Engine[Any], options: RunOptions, record_count: int) -> UsageRun:
+async def ingest_then_read(
+    engine: Engine[Any], database_url: str, options: RunOptions, record_count: int
+) -> UsageRun:
     started = time.perf_counter()
     await db.start()
     migrate_s = time.perf_counter() - started
     try:
         rng = random.Random(SEED)
         traffic = Traffic.build(record_count, rng)
-        ingest = UsageIngest(MonitoringConfig(), UsageConfig().raw_retention)
+        writer = ProcessWriter(WriterConfig(database_url, log_level="WARNING"))
         times = IngestTimes()
 
-        async def timed_sink(batch: Sequence[UsageRecord]) -> None:
+        async def timed_sink(batch: Sequence[UsageRecord]) -> BatchOutcome:
             before = time.perf_counter_ns()
-            await ingest(batch)
+            outcome = await writer(batch)
             times.batch_ms.append((time.perf_counter_ns() - before) / 1e6)
+            return outcome
 
         recorder = UsageRecorder(timed_sink, max_pending=CHUNK_SIZE)
-        await feed(recorder, traffic, rng, times)
+        try:
+            await feed(recorder, traffic, rng, times)
+        finally:
+            await writer.close()
         stored = await stored_totals()
         settled_at = time.perf_counter()
         settle_what = await settle(engine)
@@ -549,7 +556,8 @@ def scenario_result(options: RunOptions, outcome: UsageRun) -> ScenarioResult:
         f"{percentile_float(blocks, 0.99):,.1f} ns); errors: records dropped "
         f"({outcome.dropped})",
         f"flush(): req/s is records written per second ({count / times.flush_s:,.0f}); p50/p99 "
-        f"are per batch of {outcome.batch_size:,} records (one UsageIngest transaction each), "
+        f"are per batch of {outcome.batch_size:,} records (one message to the usage writer "
+        "process and one transaction there), "
         f"{len(batches):,} batches; errors: records missing from usage_hourly "
         f"({count - stored.hourly_requests}) or usage_events ({count - stored.events})",
         f"series rows: req/s is calls per second, one call at a time; p99 of {QUERY_RUNS} calls "
@@ -571,7 +579,7 @@ def scenario_result(options: RunOptions, outcome: UsageRun) -> ScenarioResult:
             "with a day/night cycle; 1-4 addresses per key; ~95% status 200, 4xx/429/5xx/"
             f"upstream failures, {BAD_SECRET_SHARE:.1%} bad secrets, {REVOKED_KEYS} keys "
             "revoked mid-month",
-            "recorder": f"UsageRecorder(UsageIngest(MonitoringConfig()), max_pending="
+            "recorder": f"UsageRecorder(ProcessWriter(WriterConfig(database)), max_pending="
             f"{CHUNK_SIZE:,}), its default batch size {outcome.batch_size:,} (the service's too): "
             "record() "
             f"{CHUNK_SIZE:,} records, then flush(), repeated",

@@ -1,0 +1,338 @@
+"""Usage batches written by a child process, so that serving never waits for them.
+
+Aggregating and writing a batch (raw events, hourly rows, addresses, alert checks) costs
+several microseconds of CPU per record. In the serving process every bit of it competes with
+requests for the one interpreter lock, even what runs on a database driver's thread. Here a
+child process does it, on another core: the serving process packs each batch into one message
+(about half a microsecond per record) and waits for the child's answer, so the recorder's
+contract holds: a batch is written, or kept for a later flush.
+
+The child lives as long as its input pipe. It ignores SIGINT and SIGTERM, so that a Ctrl+C or a
+stop signal sent to the whole process group cannot end it before the server's last flush, and
+exits when its input closes: when the server stops, or dies. Should the child die, the batch in
+flight stays with the recorder and the next batch starts a new child. A child that died after
+committing a batch but before answering makes that batch count twice; nothing is lost.
+
+Messages, both ways, are a 4-byte big-endian length and a pickle (the pipe joins this process
+to its own child, nothing else can write to it). To the child: the `WriterConfig`, then batches
+(`pack`); from it, one `BatchOutcome` or `Failure` per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import signal
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from app import db
+from app.observability import configure_logging
+from app.settings import DatabaseConfig, MonitoringConfig, Settings, UsageConfig
+from app.usage.recorder import BatchOutcome, UsageRecord
+
+log = logging.getLogger(__name__)
+
+_LENGTH_BYTES = 4
+# How long a stopping server waits for the child to finish its batch and close the database.
+_STOP_TIMEOUT_S = 30.0
+# How long a child whose pipe broke gets to exit before it is killed.
+_EXIT_WAIT_S = 1.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The package this module belongs to, for the child to import the same code.
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+class UsageWriterError(RuntimeError):
+    """The child could not write a batch; the recorder keeps it for a later flush."""
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    """What the child needs: no secret but the database's address."""
+
+    database_url: str
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    raw_retention: timedelta = UsageConfig.raw_retention
+    log_level: str = "INFO"
+    json_logs: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings) -> WriterConfig:
+        return cls(
+            database_url=settings.database.url,
+            monitoring=settings.monitoring,
+            raw_retention=settings.usage.raw_retention,
+            log_level=settings.log_level,
+            json_logs=settings.log_format == "json",
+        )
+
+    @property
+    def database(self) -> DatabaseConfig:
+        # One batch at a time: one connection, and a spare.
+        return DatabaseConfig(url=self.database_url, pool_max_size=2)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A batch the child could not write, and why, by the error's type (its text may quote
+    the records)."""
+
+    error: str
+
+
+class ProcessWriter:
+    """The recorder's sink: hands each batch to the child process and returns its outcome."""
+
+    def __init__(self, config: WriterConfig) -> None:
+        self._config = config
+        self._child: asyncio.subprocess.Process | None = None
+        # The recorder sends one batch at a time; this keeps a second caller (a shutdown flush
+        # while a batch is in flight) from interleaving messages on the pipe.
+        self._lock = asyncio.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, while there is one."""
+        return None if self._child is None else self._child.pid
+
+    async def __call__(self, batch: Sequence[UsageRecord]) -> BatchOutcome:
+        async with self._lock:
+            child = self._child or await self._spawn()
+            try:
+                await _send(child, pack(batch))
+                reply = await _receive(child)
+            except (OSError, asyncio.IncompleteReadError):
+                status = await self._reap(child)
+                raise UsageWriterError(
+                    f"the usage writer process exited (status {status})"
+                ) from None
+            except BaseException:
+                # Cancelled mid-exchange: the answer still to come would be taken for the next
+                # batch's. A new child starts from a clean pipe.
+                self._abandon(child)
+                raise
+        if isinstance(reply, Failure):
+            raise UsageWriterError(f"the usage writer could not write a batch: {reply.error}")
+        if not isinstance(reply, BatchOutcome):
+            raise UsageWriterError(f"the usage writer answered {type(reply).__name__}")
+        return reply
+
+    async def close(self) -> None:
+        """Close the child's input and wait for it to exit (after the batch it is writing)."""
+        async with self._lock:
+            child, self._child = self._child, None
+            if child is None:
+                return
+            assert child.stdin is not None
+            child.stdin.close()
+            try:
+                await asyncio.wait_for(child.wait(), _STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("the usage writer process did not exit in time; killing it")
+                child.kill()
+                await child.wait()
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            __name__,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=_child_environment(),
+        )
+        self._child = child
+        try:
+            await _send(child, pickle.dumps(self._config))
+        except OSError:
+            status = await self._reap(child)
+            raise UsageWriterError(
+                f"the usage writer process exited at start (status {status})"
+            ) from None
+        except BaseException:
+            self._abandon(child)
+            raise
+        return child
+
+    def _abandon(self, child: asyncio.subprocess.Process) -> None:
+        if self._child is child:
+            self._child = None
+        if child.returncode is None:
+            child.kill()  # asyncio reaps it
+
+    async def _reap(self, child: asyncio.subprocess.Process) -> int | None:
+        """Forget a child that is gone (or no longer answers), and say how it ended."""
+        if self._child is child:
+            self._child = None
+        try:
+            # A closed pipe usually means it is exiting already.
+            status = await asyncio.wait_for(child.wait(), _EXIT_WAIT_S)
+        except TimeoutError:
+            child.kill()
+            status = await child.wait()
+        log.warning(
+            "the usage writer process exited with status %s; the next batch restarts it", status
+        )
+        return status
+
+
+def _child_environment() -> dict[str, str]:
+    # Not the service's own settings: the child gets what it needs in its first message, and
+    # keys it does not need stay out of its environment.
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("TRAYLINX_") and name != "DATABASE_URL"
+    }
+    path = environment.get("PYTHONPATH")
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SOURCE_ROOT), path]))
+    return environment
+
+
+async def _send(child: asyncio.subprocess.Process, payload: bytes) -> None:
+    assert child.stdin is not None
+    child.stdin.write(len(payload).to_bytes(_LENGTH_BYTES, "big") + payload)
+    await child.stdin.drain()
+
+
+async def _receive(child: asyncio.subprocess.Process) -> Any:
+    assert child.stdout is not None
+    length = int.from_bytes(await child.stdout.readexactly(_LENGTH_BYTES), "big")
+    return _loads(await child.stdout.readexactly(length))
+
+
+def pack(batch: Sequence[UsageRecord]) -> bytes:
+    """A batch as one message: a tuple per record, its time in microseconds since the epoch
+    (pickling tuples of plain values costs a quarter of pickling the records themselves)."""
+    return pickle.dumps(
+        [
+            (
+                r.project_id.int,
+                r.api_key_id,
+                r.endpoint,
+                r.status,
+                r.latency_ms,
+                (r.at - _EPOCH) // _MICROSECOND,
+                r.provider,
+                r.model,
+                r.input_tokens,
+                r.output_tokens,
+                r.client_ip,
+                r.auth_failure,
+                r.upstream_failed,
+                r.rejected,
+            )
+            for r in batch
+        ],
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+
+
+def unpack(message: bytes) -> list[UsageRecord]:
+    records = []
+    for row in _loads(message):
+        values: list[Any] = list(row)
+        values[_PROJECT] = uuid.UUID(int=values[_PROJECT])
+        values[_AT] = _EPOCH + timedelta(microseconds=values[_AT])
+        records.append(UsageRecord(*values))
+    return records
+
+
+def _loads(message: bytes) -> Any:
+    # Only ever a message from the other end of this process's own pipe.
+    return pickle.loads(message)  # noqa: S301
+
+
+_MICROSECOND = timedelta(microseconds=1)
+# Where `pack` puts the values it encodes: the project id as its integer (a UUID object costs
+# more to pickle than the rest of the record), and the time.
+_PROJECT = 0
+_AT = 5
+
+
+class _Child:
+    """The child's side: the database opened at the first batch, and again after a failure."""
+
+    def __init__(self, config: WriterConfig) -> None:
+        # Imported here: the serving process has no use for it.
+        from app.usage.ingest import UsageIngest
+
+        self._config = config
+        self._ingest = UsageIngest(config.monitoring, config.raw_retention)
+        self._connected = False
+
+    async def write(self, batch: Sequence[UsageRecord]) -> BatchOutcome | Failure:
+        try:
+            if not self._connected:
+                await db.connect(self._config.database.pool_max_size)
+                self._connected = True
+            return await self._ingest.write(batch)
+        except Exception as error:
+            log.warning("could not write %d usage records: %s", len(batch), type(error).__name__)
+            return Failure(type(error).__name__)
+
+    async def close(self) -> None:
+        if self._connected:
+            await db.stop()
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Replies get their own descriptor, and anything else printed goes to stderr: a stray line on
+    # the reply pipe would be read as a message.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    requests = sys.stdin.buffer
+    config = _read(requests)
+    if not isinstance(config, WriterConfig):
+        raise SystemExit("the usage writer expects its configuration first")
+    configure_logging(config.log_level, json_lines=config.json_logs)
+    # activate() imports Piccolo's configuration module, which builds an engine of its own from
+    # DATABASE_URL (and without it, makes a directory for the default SQLite file).
+    os.environ["DATABASE_URL"] = config.database_url
+    db.activate(db.make_engine(config.database))
+    child = _Child(config)
+    with asyncio.Runner() as runner:
+        try:
+            while (message := _read_message(requests)) is not None:
+                reply = runner.run(child.write(unpack(message)))
+                _write_message(replies, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        finally:
+            runner.run(child.close())
+
+
+def _read(stream: IO[bytes]) -> Any:
+    message = _read_message(stream)
+    return None if message is None else _loads(message)
+
+
+def _read_message(stream: IO[bytes]) -> bytes | None:
+    """The next message, or None when the parent closed the pipe."""
+    header = stream.read(_LENGTH_BYTES)
+    if len(header) < _LENGTH_BYTES:
+        return None
+    length = int.from_bytes(header, "big")
+    message = stream.read(length)
+    return message if len(message) == length else None
+
+
+def _write_message(stream: IO[bytes], message: bytes) -> None:
+    stream.write(len(message).to_bytes(_LENGTH_BYTES, "big") + message)
+    stream.flush()
+
+
+if __name__ == "__main__":
+    # Run with -m, this file is the module `__main__`; the messages' classes are those of
+    # `app.usage.writer`, which this imports a second time.
+    from app.usage import writer
+
+    writer.main()

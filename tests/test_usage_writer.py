@@ -1,0 +1,261 @@
+"""The child process that writes usage batches: what it is sent is what gets stored, and
+whatever happens to the child, the database or a record, no other record is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+
+from app import db
+from app.clock import FrozenClock
+from app.main import create_app
+from app.settings import (
+    Settings,
+    SettingsError,
+    UsageConfig,
+    UsageWriterKind,
+)
+from app.usage.recorder import UsageRecord, UsageRecorder
+from app.usage.tables import UsageEvent
+from app.usage.writer import ProcessWriter, UsageWriterError, WriterConfig, pack, unpack
+from tests.conftest import TEST_HASHER, running
+from tests.graphql_client import GraphQLClient
+from tests.helpers import create_key, create_project, sign_up
+from tests.processes import server_process
+from tests.test_usage import KEY_DETAILS, Traffic
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 2, 10, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+async def traffic(app: Litestar, clock: FrozenClock) -> Traffic:
+    traffic = Traffic(app, clock)
+    await traffic.setup()
+    return traffic
+
+
+def _writer(traffic: Traffic) -> ProcessWriter:
+    writer = traffic.services.usage_writer
+    assert writer is not None, "the app should write usage through a child process by default"
+    return writer
+
+
+async def _usage_24h(traffic: Traffic) -> dict[str, object]:
+    data = await traffic.query(
+        KEY_DETAILS, {"project": traffic.project["id"], "key": traffic.key["id"]}
+    )
+    usage: dict[str, object] = data["project"]["apiKey"]["usage24h"]
+    return usage
+
+
+def test_a_batch_arrives_as_it_was_sent() -> None:
+    records = [
+        UsageRecord(
+            project_id=uuid.uuid4(),
+            api_key_id="k1",
+            endpoint="/v1/chat/completions",
+            status=502,
+            latency_ms=1234,
+            at=at,
+            provider="anthropic",
+            model="claude-sonnet-4-5",
+            input_tokens=7,
+            output_tokens=11,
+            client_ip="2001:db8::1",
+            auth_failure="expired",
+            upstream_failed=True,
+            rejected=True,
+        )
+        for at in (
+            datetime(2026, 11, 2, 10, 30, 0, 0, tzinfo=UTC),
+            datetime(2026, 11, 2, 23, 59, 59, 999_999, tzinfo=UTC),
+            datetime(2112, 3, 4, 5, 6, 7, 891_011, tzinfo=UTC),
+            datetime(2026, 11, 3, 4, 0, 0, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        )
+    ]
+    records.append(UsageRecord(uuid.uuid4(), "k2", "/graphql", 200, 0, datetime.now(UTC)))
+
+    arrived = unpack(pack(records))
+
+    assert arrived == records  # every field, and each time to the microsecond
+    assert all(record.at.utcoffset() == timedelta(0) for record in arrived)
+
+
+async def test_usage_is_written_by_another_process(traffic: Traffic) -> None:
+    await traffic.calls(3)
+
+    writer = _writer(traffic)
+    assert writer.pid is not None
+    assert writer.pid != os.getpid()
+    assert (await _usage_24h(traffic))["requests"] == 3
+
+
+async def test_a_child_that_dies_loses_no_batch(traffic: Traffic) -> None:
+    await traffic.calls(2)
+    writer = _writer(traffic)
+    first_child = writer.pid
+    assert first_child is not None
+
+    os.kill(first_child, signal.SIGKILL)
+    await traffic.calls(3, flush=False)
+    with pytest.raises(UsageWriterError, match="exited"):
+        await traffic.services.usage.flush()
+    assert traffic.services.usage.queue_depth == 3  # kept for the next flush
+
+    assert await traffic.services.usage.flush() == 3
+    assert writer.pid not in (None, first_child)
+    assert (await _usage_24h(traffic))["requests"] == 5
+    assert traffic.services.usage.dropped == 0
+
+
+async def test_stop_signals_do_not_cut_the_child_off_before_the_last_flush(
+    traffic: Traffic,
+) -> None:
+    # A Ctrl+C or a stop signal to the whole process group reaches the child too; the server
+    # flushes after it has received it, so the child must still be there.
+    await traffic.calls(1)
+    writer = _writer(traffic)
+    child = writer.pid
+    assert child is not None
+
+    os.kill(child, signal.SIGINT)
+    os.kill(child, signal.SIGTERM)
+    await traffic.calls(2)
+
+    assert writer.pid == child
+    assert (await _usage_24h(traffic))["requests"] == 3
+
+
+async def test_a_record_the_database_refuses_is_dropped_alone(traffic: Traffic) -> None:
+    recorder = traffic.services.usage
+    good = [_record_of(traffic, latency_ms=5) for _ in range(3)]
+    bad = _record_of(traffic, latency_ms=2**70)  # fits no integer column of either engine
+    for record in [good[0], bad, *good[1:]]:
+        recorder.record(record)
+
+    assert await recorder.flush() == 3
+
+    assert recorder.dropped == 1
+    assert recorder.queue_depth == 0
+    assert await UsageEvent.count().where(UsageEvent.api_key_id == traffic.key["id"]) == 3
+    assert (await _usage_24h(traffic))["requests"] == 3
+
+
+async def test_an_unreachable_database_keeps_the_batch_and_the_password_stays_out(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    password = "pw-" + uuid.uuid4().hex
+    writer = ProcessWriter(WriterConfig(f"postgresql://postgres:{password}@127.0.0.1:9/none"))
+    recorder = UsageRecorder(writer)
+    recorder.record(UsageRecord(uuid.uuid4(), "k", "/graphql", 200, 1, datetime.now(UTC)))
+    try:
+        with pytest.raises(UsageWriterError, match="could not write a batch") as raised:
+            await recorder.flush()
+        child = writer.pid
+    finally:
+        await writer.close()
+
+    assert recorder.queue_depth == 1
+    assert child is not None  # still running: the database may come back
+    captured = capfd.readouterr()
+    assert "could not write 1 usage records" in captured.err  # the child's own log line
+    for text in (str(raised.value), repr(raised.value), captured.out, captured.err):
+        assert password not in text
+
+
+async def test_the_child_gets_no_setting_from_the_environment(
+    traffic: Traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "env-" + uuid.uuid4().hex
+    monkeypatch.setenv("TRAYLINX_SECRET_KEY", secret)
+    monkeypatch.setenv("TRAYLINX_ENCRYPTION_KEYS", secret)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres:{secret}@127.0.0.1:9/none")
+    await traffic.calls(1)
+
+    child = _writer(traffic).pid
+    environment = await asyncio.to_thread(Path(f"/proc/{child}/environ").read_bytes)
+
+    assert secret.encode() not in environment
+    assert b"PYTHONPATH=" in environment
+
+
+async def test_closing_waits_for_the_child_to_finish(traffic: Traffic) -> None:
+    await traffic.calls(1)
+    writer = _writer(traffic)
+    child = writer.pid
+    assert child is not None
+
+    await writer.close()
+
+    assert writer.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # exited and reaped: no zombie left behind
+
+
+async def test_inline_writing_needs_no_child(settings: Settings, clock: FrozenClock) -> None:
+    inline = replace(settings, usage=replace(settings.usage, writer=UsageWriterKind.INLINE))
+    application = create_app(inline, clock=clock, hasher=TEST_HASHER)
+    async with running(application):
+        traffic = Traffic(application, clock)
+        await traffic.setup()
+        await traffic.calls(2)
+
+        assert traffic.services.usage_writer is None
+        assert (await _usage_24h(traffic))["requests"] == 2
+
+
+@pytest.mark.slow
+async def test_a_stopping_server_writes_what_is_queued(
+    database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    # Nothing is written before the stop: the flush interval is an hour.
+    async with server_process(
+        database_url, tmp_path, {"TRAYLINX_USAGE_FLUSH_SECONDS": "3600"}
+    ) as client:
+        gql = GraphQLClient(client)
+        owner = await sign_up(gql)
+        project = await create_project(gql, owner)
+        key = await create_key(gql, owner, project["id"])
+        for _ in range(4):
+            response = await gql.post("{ viewer { __typename } }", token=key["secret"])
+            assert response.status_code == 200
+
+    db.activate(db.make_engine(settings.database))
+    assert await UsageEvent.count().where(UsageEvent.api_key_id == key["id"]) == 4
+
+
+def test_the_writer_is_a_setting() -> None:
+    def writer(value: str | None) -> UsageWriterKind:
+        env = {"TRAYLINX_SECRET_KEY": "s" * 48}
+        if value is not None:
+            env["TRAYLINX_USAGE_WRITER"] = value
+        return Settings.from_env(env).usage.writer
+
+    assert writer(None) is UsageWriterKind.PROCESS
+    assert UsageConfig().writer is UsageWriterKind.PROCESS
+    assert writer(" Inline ") is UsageWriterKind.INLINE
+    with pytest.raises(SettingsError, match="TRAYLINX_USAGE_WRITER must be process or inline"):
+        writer("thread")
+
+
+def _record_of(traffic: Traffic, *, latency_ms: int) -> UsageRecord:
+    return UsageRecord(
+        project_id=uuid.UUID(traffic.project["id"]),
+        api_key_id=traffic.key["id"],
+        endpoint="/graphql",
+        status=200,
+        latency_ms=latency_ms,
+        at=traffic.clock.now(),
+        client_ip="198.51.100.10",
+    )
