@@ -70,6 +70,8 @@ class Services:
             catalog=ModelCatalog.load(settings.model_catalog_file),
         )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
+        # Also the recorder's hourly housekeeping (raw events past retention go), which runs
+        # here whichever process writes the batches: one chunked delete an hour.
         ingest = UsageIngest(settings.monitoring, settings.usage.raw_retention)
         usage_writer = (
             ProcessWriter(WriterConfig.of(settings))

@@ -7,6 +7,7 @@ with httpx and its body compared with what the case expects (`preflight`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -393,9 +394,9 @@ def server_cpu(pid: int) -> ServerCpu:
     """What the process `pid` and its descendants have used so far; 0 where /proc is not."""
     try:
         own, ended_children = _cpu_of(pid)
-        live_children = sum(server_cpu(child).total_s for child in _children(pid))
     except OSError:
         return ServerCpu()
+    live_children = sum(server_cpu(child).total_s for child in _children(pid))
     return ServerCpu(own, ended_children + live_children)
 
 
@@ -408,9 +409,13 @@ def _cpu_of(pid: int) -> tuple[float, float]:
 
 
 def _children(pid: int) -> list[int]:
+    """The live child processes of `pid`; none where the kernel does not list them."""
     children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children.extend(int(child) for child in (task / "children").read_text().split())
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            # A thread may end between the listing and the read.
+            with contextlib.suppress(OSError):
+                children.extend(int(child) for child in (task / "children").read_text().split())
     return children
 
 

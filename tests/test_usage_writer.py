@@ -4,13 +4,17 @@ whatever happens to the child, the database or a record, no other record is lost
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import uuid
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
 from litestar import Litestar
 
@@ -18,6 +22,7 @@ from app import db
 from app.clock import FrozenClock
 from app.main import create_app
 from app.settings import (
+    DatabaseConfig,
     Settings,
     SettingsError,
     UsageConfig,
@@ -60,31 +65,34 @@ async def _usage_24h(traffic: Traffic) -> dict[str, object]:
 
 
 def test_a_batch_arrives_as_it_was_sent() -> None:
+    first = UsageRecord(
+        project_id=uuid.uuid4(),
+        api_key_id="k1",
+        endpoint="/v1/chat/completions",
+        status=502,
+        latency_ms=1234,
+        at=datetime(2026, 11, 2, 23, 59, 59, 999_999, tzinfo=UTC),
+        provider="anthropic",
+        model="claude-sonnet-4-5",
+        input_tokens=7,
+        output_tokens=11,
+        client_ip="2001:db8::1",
+        auth_failure="expired",
+        upstream_failed=True,
+        rejected=False,
+    )
+    # Every field set, and set apart from its default, so no field can travel as another.
+    assert all(
+        getattr(first, f.name) != f.default for f in fields(UsageRecord) if f.name != "rejected"
+    )
     records = [
-        UsageRecord(
-            project_id=uuid.uuid4(),
-            api_key_id="k1",
-            endpoint="/v1/chat/completions",
-            status=502,
-            latency_ms=1234,
-            at=at,
-            provider="anthropic",
-            model="claude-sonnet-4-5",
-            input_tokens=7,
-            output_tokens=11,
-            client_ip="2001:db8::1",
-            auth_failure="expired",
-            upstream_failed=True,
-            rejected=True,
-        )
-        for at in (
-            datetime(2026, 11, 2, 10, 30, 0, 0, tzinfo=UTC),
-            datetime(2026, 11, 2, 23, 59, 59, 999_999, tzinfo=UTC),
-            datetime(2112, 3, 4, 5, 6, 7, 891_011, tzinfo=UTC),
-            datetime(2026, 11, 3, 4, 0, 0, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
-        )
+        first,
+        replace(first, upstream_failed=False, rejected=True),
+        replace(first, at=datetime(2026, 11, 2, 10, 30, tzinfo=UTC)),
+        replace(first, at=datetime(2112, 3, 4, 5, 6, 7, 891_011, tzinfo=UTC)),
+        replace(first, at=datetime(2026, 11, 3, 4, 0, 0, 1, tzinfo=timezone(timedelta(hours=5)))),
+        UsageRecord(uuid.uuid4(), "k2", "/graphql", 200, 0, datetime.now(UTC)),
     ]
-    records.append(UsageRecord(uuid.uuid4(), "k2", "/graphql", 200, 0, datetime.now(UTC)))
 
     arrived = unpack(pack(records))
 
@@ -137,26 +145,35 @@ async def test_stop_signals_do_not_cut_the_child_off_before_the_last_flush(
     assert (await _usage_24h(traffic))["requests"] == 3
 
 
-async def test_a_record_the_database_refuses_is_dropped_alone(traffic: Traffic) -> None:
-    recorder = traffic.services.usage
-    good = [_record_of(traffic, latency_ms=5) for _ in range(3)]
-    bad = _record_of(traffic, latency_ms=2**70)  # fits no integer column of either engine
-    for record in [good[0], bad, *good[1:]]:
-        recorder.record(record)
+@pytest.mark.parametrize("writer", list(UsageWriterKind))
+async def test_a_record_the_database_refuses_is_dropped_alone(
+    writer: UsageWriterKind, settings: Settings, clock: FrozenClock
+) -> None:
+    chosen = replace(settings, usage=replace(settings.usage, writer=writer))
+    application = create_app(chosen, clock=clock, hasher=TEST_HASHER)
+    async with running(application):
+        traffic = Traffic(application, clock)
+        await traffic.setup()
+        recorder = traffic.services.usage
+        good = [_record_of(traffic, latency_ms=5) for _ in range(3)]
+        bad = _record_of(traffic, latency_ms=2**70)  # fits no integer column of either engine
+        for record in [good[0], bad, *good[1:]]:
+            recorder.record(record)
 
-    assert await recorder.flush() == 3
+        assert await recorder.flush() == 3
 
-    assert recorder.dropped == 1
-    assert recorder.queue_depth == 0
-    assert await UsageEvent.count().where(UsageEvent.api_key_id == traffic.key["id"]) == 3
-    assert (await _usage_24h(traffic))["requests"] == 3
+        assert recorder.dropped == 1
+        assert recorder.queue_depth == 0
+        assert await UsageEvent.count().where(UsageEvent.api_key_id == traffic.key["id"]) == 3
+        assert (await _usage_24h(traffic))["requests"] == 3
 
 
 async def test_an_unreachable_database_keeps_the_batch_and_the_password_stays_out(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     password = "pw-" + uuid.uuid4().hex
-    writer = ProcessWriter(WriterConfig(f"postgresql://postgres:{password}@127.0.0.1:9/none"))
+    config = WriterConfig(f"postgresql://postgres:{password}@127.0.0.1:9/none")
+    writer = ProcessWriter(config)
     recorder = UsageRecorder(writer)
     recorder.record(UsageRecord(uuid.uuid4(), "k", "/graphql", 200, 1, datetime.now(UTC)))
     try:
@@ -169,14 +186,15 @@ async def test_an_unreachable_database_keeps_the_batch_and_the_password_stays_ou
     assert recorder.queue_depth == 1
     assert child is not None  # still running: the database may come back
     captured = capfd.readouterr()
-    assert "could not write 1 usage records" in captured.err  # the child's own log line
-    for text in (str(raised.value), repr(raised.value), captured.out, captured.err):
+    assert "could not write a batch of usage records: DatabaseError" in captured.err
+    for text in (str(raised.value), repr(raised.value), repr(config), captured.out, captured.err):
         assert password not in text
 
 
 async def test_the_child_gets_no_setting_from_the_environment(
     traffic: Traffic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert _writer(traffic).pid is None  # the child starts with the first batch, after this
     secret = "env-" + uuid.uuid4().hex
     monkeypatch.setenv("TRAYLINX_SECRET_KEY", secret)
     monkeypatch.setenv("TRAYLINX_ENCRYPTION_KEYS", secret)
@@ -190,17 +208,76 @@ async def test_the_child_gets_no_setting_from_the_environment(
     assert b"PYTHONPATH=" in environment
 
 
-async def test_closing_waits_for_the_child_to_finish(traffic: Traffic) -> None:
+async def test_closing_lets_the_batch_in_flight_finish(traffic: Traffic, database_url: str) -> None:
     await traffic.calls(1)
     writer = _writer(traffic)
     child = writer.pid
     assert child is not None
+    async with _usage_events_locked(database_url):
+        await traffic.calls(2, flush=False)
+        flushing = asyncio.create_task(traffic.services.usage.flush())
+        await asyncio.sleep(0.3)  # the batch is with the child, which waits for the lock
+        closing = asyncio.create_task(writer.close())
+        await asyncio.sleep(0.3)
+        assert not closing.done()
 
-    await writer.close()
-
+    assert await flushing == 2
+    await closing
     assert writer.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)  # exited and reaped: no zombie left behind
+    assert (await _usage_24h(traffic))["requests"] == 3
+    with pytest.raises(UsageWriterError, match="closed"):
+        await writer([_record_of(traffic, latency_ms=1)])
+
+
+async def test_a_child_that_dies_mid_batch_loses_nothing(
+    traffic: Traffic, database_url: str
+) -> None:
+    await traffic.calls(1)
+    child = _writer(traffic).pid
+    assert child is not None
+    async with _usage_events_locked(database_url):
+        await traffic.calls(3, flush=False)
+        flushing = asyncio.create_task(traffic.services.usage.flush())
+        await asyncio.sleep(0.3)
+        os.kill(child, signal.SIGKILL)
+        with pytest.raises(UsageWriterError, match="exited"):
+            await flushing
+
+    assert traffic.services.usage.queue_depth == 3
+    assert await traffic.services.usage.flush() == 3
+    assert (await _usage_24h(traffic))["requests"] == 4
+
+
+async def test_a_flush_cancelled_mid_batch_loses_nothing(
+    traffic: Traffic, database_url: str
+) -> None:
+    await traffic.calls(1)
+    writer = _writer(traffic)
+    async with _usage_events_locked(database_url):
+        await traffic.calls(3, flush=False)
+        flushing = asyncio.create_task(traffic.services.usage.flush())
+        await asyncio.sleep(0.3)
+        flushing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await flushing
+        # Its answer would have been taken for the next batch's: that child is gone.
+        assert writer.pid is None
+
+    assert traffic.services.usage.queue_depth == 3
+    assert await traffic.services.usage.flush() == 3
+    assert (await _usage_24h(traffic))["requests"] == 4
+
+
+async def test_a_full_batch_goes_in_one_message(traffic: Traffic) -> None:
+    # Far more than a pipe holds at once (64 KiB): written while the child reads.
+    recorder = traffic.services.usage
+    for _ in range(recorder.batch_size):
+        recorder.record(_record_of(traffic, latency_ms=3))
+
+    assert await recorder.flush() == recorder.batch_size
+    assert (await _usage_24h(traffic))["requests"] == recorder.batch_size
 
 
 async def test_inline_writing_needs_no_child(settings: Settings, clock: FrozenClock) -> None:
@@ -247,6 +324,28 @@ def test_the_writer_is_a_setting() -> None:
     assert writer(" Inline ") is UsageWriterKind.INLINE
     with pytest.raises(SettingsError, match="TRAYLINX_USAGE_WRITER must be process or inline"):
         writer("thread")
+
+
+@contextlib.asynccontextmanager
+async def _usage_events_locked(database_url: str) -> AsyncIterator[None]:
+    """Another connection holds a lock that makes the child's batch wait, until the block ends."""
+    if database_url.startswith("sqlite"):
+        path = DatabaseConfig(url=database_url).sqlite_path
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    postgres = await asyncpg.connect(database_url)
+    try:
+        async with postgres.transaction():
+            await postgres.execute("LOCK TABLE usage_events IN EXCLUSIVE MODE")
+            yield
+    finally:
+        await postgres.close()
 
 
 def _record_of(traffic: Traffic, *, latency_ms: int) -> UsageRecord:

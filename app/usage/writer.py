@@ -7,11 +7,13 @@ child process does it, on another core: the serving process packs each batch int
 (about half a microsecond per record) and waits for the child's answer, so the recorder's
 contract holds: a batch is written, or kept for a later flush.
 
-The child lives as long as its input pipe. It ignores SIGINT and SIGTERM, so that a Ctrl+C or a
-stop signal sent to the whole process group cannot end it before the server's last flush, and
-exits when its input closes: when the server stops, or dies. Should the child die, the batch in
-flight stays with the recorder and the next batch starts a new child. A child that died after
-committing a batch but before answering makes that batch count twice; nothing is lost.
+The child (`app.usage.writer_child`) lives as long as its input pipe. It ignores SIGINT and
+SIGTERM, so that a Ctrl+C or a stop signal sent to the whole process group cannot end it before
+the server's last flush, and exits when its input closes: when the server stops, or dies. Should
+the child die or stop answering, the batch in flight stays with the recorder and the next batch
+starts a new child. A batch is counted twice if the child had committed it and died before
+answering, or if the database went away while it was being written record by record (see
+`UsageIngest.write`); nothing is lost.
 
 Messages, both ways, are a 4-byte big-endian length and a pickle (the pipe joins this process
 to its own child, nothing else can write to it). To the child: the `WriterConfig`, then batches
@@ -21,15 +23,16 @@ to its own child, nothing else can write to it). To the child: the `WriterConfig
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import pickle
-import signal
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,13 +44,25 @@ from app.usage.recorder import BatchOutcome, UsageRecord
 log = logging.getLogger(__name__)
 
 _LENGTH_BYTES = 4
+# How long a batch may take: far beyond a slow commit (SQLite waits 30 s for its write lock), so
+# a child past it is stuck, not busy.
+_REPLY_TIMEOUT_S = 300.0
 # How long a stopping server waits for the child to finish its batch and close the database.
 _STOP_TIMEOUT_S = 30.0
 # How long a child whose pipe broke gets to exit before it is killed.
 _EXIT_WAIT_S = 1.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The package this module belongs to, for the child to import the same code.
+# The directory holding the `app` package, for the child to import the same code.
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+# A record travels as its values in `_FIELDS` order, two of them encoded: the project id as its
+# integer (a UUID object costs more to pickle than the rest of the record), and the time as
+# microseconds since the epoch. The names travel too: the child builds records by name.
+_FIELDS = tuple(f.name for f in fields(UsageRecord))
+_PROJECT = _FIELDS.index("project_id")
+_AT = _FIELDS.index("at")
+_values = attrgetter(*_FIELDS)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class UsageWriterError(RuntimeError):
@@ -56,9 +71,9 @@ class UsageWriterError(RuntimeError):
 
 @dataclass(frozen=True)
 class WriterConfig:
-    """What the child needs: no secret but the database's address."""
+    """What the child needs: of the server's secrets, only the database's address."""
 
-    database_url: str
+    database_url: str = field(repr=False)  # it may hold a password
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     raw_retention: timedelta = UsageConfig.raw_retention
     log_level: str = "INFO"
@@ -94,6 +109,7 @@ class ProcessWriter:
     def __init__(self, config: WriterConfig) -> None:
         self._config = config
         self._child: asyncio.subprocess.Process | None = None
+        self._closed = False
         # The recorder sends one batch at a time; this keeps a second caller (a shutdown flush
         # while a batch is in flight) from interleaving messages on the pipe.
         self._lock = asyncio.Lock()
@@ -104,12 +120,15 @@ class ProcessWriter:
         return None if self._child is None else self._child.pid
 
     async def __call__(self, batch: Sequence[UsageRecord]) -> BatchOutcome:
+        message = pack(batch)
         async with self._lock:
+            if self._closed:
+                raise UsageWriterError("the usage writer is closed")
             child = self._child or await self._spawn()
             try:
-                await _send(child, pack(batch))
-                reply = await _receive(child)
-            except (OSError, asyncio.IncompleteReadError):
+                await _send(child, message)
+                reply = await asyncio.wait_for(_receive(child), _REPLY_TIMEOUT_S)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError):
                 status = await self._reap(child)
                 raise UsageWriterError(
                     f"the usage writer process exited (status {status})"
@@ -128,6 +147,7 @@ class ProcessWriter:
     async def close(self) -> None:
         """Close the child's input and wait for it to exit (after the batch it is writing)."""
         async with self._lock:
+            self._closed = True
             child, self._child = self._child, None
             if child is None:
                 return
@@ -137,14 +157,17 @@ class ProcessWriter:
                 await asyncio.wait_for(child.wait(), _STOP_TIMEOUT_S)
             except TimeoutError:
                 log.warning("the usage writer process did not exit in time; killing it")
-                child.kill()
+                _kill(child)
                 await child.wait()
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         child = await asyncio.create_subprocess_exec(
             sys.executable,
+            # -P: the `app` package comes from PYTHONPATH, not from whatever the working
+            # directory holds.
+            "-P",
             "-m",
-            __name__,
+            "app.usage.writer_child",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=_child_environment(),
@@ -165,8 +188,7 @@ class ProcessWriter:
     def _abandon(self, child: asyncio.subprocess.Process) -> None:
         if self._child is child:
             self._child = None
-        if child.returncode is None:
-            child.kill()  # asyncio reaps it
+        _kill(child)  # the event loop reaps it
 
     async def _reap(self, child: asyncio.subprocess.Process) -> int | None:
         """Forget a child that is gone (or no longer answers), and say how it ended."""
@@ -176,12 +198,18 @@ class ProcessWriter:
             # A closed pipe usually means it is exiting already.
             status = await asyncio.wait_for(child.wait(), _EXIT_WAIT_S)
         except TimeoutError:
-            child.kill()
+            _kill(child)
             status = await child.wait()
         log.warning(
             "the usage writer process exited with status %s; the next batch restarts it", status
         )
         return status
+
+
+def _kill(child: asyncio.subprocess.Process) -> None:
+    # It may have exited meanwhile (uvloop then raises).
+    with contextlib.suppress(ProcessLookupError):
+        child.kill()
 
 
 def _child_environment() -> dict[str, str]:
@@ -210,39 +238,29 @@ async def _receive(child: asyncio.subprocess.Process) -> Any:
 
 
 def pack(batch: Sequence[UsageRecord]) -> bytes:
-    """A batch as one message: a tuple per record, its time in microseconds since the epoch
-    (pickling tuples of plain values costs a quarter of pickling the records themselves)."""
-    return pickle.dumps(
-        [
-            (
-                r.project_id.int,
-                r.api_key_id,
-                r.endpoint,
-                r.status,
-                r.latency_ms,
-                (r.at - _EPOCH) // _MICROSECOND,
-                r.provider,
-                r.model,
-                r.input_tokens,
-                r.output_tokens,
-                r.client_ip,
-                r.auth_failure,
-                r.upstream_failed,
-                r.rejected,
-            )
-            for r in batch
-        ],
-        protocol=pickle.HIGHEST_PROTOCOL,
-    )
+    """A batch as one message (see `_FIELDS`)."""
+    rows = []
+    for record in batch:
+        row = list(_values(record))
+        row[_PROJECT] = record.project_id.int
+        row[_AT] = (record.at - _EPOCH) // _MICROSECOND
+        rows.append(row)
+    return pickle.dumps((_FIELDS, rows), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def unpack(message: bytes) -> list[UsageRecord]:
+    names, rows = _loads(message)
+    project, at = names.index("project_id"), names.index("at")
+    # By name only when the sender's fields differ (code changed on disk since the server
+    # started): positionally is twice as fast.
+    by_position = names == _FIELDS
     records = []
-    for row in _loads(message):
-        values: list[Any] = list(row)
-        values[_PROJECT] = uuid.UUID(int=values[_PROJECT])
-        values[_AT] = _EPOCH + timedelta(microseconds=values[_AT])
-        records.append(UsageRecord(*values))
+    for row in rows:
+        row[project] = uuid.UUID(int=row[project])
+        row[at] = _EPOCH + timedelta(microseconds=row[at])
+        records.append(
+            UsageRecord(*row) if by_position else UsageRecord(**dict(zip(names, row, strict=True)))
+        )
     return records
 
 
@@ -251,15 +269,9 @@ def _loads(message: bytes) -> Any:
     return pickle.loads(message)  # noqa: S301
 
 
-_MICROSECOND = timedelta(microseconds=1)
-# Where `pack` puts the values it encodes: the project id as its integer (a UUID object costs
-# more to pickle than the rest of the record), and the time.
-_PROJECT = 0
-_AT = 5
-
-
 class _Child:
-    """The child's side: the database opened at the first batch, and again after a failure."""
+    """The child's side: the database connected at the first batch (again at the next one, if
+    connecting failed)."""
 
     def __init__(self, config: WriterConfig) -> None:
         # Imported here: the serving process has no use for it.
@@ -269,14 +281,15 @@ class _Child:
         self._ingest = UsageIngest(config.monitoring, config.raw_retention)
         self._connected = False
 
-    async def write(self, batch: Sequence[UsageRecord]) -> BatchOutcome | Failure:
+    async def write(self, message: bytes) -> BatchOutcome | Failure:
         try:
+            batch = unpack(message)
             if not self._connected:
                 await db.connect(self._config.database.pool_max_size)
                 self._connected = True
             return await self._ingest.write(batch)
         except Exception as error:
-            log.warning("could not write %d usage records: %s", len(batch), type(error).__name__)
+            log.warning("could not write a batch of usage records: %s", type(error).__name__)
             return Failure(type(error).__name__)
 
     async def close(self) -> None:
@@ -284,14 +297,8 @@ class _Child:
             await db.stop()
 
 
-def main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Replies get their own descriptor, and anything else printed goes to stderr: a stray line on
-    # the reply pipe would be read as a message.
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    requests = sys.stdin.buffer
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """The child's life: its configuration, then a reply per batch until the input closes."""
     config = _read(requests)
     if not isinstance(config, WriterConfig):
         raise SystemExit("the usage writer expects its configuration first")
@@ -304,7 +311,7 @@ def main() -> None:
     with asyncio.Runner() as runner:
         try:
             while (message := _read_message(requests)) is not None:
-                reply = runner.run(child.write(unpack(message)))
+                reply = runner.run(child.write(message))
                 _write_message(replies, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
         finally:
             runner.run(child.close())
@@ -328,11 +335,3 @@ def _read_message(stream: IO[bytes]) -> bytes | None:
 def _write_message(stream: IO[bytes], message: bytes) -> None:
     stream.write(len(message).to_bytes(_LENGTH_BYTES, "big") + message)
     stream.flush()
-
-
-if __name__ == "__main__":
-    # Run with -m, this file is the module `__main__`; the messages' classes are those of
-    # `app.usage.writer`, which this imports a second time.
-    from app.usage import writer
-
-    writer.main()
