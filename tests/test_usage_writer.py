@@ -270,6 +270,23 @@ async def test_a_flush_cancelled_mid_batch_loses_nothing(
     assert (await _usage_24h(traffic))["requests"] == 4
 
 
+async def test_a_child_that_stops_answering_is_replaced(
+    traffic: Traffic, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await traffic.calls(1)
+    stuck = _writer(traffic).pid
+    monkeypatch.setattr("app.usage.writer._REPLY_TIMEOUT_S", 0.5)
+    async with _usage_events_locked(database_url):
+        await traffic.calls(2, flush=False)
+        with pytest.raises(UsageWriterError, match="did not answer"):
+            await traffic.services.usage.flush()
+
+    assert traffic.services.usage.queue_depth == 2
+    assert await traffic.services.usage.flush() == 2
+    assert _writer(traffic).pid not in (None, stuck)
+    assert (await _usage_24h(traffic))["requests"] == 3
+
+
 async def test_a_full_batch_goes_in_one_message(traffic: Traffic) -> None:
     # Far more than a pipe holds at once (64 KiB): written while the child reads.
     recorder = traffic.services.usage

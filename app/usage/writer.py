@@ -1,10 +1,10 @@
-"""Usage batches written by a child process, so that serving never waits for them.
+"""Usage batches written by a child process, so that serving does not pay for them.
 
 Aggregating and writing a batch (raw events, hourly rows, addresses, alert checks) costs
 several microseconds of CPU per record. In the serving process every bit of it competes with
 requests for the one interpreter lock, even what runs on a database driver's thread. Here a
 child process does it, on another core: the serving process packs each batch into one message
-(about half a microsecond per record) and waits for the child's answer, so the recorder's
+(about a microsecond per record) and waits for the child's answer, so the recorder's
 contract holds: a batch is written, or kept for a later flush.
 
 The child (`app.usage.writer_child`) lives as long as its input pipe. It ignores SIGINT and
@@ -56,7 +56,7 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 # A record travels as its values in `_FIELDS` order, two of them encoded: the project id as its
 # integer (a UUID object costs more to pickle than the rest of the record), and the time as
-# microseconds since the epoch. The names travel too: the child builds records by name.
+# microseconds since the epoch. The names travel too, for a child running newer code.
 _FIELDS = tuple(f.name for f in fields(UsageRecord))
 _PROJECT = _FIELDS.index("project_id")
 _AT = _FIELDS.index("at")
@@ -128,7 +128,13 @@ class ProcessWriter:
             try:
                 await _send(child, message)
                 reply = await asyncio.wait_for(_receive(child), _REPLY_TIMEOUT_S)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            except TimeoutError:  # before OSError, of which it is a subclass
+                status = await self._reap(child)
+                raise UsageWriterError(
+                    f"the usage writer process did not answer in {_REPLY_TIMEOUT_S:g} s "
+                    f"and was stopped (status {status})"
+                ) from None
+            except (OSError, asyncio.IncompleteReadError):
                 status = await self._reap(child)
                 raise UsageWriterError(
                     f"the usage writer process exited (status {status})"
