@@ -12,7 +12,16 @@ def database_bytes(settings: Settings) -> bytes:
     if settings.database.engine == "sqlite":
         path = settings.database.sqlite_path
         files = [path, path.with_name(path.name + "-wal")]
-        return b"".join(f.read_bytes() for f in files if f.exists())
+        # Read by another process: closing a descriptor of the file here would drop every POSIX
+        # lock this process's SQLite connections hold on it, and the usage writer process could
+        # then take the database for its last user and checkpoint the WAL away under them.
+        read = subprocess.run(
+            ["cat", *(str(f) for f in files if f.exists())],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        return read.stdout
     config = settings.database.postgres_config()
     dump = subprocess.run(
         [
