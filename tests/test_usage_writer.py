@@ -275,11 +275,12 @@ async def test_a_child_that_stops_answering_is_replaced(
 ) -> None:
     await traffic.calls(1)
     stuck = _writer(traffic).pid
-    monkeypatch.setattr("app.usage.writer._REPLY_TIMEOUT_S", 0.5)
-    async with _usage_events_locked(database_url):
-        await traffic.calls(2, flush=False)
-        with pytest.raises(UsageWriterError, match="did not answer"):
-            await traffic.services.usage.flush()
+    with monkeypatch.context() as patched:
+        patched.setattr("app.usage.writer._REPLY_TIMEOUT_S", 0.5)
+        async with _usage_events_locked(database_url):
+            await traffic.calls(2, flush=False)
+            with pytest.raises(UsageWriterError, match="did not answer"):
+                await traffic.services.usage.flush()
 
     assert traffic.services.usage.queue_depth == 2
     assert await traffic.services.usage.flush() == 2
