@@ -29,7 +29,7 @@ import os
 import pickle
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -125,25 +125,9 @@ class ProcessWriter:
             if self._closed:
                 raise UsageWriterError("the usage writer is closed")
             child = self._child or await self._spawn()
-            try:
+            async with self._exchange(child):
                 await _send(child, message)
                 reply = await asyncio.wait_for(_receive(child), _REPLY_TIMEOUT_S)
-            except TimeoutError:  # before OSError, of which it is a subclass
-                status = await self._reap(child)
-                raise UsageWriterError(
-                    f"the usage writer process did not answer in {_REPLY_TIMEOUT_S:g} s "
-                    f"and was stopped (status {status})"
-                ) from None
-            except (OSError, asyncio.IncompleteReadError):
-                status = await self._reap(child)
-                raise UsageWriterError(
-                    f"the usage writer process exited (status {status})"
-                ) from None
-            except BaseException:
-                # Cancelled mid-exchange: the answer still to come would be taken for the next
-                # batch's. A new child starts from a clean pipe.
-                self._abandon(child)
-                raise
         if isinstance(reply, Failure):
             raise UsageWriterError(f"the usage writer could not write a batch: {reply.error}")
         if not isinstance(reply, BatchOutcome):
@@ -179,17 +163,30 @@ class ProcessWriter:
             env=_child_environment(),
         )
         self._child = child
-        try:
+        async with self._exchange(child):
             await _send(child, pickle.dumps(self._config))
-        except OSError:
+        return child
+
+    @contextlib.asynccontextmanager
+    async def _exchange(self, child: asyncio.subprocess.Process) -> AsyncIterator[None]:
+        """Talking to the child: its failures as UsageWriterError, and a child interrupted
+        mid-exchange dropped."""
+        try:
+            yield
+        except TimeoutError:  # before OSError, of which it is a subclass
             status = await self._reap(child)
             raise UsageWriterError(
-                f"the usage writer process exited at start (status {status})"
+                f"the usage writer process did not answer in {_REPLY_TIMEOUT_S:g} s "
+                f"and was stopped (status {status})"
             ) from None
+        except (OSError, asyncio.IncompleteReadError):
+            status = await self._reap(child)
+            raise UsageWriterError(f"the usage writer process exited (status {status})") from None
         except BaseException:
+            # Cancelled mid-exchange: the answer still to come would be taken for the next
+            # batch's. A new child starts from a clean pipe.
             self._abandon(child)
             raise
-        return child
 
     def _abandon(self, child: asyncio.subprocess.Process) -> None:
         if self._child is child:
