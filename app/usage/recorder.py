@@ -17,13 +17,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import msgspec
+
 log = logging.getLogger(__name__)
 
 
-# Not frozen: a frozen dataclass sets each field through object.__setattr__, and one of these is
-# built on every recorded request.
-@dataclass(slots=True)
-class UsageRecord:
+# A msgspec Struct rather than a dataclass: one is built on every recorded request, and a Struct
+# is built in a third of the time and goes to the usage writer in one C call. `gc=False` keeps
+# the thousands waiting in the queue out of the garbage collector's way: they hold only strings,
+# numbers, datetimes and a shared UUID, so they can never be part of a reference cycle.
+# `omit_defaults` leaves unset fields out of the message (they arrive as their defaults).
+class UsageRecord(msgspec.Struct, gc=False, omit_defaults=True):
     project_id: uuid.UUID
     api_key_id: str
     endpoint: str
