@@ -32,10 +32,11 @@ AUTH_FAILURE_REASONS = frozenset(
 
 
 class UsageRecorderCollector(Collector):
-    """Reads the usage recorder's counters at scrape time."""
+    """Reads the usage recorder's counters (and its writer process's) at scrape time."""
 
-    def __init__(self, recorder: Any) -> None:
+    def __init__(self, recorder: Any, writer: Any | None) -> None:
         self._recorder = recorder
+        self._writer = writer
 
     def collect(self) -> Iterable[Metric]:
         yield GaugeMetricFamily(
@@ -51,6 +52,17 @@ class UsageRecorderCollector(Collector):
         yield CounterMetricFamily(
             "traylinx_usage_written", "Usage records written.", value=self._recorder.written
         )
+        yield CounterMetricFamily(
+            "traylinx_usage_write_failures",
+            "Usage batches that could not be written, and were kept for a later flush.",
+            value=self._recorder.failed_writes,
+        )
+        if self._writer is not None:
+            yield CounterMetricFamily(
+                "traylinx_usage_writer_processes_started",
+                "Usage writer processes started: more than one means one died or hung.",
+                value=self._writer.started,
+            )
 
 
 class Metrics:
@@ -89,8 +101,8 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_recorder(self, recorder: Any) -> None:
-        self.registry.register(UsageRecorderCollector(recorder))
+    def watch_recorder(self, recorder: Any, writer: Any | None = None) -> None:
+        self.registry.register(UsageRecorderCollector(recorder, writer))
 
     def auth_failed(self, reason: str) -> None:
         self.auth_failures.labels(reason if reason in AUTH_FAILURE_REASONS else "malformed").inc()

@@ -87,7 +87,7 @@ class Services:
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
         metrics = Metrics()
-        metrics.watch_recorder(usage)
+        metrics.watch_recorder(usage, usage_writer)
         return cls(
             settings=settings,
             clock=clock,

@@ -85,12 +85,13 @@ class Traffic:
         self.app = app
         self.clock = clock
         self.services: Services = app.state.services
-        self.gql = GraphQLClient(self._client("203.0.113.1"))
+        self.gql = GraphQLClient(self.client("203.0.113.1"))
         self.owner: Session
         self.project: dict[str, Any]
         self.key: dict[str, Any]
 
-    def _client(self, ip: str) -> httpx.AsyncClient:
+    def client(self, ip: str = "203.0.113.1") -> httpx.AsyncClient:
+        """A client of the app calling from `ip`."""
         transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
         return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
@@ -102,7 +103,7 @@ class Traffic:
     async def calls(
         self, count: int, ip: str = "198.51.100.10", body: Any = None, *, flush: bool = True
     ) -> None:
-        async with self._client(ip) as client:
+        async with self.client(ip) as client:
             for _ in range(count):
                 headers = {"Authorization": f"Bearer {self.key['secret']}"}
                 if body is None:
@@ -683,7 +684,7 @@ def _record(index: int) -> UsageRecord:
 
 
 async def test_operations_ending_in_errors_count_as_errors(traffic: Traffic) -> None:
-    async with traffic._client("198.51.100.10") as client:
+    async with traffic.client("198.51.100.10") as client:
         for _ in range(2):
             await client.post(
                 "/graphql",

@@ -166,6 +166,24 @@ async def test_a_child_that_dies_loses_no_batch(traffic: Traffic) -> None:
     assert traffic.services.usage.dropped == 0
 
 
+async def test_metrics_show_a_child_that_died_and_the_batch_it_failed(traffic: Traffic) -> None:
+    await traffic.calls(1)
+    writer = _writer(traffic)
+    assert writer.pid is not None
+    os.kill(writer.pid, signal.SIGKILL)
+    await traffic.calls(1, flush=False)
+    with pytest.raises(UsageWriterError):
+        await traffic.services.usage.flush()
+    await traffic.services.usage.flush()
+
+    async with traffic.client() as client:
+        text = (await client.get("/metrics")).text
+
+    assert "traylinx_usage_write_failures_total 1.0" in text
+    assert "traylinx_usage_writer_processes_started_total 2.0" in text
+    assert "traylinx_usage_written_total 2.0" in text
+
+
 async def test_stop_signals_do_not_cut_the_child_off_before_the_last_flush(
     traffic: Traffic,
 ) -> None:

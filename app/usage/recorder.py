@@ -86,6 +86,9 @@ class UsageRecorder:
         self._stopping = asyncio.Event()
         self.dropped = 0
         self.written = 0
+        # Batches that could not be written (database or usage writer unavailable), and so
+        # were kept for a later flush.
+        self.failed_writes = 0
 
     @property
     def batch_size(self) -> int:
@@ -119,8 +122,10 @@ class UsageRecorder:
             left -= len(batch)
             try:
                 outcome = await self._sink(batch)
-            except BaseException:
+            except BaseException as error:
                 self._requeue(batch)
+                if isinstance(error, Exception):  # not a cancellation
+                    self.failed_writes += 1
                 raise
             written += outcome.written
             self.dropped += outcome.refused

@@ -107,6 +107,8 @@ class ProcessWriter:
         self._config = config
         self._child: asyncio.subprocess.Process | None = None
         self._closed = False
+        # Children started so far: more than one means some died or stopped answering.
+        self.started = 0
         # The recorder sends one batch at a time; this keeps a second caller (a shutdown flush
         # while a batch is in flight) from interleaving messages on the pipe.
         self._lock = asyncio.Lock()
@@ -158,6 +160,7 @@ class ProcessWriter:
             env=_child_environment(),
         )
         self._child = child
+        self.started += 1
         async with self._exchange(child):
             await _send(child, _encoder.encode(self._config))
         return child
