@@ -46,16 +46,18 @@ class UsageRecorderCollector(Collector):
         )
         yield CounterMetricFamily(
             "traylinx_usage_dropped",
-            "Usage records dropped because the queue was full (database unavailable).",
+            "Usage records dropped: the queue was full (database unavailable), or the record "
+            "could not be written for what it holds.",
             value=self._recorder.dropped,
         )
         yield CounterMetricFamily(
             "traylinx_usage_written", "Usage records written.", value=self._recorder.written
         )
         yield CounterMetricFamily(
-            "traylinx_usage_write_failures",
-            "Usage batches that could not be written, and were kept for a later flush.",
-            value=self._recorder.failed_writes,
+            "traylinx_usage_failed_batches",
+            "Usage batches that could not be written (kept for a later flush, as far as the "
+            "queue has room).",
+            value=self._recorder.failed_batches,
         )
         if self._writer is not None:
             yield CounterMetricFamily(

@@ -267,8 +267,8 @@ def timed_run(
 
 
 # Comparisons alternate many short runs: ROUND_S seconds each, ROUNDS of each case. Rounds'
-# ratios spread by about 0.05 (sd) on this kind of machine; twenty of them put the median within
-# about +-0.02 (`Alternation.median_interval`).
+# ratios spread by 0.03-0.05 (sd) on this kind of machine; twenty of them put the median within
+# about +-0.02-0.03 (`Alternation.median_interval`).
 ROUNDS = 20
 QUICK_ROUNDS = 3
 ROUND_S = 2

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -30,6 +31,7 @@ from app.settings import (
     UsageConfig,
     UsageWriterKind,
 )
+from app.usage import writer as writer_module
 from app.usage.recorder import UsageRecord, UsageRecorder
 from app.usage.tables import UsageEvent
 from app.usage.writer import ProcessWriter, UsageWriterError, WriterConfig, pack, unpack
@@ -101,9 +103,9 @@ def test_a_batch_arrives_as_it_was_sent() -> None:
     ]
 
     message, unsendable = pack(records)
-    arrived = unpack(message)
+    arrived, unreadable = unpack(message)
 
-    assert unsendable == 0
+    assert (unsendable, unreadable) == (0, 0)
     assert arrived == records  # every field, and each time to the microsecond
     assert all(record.at.utcoffset() == timedelta(0) for record in arrived)
 
@@ -126,11 +128,27 @@ def test_a_batch_from_other_code_still_arrives() -> None:
         ]
     )
 
-    (arrived,) = unpack(message)
+    (arrived,), unreadable = unpack(message)
 
+    assert unreadable == 0
     assert arrived == UsageRecord(
         project_id, "k1", "/graphql", 200, 3, datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
     )
+
+
+def test_a_record_this_code_cannot_read_is_left_out_alone() -> None:
+    good = UsageRecord(uuid.uuid4(), "k1", "/graphql", 200, 3, datetime(2026, 11, 2, tzinfo=UTC))
+    other_type = msgspec.structs.asdict(good) | {"input_tokens": 1.5}
+    missing_field = msgspec.structs.asdict(good)
+    del missing_field["status"]
+    message = msgspec.msgpack.Encoder(uuid_format="bytes").encode(
+        [good, other_type, missing_field, good]
+    )
+
+    records, unreadable = unpack(message)
+
+    assert records == [good, good]
+    assert unreadable == 2
 
 
 def test_queued_records_stay_out_of_the_garbage_collector() -> None:
@@ -179,9 +197,24 @@ async def test_metrics_show_a_child_that_died_and_the_batch_it_failed(traffic: T
     async with traffic.client() as client:
         text = (await client.get("/metrics")).text
 
-    assert "traylinx_usage_write_failures_total 1.0" in text
+    assert "traylinx_usage_failed_batches_total 1.0" in text
     assert "traylinx_usage_writer_processes_started_total 2.0" in text
     assert "traylinx_usage_written_total 2.0" in text
+
+
+async def test_a_child_that_answers_garbage_is_replaced_and_no_batch_is_lost(
+    traffic: Traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "_CHILD_MODULE", "tests.fake_writer_child")
+    await traffic.calls(2, flush=False)
+    with pytest.raises(UsageWriterError, match="unreadable"):
+        await traffic.services.usage.flush()
+    assert _writer(traffic).pid is None  # stopped: its pipe can no longer be trusted
+    assert traffic.services.usage.queue_depth == 2
+
+    monkeypatch.undo()
+    assert await traffic.services.usage.flush() == 2
+    assert (await _usage_24h(traffic))["requests"] == 2
 
 
 async def test_stop_signals_do_not_cut_the_child_off_before_the_last_flush(
@@ -203,16 +236,20 @@ async def test_stop_signals_do_not_cut_the_child_off_before_the_last_flush(
 
 
 @pytest.mark.parametrize(
-    ("writer", "latency_ms"),
+    ("writer", "bad_field"),
     [
         # Fits 64 unsigned bits, so it reaches the database, which has no column for it.
-        *[(writer, 2**64 - 1) for writer in UsageWriterKind],
+        pytest.param(UsageWriterKind.PROCESS, {"latency_ms": 2**64 - 1}, id="process-database"),
+        pytest.param(UsageWriterKind.INLINE, {"latency_ms": 2**64 - 1}, id="inline-database"),
         # Cannot even be sent to the writer process.
-        (UsageWriterKind.PROCESS, 2**70),
+        pytest.param(UsageWriterKind.PROCESS, {"latency_ms": 2**70}, id="process-huge-int"),
+        pytest.param(UsageWriterKind.PROCESS, {"endpoint": "/graphql\udcff"}, id="surrogate"),
+        # Sent, but the writer process cannot read it as a record.
+        pytest.param(UsageWriterKind.PROCESS, {"input_tokens": 1.5}, id="process-unreadable"),
     ],
 )
-async def test_a_record_the_database_refuses_is_dropped_alone(
-    writer: UsageWriterKind, latency_ms: int, settings: Settings, clock: FrozenClock
+async def test_a_record_that_cannot_be_written_is_dropped_alone(
+    writer: UsageWriterKind, bad_field: dict[str, Any], settings: Settings, clock: FrozenClock
 ) -> None:
     chosen = replace(settings, usage=replace(settings.usage, writer=writer))
     application = create_app(chosen, clock=clock, hasher=TEST_HASHER)
@@ -221,7 +258,7 @@ async def test_a_record_the_database_refuses_is_dropped_alone(
         await traffic.setup()
         recorder = traffic.services.usage
         good = [_record_of(traffic, latency_ms=5) for _ in range(3)]
-        bad = _record_of(traffic, latency_ms=latency_ms)
+        bad = msgspec.structs.replace(_record_of(traffic, latency_ms=5), **bad_field)
         for record in [good[0], bad, *good[1:]]:
             recorder.record(record)
 
@@ -231,6 +268,16 @@ async def test_a_record_the_database_refuses_is_dropped_alone(
         assert recorder.queue_depth == 0
         assert await UsageEvent.count().where(UsageEvent.api_key_id == traffic.key["id"]) == 3
         assert (await _usage_24h(traffic))["requests"] == 3
+
+
+async def test_a_batch_with_nothing_to_send_starts_no_child(traffic: Traffic) -> None:
+    recorder = traffic.services.usage
+    recorder.record(_record_of(traffic, latency_ms=2**70))
+
+    assert await recorder.flush() == 0
+
+    assert recorder.dropped == 1
+    assert _writer(traffic).pid is None
 
 
 async def test_an_unreachable_database_keeps_the_batch_and_the_password_stays_out(

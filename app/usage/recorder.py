@@ -88,7 +88,7 @@ class UsageRecorder:
         self.written = 0
         # Batches that could not be written (database or usage writer unavailable), and so
         # were kept for a later flush.
-        self.failed_writes = 0
+        self.failed_batches = 0
 
     @property
     def batch_size(self) -> int:
@@ -125,7 +125,7 @@ class UsageRecorder:
             except BaseException as error:
                 self._requeue(batch)
                 if isinstance(error, Exception):  # not a cancellation
-                    self.failed_writes += 1
+                    self.failed_batches += 1
                 raise
             written += outcome.written
             self.dropped += outcome.refused

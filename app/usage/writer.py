@@ -4,8 +4,10 @@ Aggregating and writing a batch (raw events, hourly rows, addresses, alert check
 several microseconds of CPU per record. In the serving process every bit of it competes with
 requests for the one interpreter lock, even what runs on a database driver's thread. Here a
 child process does it, on another core: the serving process packs each batch into one message
-(about a microsecond per record) and waits for the child's answer, so the recorder's
-contract holds: a batch is written, or kept for a later flush.
+(a fraction of a microsecond per record) and waits for the child's answer, so the recorder's
+contract holds: a batch is written, or kept for a later flush. A record that cannot be written
+for what it holds (one the encoder, the child or the database refuses) is dropped and counted
+as refused, never held back with its batch: retrying it would only block every later one.
 
 The child (`app.usage.writer_child`) lives as long as its input pipe. It ignores SIGINT and
 SIGTERM, so that a Ctrl+C or a stop signal sent to the whole process group cannot end it before
@@ -19,6 +21,9 @@ Messages, both ways, are a 4-byte big-endian length and MessagePack (msgspec). T
 the `WriterConfig`, then batches (`pack`); from it, one `_Reply` per batch. Records travel as maps
 of their field names, so a child started from newer code than the server's (a deploy while it
 runs) still reads them: a field it does not know is skipped, a field it adds takes its default.
+A server and a child whose message formats differ otherwise cannot talk: the child exits on the
+configuration it cannot read (saying so on stderr) and every flush fails until the server is
+restarted on the new code.
 """
 
 from __future__ import annotations
@@ -54,8 +59,14 @@ _EXIT_WAIT_S = 1.0
 # The directory holding the `app` package, for the child to import the same code.
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
+# The module the child runs (`python -P -m ...`).
+_CHILD_MODULE = "app.usage.writer_child"
+
 _encoder = msgspec.msgpack.Encoder(uuid_format="bytes")
 _batch_decoder = msgspec.msgpack.Decoder(list[UsageRecord])
+# For a batch with a record this code cannot read: the records one by one.
+_raw_batch_decoder = msgspec.msgpack.Decoder(list[msgspec.Raw])
+_record_decoder = msgspec.msgpack.Decoder(UsageRecord)
 
 
 class UsageWriterError(RuntimeError):
@@ -120,6 +131,8 @@ class ProcessWriter:
 
     async def __call__(self, batch: Sequence[UsageRecord]) -> BatchOutcome:
         message, unsendable = pack(batch)
+        if unsendable == len(batch):
+            return BatchOutcome(written=0, refused=unsendable)
         async with self._lock:
             if self._closed:
                 raise UsageWriterError("the usage writer is closed")
@@ -154,7 +167,7 @@ class ProcessWriter:
             # directory holds.
             "-P",
             "-m",
-            "app.usage.writer_child",
+            _CHILD_MODULE,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=_child_environment(),
@@ -180,9 +193,15 @@ class ProcessWriter:
         except (OSError, asyncio.IncompleteReadError):
             status = await self._reap(child)
             raise UsageWriterError(f"the usage writer process exited (status {status})") from None
+        except msgspec.DecodeError:
+            # Nothing it says can be trusted any more, the pipe's framing included.
+            self._abandon(child)
+            raise UsageWriterError(
+                "the usage writer process answered something unreadable and was stopped"
+            ) from None
         except BaseException:
-            # Cancelled mid-exchange (or an unreadable answer): what is left on the pipe would
-            # be taken for the next batch's answer. A new child starts from a clean pipe.
+            # Cancelled mid-exchange: the answer still to come would be taken for the next
+            # batch's. A new child starts from a clean pipe.
             self._abandon(child)
             raise
 
@@ -240,16 +259,22 @@ async def _receive(child: asyncio.subprocess.Process) -> _Reply:
 
 def pack(batch: Sequence[UsageRecord]) -> tuple[bytes, int]:
     """A batch as one message (in C, a fraction of a microsecond per record), and how many of
-    its records could not go: one that cannot be encoded (an integer beyond 64 bits) is left
-    out, as the database would refuse it, rather than holding back every later batch."""
+    its records were left out because they cannot be encoded (an integer beyond 64 bits, a
+    string with a lone surrogate)."""
     try:
         return _encoder.encode(batch), 0
-    except _UNENCODABLE:
+    except _UNENCODABLE as error:
         sendable = [record for record in batch if _encodable(record)]
+        log.warning(
+            "dropped %d usage records that cannot be encoded (%s)",
+            len(batch) - len(sendable),
+            type(error).__name__,
+        )
         return _encoder.encode(sendable), len(batch) - len(sendable)
 
 
-_UNENCODABLE = (msgspec.EncodeError, OverflowError, TypeError)
+# UnicodeEncodeError is a ValueError.
+_UNENCODABLE = (msgspec.EncodeError, OverflowError, TypeError, ValueError)
 
 
 def _encodable(record: UsageRecord) -> bool:
@@ -260,8 +285,27 @@ def _encodable(record: UsageRecord) -> bool:
     return True
 
 
-def unpack(message: bytes) -> list[UsageRecord]:
-    return _batch_decoder.decode(message)
+def unpack(message: bytes) -> tuple[list[UsageRecord], int]:
+    """A batch's records, and how many of them this code cannot read (a field of another type
+    in the sender's code, say): those are left out."""
+    try:
+        return _batch_decoder.decode(message), 0
+    except msgspec.ValidationError as error:
+        raw = _raw_batch_decoder.decode(message)
+        records = [record for item in raw if (record := _readable(item)) is not None]
+        log.warning(
+            "dropped %d usage records this code cannot read (%s)",
+            len(raw) - len(records),
+            type(error).__name__,
+        )
+        return records, len(raw) - len(records)
+
+
+def _readable(item: msgspec.Raw) -> UsageRecord | None:
+    try:
+        return _record_decoder.decode(item)
+    except msgspec.ValidationError:
+        return None
 
 
 class _Child:
@@ -278,7 +322,9 @@ class _Child:
 
     async def write(self, message: bytes) -> _Reply:
         try:
-            batch = unpack(message)
+            batch, unreadable = unpack(message)
+            if not batch:
+                return _Reply(refused=unreadable)
             if not self._connected:
                 await db.connect(self._config.database.pool_max_size)
                 self._connected = True
@@ -286,7 +332,7 @@ class _Child:
         except Exception as error:
             log.warning("could not write a batch of usage records: %s", type(error).__name__)
             return _Reply(error=type(error).__name__)
-        return _Reply(written=outcome.written, refused=outcome.refused)
+        return _Reply(written=outcome.written, refused=outcome.refused + unreadable)
 
     async def close(self) -> None:
         if self._connected:
