@@ -336,6 +336,15 @@ class Alternation:
         """Each case over all its rounds: compared, then base."""
         return [combined([c for c, _ in self.pairs]), combined([b for _, b in self.pairs])]
 
+    def median_note(self, goal: float) -> str:
+        """E.g. "median of 20 alternating rounds = 0.943 (95.9% interval ...; each round: ...;
+        target >= 0.9)", for a goal's note."""
+        return (
+            f"median of {self.rounds} alternating rounds = {self.median_ratio:.3f} "
+            f"({self.median_interval().describe()}; each round: {self.each_round()}; "
+            f"target >= {goal})"
+        )
+
     def each_round(self) -> str:
         return ", ".join(f"{c.rps / b.rps:.2f}" if b.rps else "-" for c, b in self.pairs)
 

@@ -855,13 +855,11 @@ def goal_notes(
         f"{rejection.p50_ms * 1000:.1f} µs; {rejection.wrong_results} reached a lookup or "
         "were accepted"
     )
-    ratio = http.alternation.median_ratio
+    alternation = http.alternation
     notes.append(
         f"goal: HTTP throughput with a project key / anonymous at c={HTTP_GOAL_CONNECTIONS}, "
-        f"median of {http.alternation.rounds} alternating rounds = {ratio:.3f} "
-        f"({http.alternation.median_interval().describe()}; each round: "
-        f"{http.alternation.each_round()}; target >= {HTTP_GOAL}): "
-        f"{verdict(ratio >= HTTP_GOAL)}; {http.alternation.cpu_note()}"
+        f"{alternation.median_note(HTTP_GOAL)}: "
+        f"{verdict(alternation.median_ratio >= HTTP_GOAL)}; {alternation.cpu_note()}"
     )
     if options.quick:
         notes.append(

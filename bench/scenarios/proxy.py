@@ -366,13 +366,10 @@ def compare_recording(
 
 
 def recording_note(comparison: Alternation) -> str:
-    median = comparison.median_ratio
     return (
-        f"goal: throughput with usage recording / without at c={GOAL_CONNECTIONS}, median "
-        f"of {comparison.rounds} alternating rounds = {median:.3f} "
-        f"({comparison.median_interval().describe()}; each round: "
-        f"{comparison.each_round()}; target >= {USAGE_GOAL}): {verdict(median >= USAGE_GOAL)}; "
-        f"{comparison.cpu_note()}"
+        f"goal: throughput with usage recording / without at c={GOAL_CONNECTIONS}, "
+        f"{comparison.median_note(USAGE_GOAL)}: "
+        f"{verdict(comparison.median_ratio >= USAGE_GOAL)}; {comparison.cpu_note()}"
     )
 
 
