@@ -10,7 +10,7 @@ import strawberry
 from app.accounts.http import refresh_cookie
 from app.accounts.service import AuthSession, UserRecord
 from app.graphql.context import AppInfo
-from app.graphql.errors import UserError, attempt
+from app.graphql.errors import UserError, attempt, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 
 
@@ -37,7 +37,7 @@ class AuthPayload:
     access_token_expires_at: datetime | None
     refresh_token: str | None
     user: UserType | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 def _delivered(info: AppInfo, session: AuthSession | None, in_cookie: bool) -> dict[str, Any]:
@@ -87,7 +87,7 @@ class RefreshSessionPayload(AuthPayload):
 @strawberry.type
 class LogOutPayload:
     ok: bool
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 _IN_COOKIE_HELP = (

@@ -19,7 +19,7 @@ from app.api_keys.service import (
 )
 from app.errors import DomainError
 from app.graphql.context import AppInfo
-from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
@@ -152,7 +152,7 @@ class CreateApiKeyPayload:
     secret: str | None = strawberry.field(
         description="The key to send as `Authorization: Bearer …`. Shown only here, once."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -164,7 +164,7 @@ class UpdateApiKeyNoteInput:
 @strawberry.type
 class UpdateApiKeyNotePayload:
     api_key: ApiKeyType | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -175,7 +175,7 @@ class DeleteApiKeyInput:
 @strawberry.type
 class DeleteApiKeyPayload:
     deleted_api_key_id: strawberry.ID | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type

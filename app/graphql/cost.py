@@ -7,6 +7,12 @@ a million objects and ten thousand queries from a few hundred bytes. Here every 
 variable, or the default page size; a page of 0 still costs its query, so it counts as 1 - and an
 operation whose total passes the limit is refused with `QUERY_TOO_COMPLEX`, naming its size.
 
+Every other list counts the same way, by the bound its field declares (`list_bound`): a fixed
+number (a key's custom models, at most 100), or one worked out from the field's arguments (a
+usage series' buckets, from its range and granularity). A list whose items were already counted
+above it (a connection's edges, a series' points) says so with `COUNTED_ABOVE`. A test holds
+every list field of the schema to declaring one or the other.
+
 Fragments can also make a short document enormous: each of a chain of fragments spreading the
 next one twice doubles it. So the size of the operation with its fragments expanded is bounded
 too, and both are computed with each fragment measured once (the object count is linear in the
@@ -18,7 +24,7 @@ validation rule; ~15 µs on the queries clients send.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -43,6 +49,7 @@ from graphql import (
     VariableNode,
     Visitor,
     get_named_type,
+    value_from_ast_untyped,
     visit,
 )
 from strawberry.extensions import SchemaExtension
@@ -148,6 +155,34 @@ def _refuse_out_of_range_ints(document: DocumentNode) -> None:
         )
 
 
+COST_KEY = "traylinx.cost"
+
+
+class _CountedAbove:
+    def __repr__(self) -> str:
+        return "COUNTED_ABOVE"
+
+
+# A list whose items its parent field already counted (a connection's edges by `first`).
+COUNTED_ABOVE = _CountedAbove()
+
+# How many items a list field holds at most: a number, or a function of the field's arguments
+# (as sent or from variables; missing or unreadable ones are None), or COUNTED_ABOVE.
+ListBound = int | Callable[[Mapping[str, Any]], int] | _CountedAbove
+
+
+def list_bound(bound: ListBound) -> dict[str, Any]:
+    """The `metadata` of a list field: `strawberry.field(metadata=list_bound(100))`."""
+    return {COST_KEY: bound}
+
+
+def declared_bound(field: GraphQLField) -> ListBound | None:
+    strawberry_field = (field.extensions or {}).get("strawberry-definition")
+    metadata = getattr(strawberry_field, "metadata", None) or {}
+    bound: ListBound | None = metadata.get(COST_KEY)
+    return bound
+
+
 # Introspection's entry points: measured like any field (a hostile document can hang its
 # fragments below them too).
 _META_FIELDS: dict[str, GraphQLField] = {
@@ -227,11 +262,31 @@ class _Measure:
         fields, objects = self._selections(
             node.selection_set, get_named_type(definition.type), visiting
         )
-        if "first" not in definition.args:
+        if "first" in definition.args:
+            # A page of 0 still costs its query: count every call as at least one object.
+            page = max(1, self._page_size(node))
+            return 1 + fields, page + page * objects
+        bound = declared_bound(definition)
+        if bound is None or isinstance(bound, _CountedAbove):
             return 1 + fields, objects
-        # A page of 0 still costs its query: count every call as at least one object.
-        page = max(1, self._page_size(node))
-        return 1 + fields, page + page * objects
+        items = bound if isinstance(bound, int) else bound(self._arguments(node))
+        return 1 + fields, items + items * objects
+
+    def _arguments(self, node: FieldNode) -> dict[str, Any]:
+        """The field's arguments as sent: literals, or variables' values (or their defaults)."""
+        values: dict[str, Any] = {}
+        for argument in node.arguments or ():
+            value_node = argument.value
+            if isinstance(value_node, VariableNode):
+                name = value_node.name.value
+                value = self._variables.get(name)
+                default = self._defaults.get(name)
+                if value is None and default is not None:
+                    value = value_from_ast_untyped(default)
+            else:
+                value = value_from_ast_untyped(value_node)
+            values[argument.name.value] = value
+        return values
 
     def _page_size(self, node: FieldNode) -> int:
         argument = next((a for a in node.arguments or () if a.name.value == "first"), None)

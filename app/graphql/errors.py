@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from app.errors import DomainError, ErrorCode
+from app.graphql.cost import list_bound
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -22,13 +23,30 @@ T = TypeVar("T")
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 
 
+# At most one problem per input field and list item: a mutation's lists hold at most a few
+# hundred items (a provider key's 100 custom models, a policy's 100 models and 100 addresses).
+MAX_USER_ERRORS = 250
+# An input field's path: the field, and the index of an item in its list (or a nested field).
+MAX_FIELD_PATH = 4
+
+
 @strawberry.type(description="An expected problem with a mutation's input or the caller's rights.")
 class UserError:
     field: list[str] | None = strawberry.field(
-        description='Path to the input field at fault, e.g. ["email"]; null for the whole input.'
+        description='Path to the input field at fault, e.g. ["email"] or ["customModels", "2"]; '
+        "null for the whole input.",
+        metadata=list_bound(MAX_FIELD_PATH),
     )
     message: str
     code: UserErrorCode  # type: ignore[valid-type]
+
+
+def user_errors_field() -> Any:
+    """A payload's `userErrors`: empty when the mutation did what it was asked."""
+    return strawberry.field(
+        description="Every problem found with the input or the caller's rights; empty on success.",
+        metadata=list_bound(MAX_USER_ERRORS),
+    )
 
 
 def user_errors(error: DomainError) -> list[UserError]:

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from app.errors import DomainError
+from app.graphql.cost import COUNTED_ABOVE, list_bound
 from app.graphql.errors import QueryError
 from app.pagination import Page, PageRequest
 
@@ -31,7 +32,8 @@ class Edge(Generic[Node]):
 
 @strawberry.type
 class Connection(Generic[Node]):
-    edges: list[Edge[Node]]
+    # Counted by the connection's `first` (app/graphql/cost.py).
+    edges: list[Edge[Node]] = strawberry.field(metadata=list_bound(COUNTED_ABOVE))
     page_info: PageInfo
     total_count: int
 

@@ -20,6 +20,8 @@ from importlib import resources
 from pathlib import Path
 
 MAX_MODEL_ID_LENGTH = 200
+# Per provider. A bound API clients can rely on (see `LlmApiKey.models`); providers list dozens.
+MAX_DEFAULT_MODELS = 100
 _MODEL_ID = re.compile(r"[^\s\x00-\x1f\x7f]+")
 
 
@@ -113,5 +115,10 @@ def _parse(text: str, source: str) -> dict[Provider, tuple[str, ...]]:
             raise CatalogError(f"{source}: unknown provider {name!r}") from None
         if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
             raise CatalogError(f"{source}: {name} must be a list of model ids")
+        if len(set(models)) > MAX_DEFAULT_MODELS:
+            raise CatalogError(
+                f"{source}: {name} lists more than {MAX_DEFAULT_MODELS} models; keep the ones "
+                "your projects use (custom models cover the rest)"
+            )
         catalog[provider] = tuple(dict.fromkeys(models))
     return catalog

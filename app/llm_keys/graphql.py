@@ -10,11 +10,12 @@ import strawberry
 from app.accounts.graphql import UserType
 from app.errors import DomainError
 from app.graphql.context import AppInfo
-from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.cost import list_bound
+from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.catalog import Model, ModelSource, Provider
-from app.llm_keys.service import KeyChanges, LlmKeyRecord
+from app.llm_keys.service import MAX_CUSTOM_MODELS, MAX_KEY_MODELS, KeyChanges, LlmKeyRecord
 
 if TYPE_CHECKING:
     import uuid
@@ -44,13 +45,16 @@ class LlmApiKeyType:
     id: strawberry.ID
     provider: LlmProvider  # type: ignore[valid-type]
     secret_hint: str = strawberry.field(description="The secret's last 4 characters, e.g. `…a1B2`.")
-    custom_models: list[str]
+    custom_models: list[str] = strawberry.field(metadata=list_bound(MAX_CUSTOM_MODELS))
     with_default_models: bool
     created_at: datetime
     updated_at: datetime
     record: strawberry.Private[LlmKeyRecord]
 
-    @strawberry.field(description="Models this key routes: defaults (if enabled) then custom.")
+    @strawberry.field(
+        description="Models this key routes: defaults (if enabled) then custom.",
+        metadata=list_bound(MAX_KEY_MODELS),
+    )
     def models(self, info: AppInfo) -> list[LlmModelType]:
         return [LlmModelType.of(m) for m in info.context.services.llm_keys.models_of(self.record)]
 
@@ -105,7 +109,7 @@ class AddLlmApiKeyInput:
 @strawberry.type
 class AddLlmApiKeyPayload:
     llm_api_key: LlmApiKeyType | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input(description="Absent (or null) fields stay as they are.")
@@ -122,7 +126,7 @@ class UpdateLlmApiKeyInput:
 @strawberry.type
 class UpdateLlmApiKeyPayload:
     llm_api_key: LlmApiKeyType | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -133,7 +137,7 @@ class DeleteLlmApiKeyInput:
 @strawberry.type
 class DeleteLlmApiKeyPayload:
     deleted_llm_api_key_id: strawberry.ID | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type

@@ -21,6 +21,7 @@ from app.audit.service import AuditService
 from app.clock import Clock
 from app.errors import AlreadyExists, FieldProblem, InvalidInput, NotFound, ProblemCollector
 from app.llm_keys.catalog import (
+    MAX_DEFAULT_MODELS,
     MAX_MODEL_ID_LENGTH,
     Model,
     ModelCatalog,
@@ -36,6 +37,8 @@ from app.security.principal import Principal
 
 MAX_SECRET_LENGTH = 500
 MAX_CUSTOM_MODELS = 100
+# The most models one key routes: its provider's defaults and its custom models.
+MAX_KEY_MODELS = MAX_DEFAULT_MODELS + MAX_CUSTOM_MODELS
 # Show the last 4 characters only of secrets long enough that 4 characters give little away.
 HINT_MIN_SECRET_LENGTH = 12
 # Provider keys are printable ASCII; anything else would break the upstream request header.

@@ -20,11 +20,14 @@ from app.api_keys.service import ApiKeyStatus, KeyFilter
 from app.audit.graphql import AuditEventType, audit_events_connection
 from app.errors import DomainError, NotFound
 from app.graphql.context import AppInfo
-from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.cost import list_bound
+from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
+from app.llm_keys.catalog import Provider
 from app.llm_keys.graphql import LlmApiKeyType, LlmModelType, llm_api_keys, project_models
+from app.llm_keys.service import MAX_KEY_MODELS
 from app.projects.access import Permission, ProjectAccess, Role
 from app.projects.service import MemberRecord
 from app.usage.graphql import (
@@ -33,6 +36,7 @@ from app.usage.graphql import (
     UsageSeriesType,
     project_usage,
     security_alerts,
+    usage_points,
 )
 
 ProjectRole = strawberry.enum(Role, name="ProjectRole")
@@ -146,6 +150,7 @@ class ProjectType:
     @strawberry.field(
         description="Requests, errors and tokens over time, for the project or one key.",
         name="usage",
+        metadata=list_bound(usage_points),
     )
     async def usage(
         self,
@@ -169,11 +174,17 @@ class ProjectType:
     ) -> Connection[SecurityAlertType]:
         return await security_alerts(info, self._id, first, after, include_acknowledged)
 
-    @strawberry.field(description="The project's provider keys, one per provider (people only).")
+    @strawberry.field(
+        description="The project's provider keys, one per provider (people only).",
+        metadata=list_bound(len(Provider)),
+    )
     async def llm_api_keys(self, info: AppInfo) -> list[LlmApiKeyType]:
         return await llm_api_keys(info, self._id)
 
-    @strawberry.field(description="Every model the project can use, across its provider keys.")
+    @strawberry.field(
+        description="Every model the project can use, across its provider keys.",
+        metadata=list_bound(len(Provider) * MAX_KEY_MODELS),
+    )
     async def models(self, info: AppInfo) -> list[LlmModelType]:
         return await project_models(info, self._id)
 
@@ -223,7 +234,7 @@ class CreateProjectInput:
 @strawberry.type
 class CreateProjectPayload:
     project: ProjectType | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -236,7 +247,7 @@ class AddProjectMemberInput:
 @strawberry.type
 class AddProjectMemberPayload:
     member: ProjectMemberType | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -248,7 +259,7 @@ class RemoveProjectMemberInput:
 @strawberry.type
 class RemoveProjectMemberPayload:
     removed_user_id: strawberry.ID | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type

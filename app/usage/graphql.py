@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from app.errors import DomainError
-from app.graphql.context import AppInfo
-from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.context import AppInfo, taking_turns
+from app.graphql.cost import COUNTED_ABOVE, list_bound
+from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.scalars import parse_datetime
 from app.usage.ingest import AlertKind
-from app.usage.service import AlertRecord, ClientAddress, Granularity, UsagePoint, UsageSeries
+from app.usage.service import (
+    MAX_BUCKETS,
+    AlertRecord,
+    ClientAddress,
+    Granularity,
+    UsagePoint,
+    UsageSeries,
+    bucket_count,
+)
 
 if TYPE_CHECKING:
     from app.api_keys.graphql import ApiKeyType
@@ -47,7 +59,11 @@ class UsagePointType:
 
 @strawberry.type(name="UsageSeries")
 class UsageSeriesType:
-    points: list[UsagePointType] = strawberry.field(description="Every bucket, empty ones too.")
+    points: list[UsagePointType] = strawberry.field(
+        description="Every bucket, empty ones too.",
+        # Counted at Project.usage, from its range and granularity.
+        metadata=list_bound(COUNTED_ABOVE),
+    )
     totals: UsagePointType
 
     @classmethod
@@ -119,6 +135,20 @@ class SecurityAlertType:
         )
 
 
+def usage_points(arguments: Mapping[str, Any]) -> int:
+    """How many points `Project.usage` answers with, from its arguments as sent (the most any
+    valid range holds when they cannot be read: the field refuses those anyway)."""
+    try:
+        start = parse_datetime(arguments.get("from"))
+        end = parse_datetime(arguments.get("to"))
+        granularity = Granularity(str(arguments.get("granularity")))
+    except (GraphQLError, ValueError):
+        return MAX_BUCKETS
+    if start is None or end is None:
+        return MAX_BUCKETS
+    return min(bucket_count(start, end, granularity), MAX_BUCKETS)
+
+
 async def project_usage(
     info: AppInfo,
     project_id: uuid.UUID,
@@ -129,14 +159,15 @@ async def project_usage(
 ) -> UsageSeriesType:
     context = info.context
     try:
-        series = await context.services.usage_reports.series(
-            context.principal,
-            project_id,
-            start=start,
-            end=end,
-            granularity=Granularity(granularity),
-            api_key_id=api_key_id,
-        )
+        async with taking_turns(info):
+            series = await context.services.usage_reports.series(
+                context.principal,
+                project_id,
+                start=start,
+                end=end,
+                granularity=Granularity(granularity),
+                api_key_id=api_key_id,
+            )
     except DomainError as error:
         raise QueryError(error) from None
     return UsageSeriesType.of(series)
@@ -193,7 +224,7 @@ class AcknowledgeSecurityAlertInput:
 @strawberry.type
 class AcknowledgeSecurityAlertPayload:
     security_alert: SecurityAlertType | None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type

@@ -26,6 +26,9 @@ from app.usage.tables import KeyClientIp, SecurityAlert, UsageHourly
 
 MAX_RANGE = timedelta(days=400)
 MAX_HOURLY_RANGE = timedelta(days=31)
+# The most points a series the range checks allow holds: 31 days of hours or 400 days, and one
+# more for a range that starts inside its first bucket.
+MAX_BUCKETS = max(MAX_HOURLY_RANGE // timedelta(hours=1), MAX_RANGE // timedelta(days=1)) + 1
 
 
 class Granularity(StrEnum):
@@ -301,6 +304,15 @@ _KEY_HOURS = (
     "client_errors + server_errors + upstream_errors AS errors, input_tokens, output_tokens "
     "FROM usage_hourly WHERE api_key_id = {} AND hour_start >= {} AND hour_start < {}"
 )
+
+
+def bucket_count(start: datetime, end: datetime, granularity: Granularity) -> int:
+    """How many points a series from `start` to `end` holds (0 for an empty or reversed range)."""
+    if end <= start:
+        return 0
+    step = timedelta(hours=1) if granularity is Granularity.HOUR else timedelta(days=1)
+    first = _bucket_of(hour_of(start), granularity)
+    return -(-(end - first) // step)  # ceiling
 
 
 def _buckets(start: datetime, end: datetime, granularity: Granularity) -> list[datetime]:
