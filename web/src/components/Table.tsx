@@ -1,0 +1,50 @@
+import type { ReactNode } from "react";
+
+type TableProps = {
+  caption: string;
+  /** Hide the caption visually (the page heading already says it) but keep it for screen readers. */
+  captionHidden?: boolean;
+  head: ReactNode;
+  children: ReactNode;
+};
+
+/**
+ * A data table. At narrow widths its CSS lays each row out as a card, labelling each cell with its
+ * column name (`data-label`), instead of scrolling sideways.
+ */
+export function Table({ caption, captionHidden = true, head, children }: TableProps) {
+  return (
+    <div className="table-wrap">
+      <table className="table">
+        <caption className={captionHidden ? "visually-hidden" : "table__caption"}>{caption}</caption>
+        <thead>{head}</thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+type PaginationProps = {
+  label: string;
+  summary: string;
+  hasPrevious: boolean;
+  hasNext: boolean;
+  onPrevious: () => void;
+  onNext: () => void;
+};
+
+export function Pagination({ label, summary, hasPrevious, hasNext, onPrevious, onNext }: PaginationProps) {
+  return (
+    <nav className="pagination" aria-label={label}>
+      <p className="pagination__summary">{summary}</p>
+      <div className="pagination__buttons">
+        <button type="button" className="button button--secondary button--small" disabled={!hasPrevious} onClick={onPrevious}>
+          Previous page
+        </button>
+        <button type="button" className="button button--secondary button--small" disabled={!hasNext} onClick={onNext}>
+          Next page
+        </button>
+      </div>
+    </nav>
+  );
+}
