@@ -1,6 +1,6 @@
 import { Client, cacheExchange, fetchExchange } from "urql";
 
-import { Session, type LockManagerLike } from "./session";
+import { Session, type LockManagerLike, type SessionHint } from "./session";
 
 /** Browsers without the Web Locks API (old ones) still work, unserialised, in a single tab. */
 function webLocks(): LockManagerLike | undefined {
@@ -18,6 +18,26 @@ function logoutChannel(): BroadcastChannel | undefined {
     : new BroadcastChannel("traylinx-console-session");
 }
 
+/** A flag (never a token) in localStorage: "this browser logged in and did not log out". */
+const HINT_KEY = "traylinx-console-signed-in";
+const sessionHint: SessionHint = {
+  get() {
+    try {
+      const value = window.localStorage.getItem(HINT_KEY);
+      return value === null ? null : value === "1";
+    } catch {
+      return null; // storage disabled: ask the service
+    }
+  },
+  set(value) {
+    try {
+      window.localStorage.setItem(HINT_KEY, value ? "1" : "0");
+    } catch {
+      // storage disabled: restore() asks the service every time
+    }
+  },
+};
+
 /** Set by the app shell to tell the person why they are on the login page. */
 export const sessionNotices = {
   expired: false,
@@ -27,6 +47,7 @@ export const session = new Session({
   fetch: (input, init) => window.fetch(input, init),
   locks: webLocks(),
   channel: logoutChannel(),
+  hint: sessionHint,
   onExpired: () => {
     sessionNotices.expired = true;
   },

@@ -79,6 +79,22 @@ describe("Session", () => {
     expect(anonymous.getState().status).toBe("anonymous");
   });
 
+  it("asks the service only when this browser may have a session", async () => {
+    const service = fakeService();
+    let flag: boolean | null = false;
+    const hint = { get: () => flag, set: (value: boolean) => (flag = value) };
+    const session = new Session({ fetch: service.fetch, hint });
+
+    expect(await session.restore()).toBe(false);
+    expect(service.state.calls).toEqual([]);
+
+    flag = null; // never set (a new browser, storage cleared): ask
+    expect(await new Session({ fetch: service.fetch, hint }).restore()).toBe(true);
+    expect(flag).toBe(true);
+    await session.logout();
+    expect(flag).toBe(false);
+  });
+
   it("refreshes silently a minute before the access token expires", async () => {
     const service = fakeService();
     const session = new Session({ fetch: service.fetch });

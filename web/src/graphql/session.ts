@@ -43,7 +43,14 @@ export type SessionDeps = {
   onExpired?: () => void;
   /** Called when another tab of this origin logs out. */
   channel?: BroadcastChannelLike | undefined;
+  /**
+   * Whether this browser may have a session: a plain flag, no secret, so a visitor who never
+   * logged in is not sent to `/auth/refresh` (an expected 401 is still noise in every console).
+   */
+  hint?: SessionHint | undefined;
 };
+
+export type SessionHint = { get(): boolean | null; set(value: boolean): void };
 
 export type BroadcastChannelLike = {
   postMessage(message: unknown): void;
@@ -83,8 +90,8 @@ export class Session {
   private listeners = new Set<(state: SessionState) => void>();
   private timer: unknown = null;
   private inFlight: Promise<boolean> | null = null;
-  private readonly deps: Required<Omit<SessionDeps, "locks" | "onExpired" | "channel">> &
-    Pick<SessionDeps, "locks" | "onExpired" | "channel">;
+  private readonly deps: Required<Omit<SessionDeps, "locks" | "onExpired" | "channel" | "hint">> &
+    Pick<SessionDeps, "locks" | "onExpired" | "channel" | "hint">;
 
   constructor(deps: SessionDeps) {
     this.deps = {
@@ -118,12 +125,17 @@ export class Session {
     this.accessToken = grant.accessToken;
     this.expiresAt = Date.parse(grant.accessTokenExpiresAt);
     this.setState({ status: "authenticated", user: grant.user });
+    this.deps.hint?.set(true);
     this.schedule();
   }
 
   /** At start-up: is there a session (a refresh cookie) to pick up? */
   async restore(): Promise<boolean> {
     if (this.state.status === "authenticated") return true;
+    if (this.deps.hint?.get() === false) {
+      this.setState({ status: "anonymous" });
+      return false;
+    }
     const ok = await this.refresh();
     if (!ok) this.setState({ status: "anonymous" });
     return ok;
@@ -245,6 +257,7 @@ export class Session {
   }
 
   private clear(): void {
+    this.deps.hint?.set(false);
     this.cancelTimer();
     this.accessToken = null;
     this.expiresAt = 0;
