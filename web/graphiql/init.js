@@ -6,8 +6,9 @@
 
   var fetchURL = window.location.origin + window.location.pathname;
 
-  // The query and variables live in the URL so a link shares them; headers never do (they hold
-  // tokens), and GraphiQL is told not to keep them in localStorage either.
+  // The query (`q`; a `query` parameter would make the service run it over GET) and variables live
+  // in the URL so a link shares them; headers never do (they hold tokens), and GraphiQL is told
+  // not to keep them in localStorage either.
   var parameters = {};
   new URLSearchParams(window.location.search).forEach(function (value, key) {
     parameters[key] = value;
@@ -26,9 +27,11 @@
   var DEFAULT_QUERY = [
     "# GraphiQL for TrayLinx Keys.",
     "#",
-    "# Sign up or log in with a mutation, then put the access token in the Headers tab below:",
-    '#   {"Authorization": "Bearer <accessToken>"}',
-    "# (a project API key works too). Run with Ctrl-Enter.",
+    "# Sign up or log in with a mutation, then put",
+    "# the access token (or a project API key) in",
+    "# the Headers tab below:",
+    '#   {"Authorization": "Bearer <token>"}',
+    "# Run with Ctrl-Enter.",
     "",
     "query {",
     "  viewer {",
@@ -44,7 +47,7 @@
   var explorer = GraphiQLPluginExplorer.explorerPlugin();
 
   function App() {
-    var query = React.useState(parameters.query || DEFAULT_QUERY);
+    var query = React.useState(parameters.q || DEFAULT_QUERY);
     var variables = React.useState(parameters.variables);
     return React.createElement(GraphiQL, {
       fetcher: fetcher,
@@ -53,7 +56,7 @@
       variables: variables[0],
       onEditQuery: function (value) {
         query[1](value);
-        updateURL({ query: value });
+        updateURL({ q: value });
       },
       onEditVariables: function (value) {
         variables[1](value);
@@ -64,6 +67,15 @@
       shouldPersistHeaders: false,
       inputValueDeprecation: true,
     });
+  }
+
+  // The console's icon, so the browser does not ask for a /favicon.ico the service does not have.
+  if (!document.querySelector("link[rel~='icon']")) {
+    var icon = document.createElement("link");
+    icon.rel = "icon";
+    icon.type = "image/svg+xml";
+    icon.href = "/admin/favicon.svg";
+    document.head.appendChild(icon);
   }
 
   var container = document.getElementById("graphiql");

@@ -5,10 +5,10 @@ import { FormField } from "./FormField";
 type ChipsInputProps = {
   label: string;
   values: string[];
-  onChange: (values: string[]) => void;
   /** Text typed but not yet turned into a chip; the form adds it on submit. */
   pending: string;
-  onPendingChange: (text: string) => void;
+  /** Both at once, so adding a chip and clearing the field is one change. */
+  onChange: (next: { values: string[]; pending: string }) => void;
   error?: string | undefined;
   /** Errors about single items, by index (e.g. from userErrors `["customModels", "2"]`). */
   itemErrors?: Record<number, string> | undefined;
@@ -33,14 +33,12 @@ export function addItems(values: string[], text: string): string[] {
  * Backspace in the empty field to remove the last one.
  */
 export function ChipsInput(props: ChipsInputProps) {
-  const { label, values, onChange, pending, onPendingChange, error, itemErrors = {}, hint, disabled = false } = props;
+  const { label, values, pending, onChange, error, itemErrors = {}, hint, disabled = false } = props;
   const [announcement, setAnnouncement] = useState("");
 
   function commit() {
     if (pending.trim() === "") return;
-    const next = addItems(values, pending);
-    onChange(next);
-    onPendingChange("");
+    onChange({ values: addItems(values, pending), pending: "" });
     setAnnouncement(`Added ${splitItems(pending).join(", ")}.`);
   }
 
@@ -50,14 +48,14 @@ export function ChipsInput(props: ChipsInputProps) {
       commit();
     } else if (event.key === "Backspace" && pending === "" && values.length > 0) {
       const removed = values.at(-1);
-      onChange(values.slice(0, -1));
+      onChange({ values: values.slice(0, -1), pending });
       setAnnouncement(`Removed ${removed}.`);
     }
   }
 
   function remove(index: number) {
     const removed = values[index];
-    onChange(values.filter((_, i) => i !== index));
+    onChange({ values: values.filter((_, i) => i !== index), pending });
     setAnnouncement(`Removed ${removed}.`);
   }
 
@@ -81,7 +79,7 @@ export function ChipsInput(props: ChipsInputProps) {
           )}
           <input {...fieldProps} className="input input--mono" value={pending} disabled={disabled}
             placeholder="e.g. ft:gpt-4.1:acme::abc, then Enter"
-            onChange={(event) => onPendingChange(event.target.value)} onKeyDown={onKeyDown} onBlur={commit}
+            onChange={(event) => onChange({ values, pending: event.target.value })} onKeyDown={onKeyDown} onBlur={commit}
             autoComplete="off" spellCheck={false} />
           <span className="visually-hidden" role="status">
             {announcement}

@@ -18,15 +18,17 @@ function logoutChannel(): BroadcastChannel | undefined {
     : new BroadcastChannel("traylinx-console-session");
 }
 
-/** A flag (never a token) in localStorage: "this browser logged in and did not log out". */
+/**
+ * A flag (never a token) in localStorage: "this browser logged in and did not log out". The
+ * console sets it whenever it gets the refresh cookie, and clearing site data clears both.
+ */
 const HINT_KEY = "traylinx-console-signed-in";
 const sessionHint: SessionHint = {
   get() {
     try {
-      const value = window.localStorage.getItem(HINT_KEY);
-      return value === null ? null : value === "1";
+      return window.localStorage.getItem(HINT_KEY) === "1";
     } catch {
-      return null; // storage disabled: ask the service
+      return true; // storage disabled: ask the service every time
     }
   },
   set(value) {

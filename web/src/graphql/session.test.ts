@@ -81,14 +81,15 @@ describe("Session", () => {
 
   it("asks the service only when this browser may have a session", async () => {
     const service = fakeService();
-    let flag: boolean | null = false;
+    let flag = false; // a new browser, or one that logged out
     const hint = { get: () => flag, set: (value: boolean) => (flag = value) };
     const session = new Session({ fetch: service.fetch, hint });
 
     expect(await session.restore()).toBe(false);
+    expect(session.getState().status).toBe("anonymous");
     expect(service.state.calls).toEqual([]);
 
-    flag = null; // never set (a new browser, storage cleared): ask
+    flag = true; // logged in earlier, maybe in another tab: ask
     expect(await new Session({ fetch: service.fetch, hint }).restore()).toBe(true);
     expect(flag).toBe(true);
     await session.logout();

@@ -50,7 +50,7 @@ export type SessionDeps = {
   hint?: SessionHint | undefined;
 };
 
-export type SessionHint = { get(): boolean | null; set(value: boolean): void };
+export type SessionHint = { get(): boolean; set(value: boolean): void };
 
 export type BroadcastChannelLike = {
   postMessage(message: unknown): void;
@@ -132,7 +132,7 @@ export class Session {
   /** At start-up: is there a session (a refresh cookie) to pick up? */
   async restore(): Promise<boolean> {
     if (this.state.status === "authenticated") return true;
-    if (this.deps.hint?.get() === false) {
+    if (this.deps.hint && !this.deps.hint.get()) {
       this.setState({ status: "anonymous" });
       return false;
     }

@@ -15,9 +15,8 @@ export function ModelsFields({ values, onChange, errors }: ModelsFieldsProps) {
       <ChipsInput
         label="Custom models"
         values={values.customModels}
-        onChange={(customModels) => onChange({ ...values, customModels })}
         pending={values.pending}
-        onPendingChange={(pending) => onChange({ ...values, pending })}
+        onChange={(next) => onChange({ ...values, customModels: next.values, pending: next.pending })}
         error={errors?.fields.customModels}
         itemErrors={errors?.items.customModels}
         hint="Model ids this key also routes, such as fine-tuned models. Optional."
