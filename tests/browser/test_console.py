@@ -314,7 +314,7 @@ def test_graphiql_runs_an_authenticated_query_offline(console: ConsolePage, api:
     page.keyboard.type(f'{{"Authorization": "Bearer {owner["token"]}"}}')
     page.get_by_role("button", name=re.compile("Execute query")).click()
     expect(page.locator(".result-window")).to_contain_text(owner["email"])
-    page.screenshot(path=str(_screenshot("graphiql")), full_page=False)
+    console.audit("graphiql", full_page=False)
 
 
 def test_narrow_screens(make_console: Any, api: Api) -> None:
@@ -344,10 +344,3 @@ def test_narrow_screens(make_console: Any, api: Api) -> None:
     expect(page.get_by_role("article", name="OpenAI")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     console.audit("llm-keys-360")
-
-
-def _screenshot(name: str) -> Any:
-    from tests.browser.conftest import SCREENSHOTS
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"

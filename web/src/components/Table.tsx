@@ -37,14 +37,16 @@ export function Pagination({ label, summary, hasPrevious, hasNext, onPrevious, o
   return (
     <nav className="pagination" aria-label={label}>
       <p className="pagination__summary">{summary}</p>
-      <div className="pagination__buttons">
-        <button type="button" className="button button--secondary button--small" disabled={!hasPrevious} onClick={onPrevious}>
-          Previous page
-        </button>
-        <button type="button" className="button button--secondary button--small" disabled={!hasNext} onClick={onNext}>
-          Next page
-        </button>
-      </div>
+      {(hasPrevious || hasNext) && (
+        <div className="pagination__buttons">
+          <button type="button" className="button button--secondary button--small" disabled={!hasPrevious} onClick={onPrevious}>
+            Previous page
+          </button>
+          <button type="button" className="button button--secondary button--small" disabled={!hasNext} onClick={onNext}>
+            Next page
+          </button>
+        </div>
+      )}
     </nav>
   );
 }

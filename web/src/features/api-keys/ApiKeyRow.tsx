@@ -47,11 +47,11 @@ export function ApiKeyRow({ apiKey, editing, readOnlyReasonId, onEdit, onEditDon
       <td data-label="Status">
         {expired ? <Badge tone="danger">Expired</Badge> : <Badge tone="success">Active</Badge>}
       </td>
-      <td data-label="Created">{formatDate(apiKey.createdAt)}</td>
-      <td data-label="Expires">
+      <td data-label="Created" className="cell-date">{formatDate(apiKey.createdAt)}</td>
+      <td data-label="Expires" className="cell-date">
         {apiKey.expiresAt ? <time dateTime={apiKey.expiresAt}>{formatDateTime(apiKey.expiresAt)}</time> : "Never"}
       </td>
-      <td data-label="Last used">
+      <td data-label="Last used" className="cell-date">
         {lastUsed ? (
           <time dateTime={lastUsed} title={formatDateTime(lastUsed)}>
             {formatRelative(lastUsed)}

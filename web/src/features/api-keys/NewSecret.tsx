@@ -12,8 +12,7 @@ export function NewSecret({ secret }: { secret: string }) {
       <label className="field__label" htmlFor={id}>
         New API key
       </label>
-      <div className="secret__row">
-        <input
+      <input
           ref={input}
           id={id}
           className="input input--mono secret__value"
@@ -23,6 +22,7 @@ export function NewSecret({ secret }: { secret: string }) {
           onFocus={(event) => event.currentTarget.select()}
           spellCheck={false}
         />
+      <div className="secret__actions">
         <CopyButton text={secret} fallbackTarget={() => input.current} />
       </div>
       <p className="secret__warning" id={warningId}>
