@@ -344,3 +344,37 @@ def test_narrow_screens(make_console: Any, api: Api) -> None:
     expect(page.get_by_role("article", name="OpenAI")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     console.audit("llm-keys-360")
+
+
+def test_keyboard_only(console: ConsolePage, api: Api) -> None:
+    owner, project_id = owner_with_project(api)
+    page = console.page
+    console.goto(keys_path(project_id))
+    expect(page.get_by_label("Email")).to_be_visible()
+
+    # Log in with the keyboard alone.
+    page.get_by_label("Email").focus()
+    page.keyboard.type(owner["email"])
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+
+    # Reach "Create API key" by tabbing; focus is visible; the dialog takes focus and Escape
+    # closes it.
+    create = page.get_by_role("button", name="Create API key")
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        if create.evaluate("button => button === document.activeElement"):
+            break
+    outline = create.evaluate("button => getComputedStyle(button).outlineStyle")
+    assert outline == "solid", outline
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Note")).to_be_focused()
+    page.keyboard.type("From the keyboard")
+    page.keyboard.press("Enter")
+    expect(dialog.get_by_label("New API key")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(key_row(page, "From the keyboard")).to_be_visible()

@@ -14,7 +14,8 @@ type TableProps = {
  */
 export function Table({ caption, captionHidden = true, head, children }: TableProps) {
   return (
-    <div className="table-wrap">
+    // Focusable and named, so a keyboard can scroll a table wider than the screen.
+    <div className="table-wrap" role="region" aria-label={caption} tabIndex={0}>
       <table className="table">
         <caption className={captionHidden ? "visually-hidden" : "table__caption"}>{caption}</caption>
         <thead>{head}</thead>
