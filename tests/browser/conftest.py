@@ -115,9 +115,7 @@ def fake_provider_url(playwright_api: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def server(
-    fake_provider_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def server(fake_provider_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The service as people run it, in its own process; yields its base URL."""
     var_dir = tmp_path_factory.mktemp("console")
     port = free_port()
@@ -177,7 +175,8 @@ class Api:
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )
         body = response.json()
-        assert response.status_code == 200 and not body.get("errors"), body
+        assert response.status_code == 200, body
+        assert not body.get("errors"), body
         return body["data"]
 
     def sign_up(self, name: str) -> dict[str, str]:
@@ -259,8 +258,10 @@ class ConsolePage:
     def _watch(self, page: Any) -> None:
         page.on(
             "console",
-            lambda message: message.type == "error"
-            and self.console_errors.append(f"{page.url}: {message.text}"),
+            lambda message: (
+                message.type == "error"
+                and self.console_errors.append(f"{page.url}: {message.text}")
+            ),
         )
         page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
 

@@ -165,7 +165,9 @@ def test_api_key_lifecycle(console: ConsolePage, api: Api) -> None:
     console.audit("api-key-rotated")
     dialog.get_by_role("button", name="Delete the old key…").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_role("heading")).to_have_text("Delete the API key “Production backend (EU)”?")
+    expect(dialog.get_by_role("heading")).to_have_text(
+        "Delete the API key “Production backend (EU)”?"
+    )
     expect(dialog).to_contain_text(secret[:8])
     console.audit("api-key-delete")
     dialog.get_by_role("button", name="Delete").click()
