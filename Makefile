@@ -33,6 +33,9 @@ $(INSTALLED): pyproject.toml
 NODE_CHECK = @command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || { \
 	  echo "error: the admin console (web/) needs Node.js 20.19+ and npm to build, and they are not" >&2; \
 	  echo "       installed. Install them (Debian: apt-get install -y nodejs npm), then run make again." >&2; \
+	  exit 1; }; \
+	node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' || { \
+	  echo "error: the admin console (web/) needs Node.js 20.19 or newer; this is $$(node --version)." >&2; \
 	  exit 1; }
 
 # `npm ci` installs exactly what the lockfile says.
