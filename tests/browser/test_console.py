@@ -380,3 +380,34 @@ def test_keyboard_only(console: ConsolePage, api: Api) -> None:
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(key_row(page, "From the keyboard")).to_be_visible()
+
+
+def test_an_unexpected_failure_shows_its_request_id(console: ConsolePage, api: Api) -> None:
+    owner, project_id = owner_with_project(api)
+    api.create_api_key(owner["token"], project_id, "Production backend")
+    page = console.page
+    open_logged_in(console, f"/admin/projects/{project_id}/settings/llm-api-keys", owner["email"])
+
+    # The keys query fails on the server's side once; the page says so and quotes the request id.
+    def fail_keys_query(route: Any) -> None:
+        if (route.request.post_data_json or {}).get("operationName") != "ApiKeys":
+            route.fallback()
+            return
+        route.fulfill(
+            status=500,
+            headers={"content-type": "application/json", "x-request-id": "req-e2e-0001"},
+            body='{"errors": [{"message": "Unexpected error.",'
+            ' "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}',
+        )
+
+    page.route("**/graphql", fail_keys_query)
+    console.expected_console_errors.append("status of 500")
+    page.get_by_role("link", name="API keys", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("HTTP 500")
+    expect(alert).to_contain_text("req-e2e-0001")
+    console.audit("api-keys-failure")
+
+    page.unroute("**/graphql")
+    alert.get_by_role("button", name="Try again").click()
+    expect(key_row(page, "Production backend")).to_be_visible()
