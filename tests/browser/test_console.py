@@ -411,3 +411,40 @@ def test_an_unexpected_failure_shows_its_request_id(console: ConsolePage, api: A
     page.unroute("**/graphql")
     alert.get_by_role("button", name="Try again").click()
     expect(key_row(page, "Production backend")).to_be_visible()
+
+
+def test_tabs_share_the_session_and_refresh_it_silently(console: ConsolePage, api: Api) -> None:
+    owner, project_id = owner_with_project(api)
+    api.create_api_key(owner["token"], project_id, "Production backend")
+    first = console.page
+    open_logged_in(console, keys_path(project_id), owner["email"])
+    refreshes: list[float] = []
+    console.context.on(
+        "request",
+        lambda request: (
+            request.url.endswith("/auth/refresh") and refreshes.append(time.monotonic())
+        ),
+    )
+
+    # Two more tabs open the console at the same moment: both pick the session up from the
+    # cookie. Refresh tokens work once, so unless the tabs take turns (Web Locks) the second
+    # would present a used token and end the session for all of them.
+    tabs = [console.context.new_page() for _ in range(2)]
+    for tab in tabs:
+        tab.evaluate(f"location.href = {console.base_url + llm_keys_path(project_id)!r}")
+    for tab in tabs:
+        expect(tab.get_by_role("heading", name="LLM API keys")).to_be_visible()
+    assert len(refreshes) >= 2
+
+    # Access tokens live 30 s here: the first tab refreshes on its own before its token expires,
+    # and keeps working without a 401.
+    opened = time.monotonic()
+    deadline = opened + 30
+    while time.monotonic() < deadline and not any(t > opened + 1 for t in refreshes):
+        first.wait_for_timeout(500)
+    assert any(t > opened + 1 for t in refreshes), "no silent refresh within 30 s"
+    first.wait_for_timeout(9_000)  # past the first access token's expiry
+    first.get_by_role("link", name="LLM API keys").click()
+    expect(first.get_by_role("heading", name="LLM API keys")).to_be_visible()
+    for tab in [first, *tabs]:
+        expect(tab).not_to_have_url(re.compile("/admin/login"))
