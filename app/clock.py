@@ -6,6 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def is_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """The one definition, for keys and tokens alike: expired from the instant of expiry on;
+    no expiry, never."""
+    return expires_at is not None and expires_at <= now
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

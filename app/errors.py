@@ -17,8 +17,12 @@ authentication failures to 401. Messages are written for the API's users and nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ErrorCode(StrEnum):
@@ -116,6 +120,15 @@ class ProblemCollector:
 
     def add(self, field: str, message: str) -> None:
         self._problems.append(FieldProblem(field=(field,), message=message))
+
+    def check(self, validate: Callable[[], T], *, otherwise: T) -> T:
+        """Run one field's validator: what it refuses joins the other problems instead of
+        ending the validation, and `otherwise` stands in for its value until `raise_if_any`."""
+        try:
+            return validate()
+        except InvalidInput as error:
+            self._problems.extend(error.problems)
+            return otherwise
 
     def raise_if_any(self) -> None:
         if self._problems:

@@ -17,20 +17,23 @@ from litestar.status_codes import (
 )
 
 from app import db
-from app.api_keys.lookup import open_lookup
+from app.accounts.http import session_routes
+from app.accounts.sessions import open_session_lookup
+from app.api_keys.lookup import open_key_lookup
 from app.clock import Clock, SystemClock
+from app.console import console_routes
 from app.graphql.controller import graphql_controller
 from app.http_errors import is_client_gone
 from app.observability import observe_requests
 from app.proxy.routes import proxy_mount
 from app.security.guard import BearerRejected
 from app.security.passwords import PasswordHasher
+from app.security.refusals import PUBLIC_MESSAGE
 from app.services import Services
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-UNAUTHENTICATED_MESSAGE = "Invalid, expired or revoked credentials."
 _EDGE_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
@@ -48,10 +51,14 @@ def create_app(
             started.push_async_callback(db.stop)
             # Refuse to serve when stored provider secrets need a key the keyring lacks.
             await services.llm_keys.check_keyring()
-            lookup = open_lookup()
-            started.push_async_callback(lookup.close)
-            services.api_key_authenticator.attach(lookup)
+            keys = open_key_lookup()
+            started.push_async_callback(keys.close)
+            services.api_key_authenticator.attach(keys)
             started.callback(services.api_key_authenticator.attach, None)
+            sessions = open_session_lookup()
+            started.push_async_callback(sessions.close)
+            services.access_token_authenticator.attach(sessions)
+            started.callback(services.access_token_authenticator.attach, None)
             services.last_use.start()
             started.push_async_callback(services.last_use.stop)
             if services.usage_writer is not None:
@@ -70,7 +77,12 @@ def create_app(
             healthz,
             readyz,
             metrics,
+            *session_routes,
+            *console_routes(settings.console_dir),
         ],
+        # The API is GraphQL (schema.graphql); Litestar's OpenAPI pages would only describe
+        # health checks, and they load their scripts from a CDN.
+        openapi_config=None,
         lifespan=[database],
         state=_state(services),
         exception_handlers={BearerRejected: _bearer_rejected, HTTPException: _http_error},
@@ -139,13 +151,9 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
 def _bearer_rejected(request: Request[Any, Any, Any], error: BearerRejected) -> Response[Any]:
     # The reason goes to the log only; clients learn nothing about which check failed.
     log.info("rejected bearer credential on %s: %s", request.url.path, error.reason)
-    request.app.state.services.metrics.auth_failed(error.category)
+    request.app.state.services.metrics.auth_failed(error.refusal)
     return Response(
-        {
-            "errors": [
-                {"message": UNAUTHENTICATED_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}
-            ]
-        },
+        {"errors": [{"message": PUBLIC_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]},
         status_code=HTTP_401_UNAUTHORIZED,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )

@@ -21,14 +21,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.security.refusals import Refusal
+
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-
-# Reasons a credential is refused, as a closed set for the auth-failure label.
-AUTH_FAILURE_REASONS = frozenset(
-    {"malformed", "unknown", "revoked", "expired", "bad_secret", "access_token", "missing"}
-)
 
 
 class UsageRecorderCollector(Collector):
@@ -106,8 +103,8 @@ class Metrics:
     def watch_recorder(self, recorder: Any, writer: Any | None = None) -> None:
         self.registry.register(UsageRecorderCollector(recorder, writer))
 
-    def auth_failed(self, reason: str) -> None:
-        self.auth_failures.labels(reason if reason in AUTH_FAILURE_REASONS else "malformed").inc()
+    def auth_failed(self, refusal: Refusal) -> None:
+        self.auth_failures.labels(refusal.value).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from app.accounts.tables import LoginAttempt, RefreshToken, User
+from app.accounts.tables import LoginAttempt, RefreshToken, Session, User
 from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
 from app.llm_keys.tables import LlmApiKey
@@ -24,6 +24,7 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=str(MIGRATIONS_FOLDER),
     table_classes=[
         User,
+        Session,
         RefreshToken,
         LoginAttempt,
         Project,

@@ -14,6 +14,7 @@ from app.clock import Clock
 from app.llm_keys.catalog import ModelCatalog
 from app.llm_keys.service import LlmKeyService
 from app.observability import Metrics
+from app.projects.access import AccessControl
 from app.projects.service import ProjectService
 from app.proxy.routing import RouteCache
 from app.proxy.upstream import Upstream
@@ -32,11 +33,13 @@ class Services:
     settings: Settings
     clock: Clock
     guard: BearerGuard
+    access: AccessControl
     audit: AuditService
     accounts: AccountService
     projects: ProjectService
     api_keys: ApiKeyService
     api_key_authenticator: ApiKeyAuthenticator
+    access_token_authenticator: AccessTokenAuthenticator
     last_use: LastUseRecorder
     llm_keys: LlmKeyService
     routes: RouteCache
@@ -52,7 +55,8 @@ class Services:
         cls, settings: Settings, clock: Clock, hasher: PasswordHasher | None = None
     ) -> Services:
         access_tokens = AccessTokenCodec(settings.secret_key, settings.auth.access_token_ttl)
-        audit = AuditService(clock)
+        access = AccessControl()
+        audit = AuditService(clock, access)
         accounts = AccountService(
             clock=clock,
             hasher=hasher or PasswordHasher(),
@@ -61,9 +65,11 @@ class Services:
             audit=audit,
             throttle=LoginThrottle(settings.auth, clock, settings.secret_key),
         )
-        projects = ProjectService(clock=clock, accounts=accounts, audit=audit)
+        projects = ProjectService(clock=clock, access=access, accounts=accounts, audit=audit)
+        api_keys = ApiKeyService(clock=clock, access=access, audit=audit)
         llm_keys = LlmKeyService(
             clock=clock,
+            access=access,
             projects=projects,
             audit=audit,
             keyring=settings.keyring,
@@ -86,26 +92,29 @@ class Services:
             housekeeping=lambda: _forget_raw_events(ingest, clock),
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
+        access_token_authenticator = AccessTokenAuthenticator(access_tokens, clock)
         metrics = Metrics()
         metrics.watch_recorder(usage, usage_writer)
         return cls(
             settings=settings,
             clock=clock,
-            guard=BearerGuard(
-                [AccessTokenAuthenticator(access_tokens, clock), api_key_authenticator]
-            ),
+            guard=BearerGuard([access_token_authenticator, api_key_authenticator]),
             audit=audit,
             accounts=accounts,
             projects=projects,
-            api_keys=ApiKeyService(clock=clock, projects=projects, audit=audit),
+            access=access,
+            api_keys=api_keys,
             api_key_authenticator=api_key_authenticator,
+            access_token_authenticator=access_token_authenticator,
             last_use=last_use,
             llm_keys=llm_keys,
             routes=RouteCache(llm_keys),
             upstream=Upstream(settings.proxy),
             usage=usage,
             usage_writer=usage_writer,
-            usage_reports=UsageService(clock, settings.monitoring),
+            usage_reports=UsageService(
+                clock, settings.monitoring, access=access, api_keys=api_keys
+            ),
             metrics=metrics,
         )
 

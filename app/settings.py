@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MIN_SECRET_BYTES = 32
 DEFAULT_VAR_DIR = Path("var")
+# The admin console as `make install` builds it (npm run build in web/).
+DEFAULT_CONSOLE_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 
 class SettingsError(ValueError):
@@ -173,6 +175,8 @@ class GraphQLLimits:
     # Fields one operation selects once its fragments are expanded.
     max_fields: int = 5_000
     max_body_bytes: int = 1024 * 1024
+    # How long one operation may run before it is stopped with OPERATION_TIMEOUT.
+    deadline_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,7 @@ class Settings:
     keyring: Keyring = field(default_factory=lambda: Keyring([EncryptionKey.generate("ephemeral")]))
     model_catalog_file: Path | None = None
     var_dir: Path = DEFAULT_VAR_DIR
+    console_dir: Path = DEFAULT_CONSOLE_DIR
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -294,6 +299,7 @@ class Settings:
             keyring=_keyring(env_vars.get("TRAYLINX_ENCRYPTION_KEYS"), env, var_dir),
             model_catalog_file=_optional_path(env_vars.get("TRAYLINX_MODEL_CATALOG")),
             var_dir=var_dir,
+            console_dir=_optional_path(env_vars.get("TRAYLINX_CONSOLE_DIR")) or DEFAULT_CONSOLE_DIR,
             log_level=_log_level(env_vars.get("TRAYLINX_LOG_LEVEL", "INFO")),
             log_format=_log_format(env_vars.get("TRAYLINX_LOG_FORMAT"), env),
         )

@@ -107,6 +107,19 @@ async def sign_up(
     )
 
 
+async def log_in_again(gql: GraphQLClient, session: Session) -> Session:
+    """A new session for the same person (e.g. once the clock moved past the first's tokens)."""
+    data = await gql.execute(LOG_IN, {"input": {"email": session.email, "password": PASSWORD}})
+    payload = data["logIn"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return Session(
+        access_token=payload["accessToken"],
+        refresh_token=payload["refreshToken"],
+        user_id=session.user_id,
+        email=session.email,
+    )
+
+
 async def create_project(
     gql: GraphQLClient, session: Session, name: str = "Acme"
 ) -> dict[str, Any]:
@@ -264,8 +277,8 @@ def remove_right_after_rights_are_read(
     """From now on, the first time `member`'s rights are read, `owner` removes them from the
     project right after that read (and before whatever the member was doing goes on). The
     returned list names the removed member once it has happened."""
-    projects = app.state.services.projects
-    read_rights = projects.access
+    access_control = app.state.services.access
+    read_rights = access_control._read_access
     removed: list[str] = []
 
     async def rights_read_just_before_the_removal(principal: Any, checked: Any) -> Any:
@@ -279,5 +292,5 @@ def remove_right_after_rights_are_read(
             )
         return access
 
-    monkeypatch.setattr(projects, "access", rights_read_just_before_the_removal)
+    monkeypatch.setattr(access_control, "_read_access", rights_read_just_before_the_removal)
     return removed

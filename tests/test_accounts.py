@@ -12,13 +12,24 @@ import pytest
 from litestar import Litestar
 
 from app import db
-from app.accounts.tables import LoginAttempt
+from app.accounts.tables import LoginAttempt, User
 from app.accounts.throttle import address_bucket
 from app.clock import FrozenClock
+from app.security.jwt import AccessTokenCodec
 from app.settings import Settings
 from tests.conftest import serving
 from tests.graphql_client import GraphQLClient
-from tests.helpers import LOG_IN, LOG_OUT, PASSWORD, REFRESH, SIGN_UP, VIEWER, new_email, sign_up
+from tests.helpers import (
+    CREATE_PROJECT,
+    LOG_IN,
+    LOG_OUT,
+    PASSWORD,
+    REFRESH,
+    SIGN_UP,
+    VIEWER,
+    new_email,
+    sign_up,
+)
 
 
 async def test_sign_up_returns_a_working_session(gql: GraphQLClient) -> None:
@@ -351,3 +362,212 @@ async def test_the_owners_login_does_not_reset_guesses_from_elsewhere(app: Lites
         assert failed["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
     refused = await _log_in(guesser, session.email, "a guess")
     assert refused["userErrors"][0]["code"] == "TOO_MANY_ATTEMPTS"
+
+
+# --- Sessions: access tokens end with their session -------------------------------------------
+
+
+async def test_log_out_ends_the_sessions_access_tokens_at_once(gql: GraphQLClient) -> None:
+    session = await sign_up(gql)
+
+    await gql.execute(
+        LOG_OUT, {"input": {"refreshToken": session.refresh_token}}, session.access_token
+    )
+
+    response = await gql.post(VIEWER, token=session.access_token)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_refresh_token_reuse_ends_the_sessions_access_tokens(gql: GraphQLClient) -> None:
+    session = await sign_up(gql)
+    first = (await gql.execute(REFRESH, {"input": {"refreshToken": session.refresh_token}}))[
+        "refreshSession"
+    ]
+
+    await gql.execute(REFRESH, {"input": {"refreshToken": session.refresh_token}})
+
+    for token in (session.access_token, first["accessToken"]):
+        assert (await gql.post(VIEWER, token=token)).status_code == 401
+
+
+async def test_log_out_leaves_the_users_other_sessions_alone(gql: GraphQLClient) -> None:
+    session = await sign_up(gql)
+    other = (await gql.execute(LOG_IN, {"input": {"email": session.email, "password": PASSWORD}}))[
+        "logIn"
+    ]
+
+    await gql.execute(
+        LOG_OUT, {"input": {"refreshToken": session.refresh_token}}, session.access_token
+    )
+
+    assert (await gql.post(VIEWER, token=other["accessToken"])).status_code == 200
+
+
+async def test_an_access_token_of_a_deleted_user_is_401_not_a_crash(
+    app: Litestar, gql: GraphQLClient
+) -> None:
+    session = await sign_up(gql)
+    async with db.transaction():
+        await User.delete().where(User.id == uuid.UUID(session.user_id))
+
+    response = await gql.post(CREATE_PROJECT, {"input": {"name": "Acme"}}, session.access_token)
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_access_token_naming_no_session_is_401(
+    gql: GraphQLClient, settings: Settings, clock: FrozenClock
+) -> None:
+    session = await sign_up(gql)
+    codec = AccessTokenCodec(settings.secret_key, timedelta(minutes=15))
+    token, _ = codec.issue(uuid.UUID(session.user_id), uuid.uuid4(), clock.now())
+
+    assert (await gql.post(VIEWER, token=token)).status_code == 401
+
+
+async def test_an_ended_session_is_counted_as_such_in_the_metrics(
+    http: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    session = await sign_up(gql)
+    await gql.execute(
+        LOG_OUT, {"input": {"refreshToken": session.refresh_token}}, session.access_token
+    )
+    await gql.post(VIEWER, token=session.access_token)
+
+    metrics = (await http.get("/metrics")).text
+
+    assert 'traylinx_auth_failures_total{reason="session_ended"} 1.0' in metrics
+
+
+# --- The console's cookie session ---------------------------------------------------------------
+
+CONSOLE = {"X-Requested-With": "traylinx-console"}
+LOG_IN_WITH_COOKIE = """
+mutation LogIn($input: LogInInput!) {
+  logIn(input: $input) { accessToken refreshToken user { id } userErrors { field message } }
+}
+"""
+
+
+async def _auth_post(
+    http: httpx.AsyncClient, path: str, cookie: str | None, headers: dict[str, str] = CONSOLE
+) -> httpx.Response:
+    """POST to a session endpoint as a browser holding `cookie` (and nothing else) would."""
+    http.cookies.clear()
+    if cookie is not None:
+        http.cookies.set("traylinx_refresh", cookie)
+    return await http.post(path, headers=headers)
+
+
+async def _console_log_in(http: httpx.AsyncClient, gql: GraphQLClient) -> tuple[str, str]:
+    """(access token, refresh cookie) of a console login."""
+    session = await sign_up(gql)
+    response = await gql.post(
+        LOG_IN_WITH_COOKIE,
+        {"input": {"email": session.email, "password": PASSWORD, "refreshTokenInCookie": True}},
+    )
+    payload = response.json()["data"]["logIn"]
+    return payload["accessToken"], response.cookies["traylinx_refresh"]
+
+
+async def test_a_console_login_puts_the_refresh_token_in_an_http_only_cookie(
+    gql: GraphQLClient,
+) -> None:
+    session = await sign_up(gql)
+
+    response = await gql.post(
+        LOG_IN_WITH_COOKIE,
+        {"input": {"email": session.email, "password": PASSWORD, "refreshTokenInCookie": True}},
+    )
+
+    payload = response.json()["data"]["logIn"]
+    assert payload["refreshToken"] is None
+    assert payload["accessToken"]
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("traylinx_refresh=tlr_")
+    for attribute in ("HttpOnly", "Path=/auth", "SameSite=Strict", "Max-Age=2592000"):
+        assert attribute.lower() in cookie.lower(), attribute
+    assert "secure" not in cookie.lower()  # plain http on loopback
+
+
+async def test_a_login_without_the_cookie_flag_sets_no_cookie(gql: GraphQLClient) -> None:
+    session = await sign_up(gql)
+
+    response = await gql.post(LOG_IN, {"input": {"email": session.email, "password": PASSWORD}})
+
+    assert "set-cookie" not in response.headers
+    assert response.json()["data"]["logIn"]["refreshToken"].startswith("tlr_")
+
+
+async def test_the_cookie_refreshes_the_session_and_rotates(
+    http: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    _, cookie = await _console_log_in(http, gql)
+
+    response = await _auth_post(http, "/auth/refresh", cookie)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"accessToken", "accessTokenExpiresAt", "user"}
+    assert body["accessTokenExpiresAt"].endswith("Z")
+    rotated = response.cookies["traylinx_refresh"]
+    assert rotated != cookie
+    assert response.headers["cache-control"] == "no-store"
+    assert (await gql.post(VIEWER, token=body["accessToken"])).status_code == 200
+
+
+async def test_a_used_cookie_ends_the_session(http: httpx.AsyncClient, gql: GraphQLClient) -> None:
+    access_token, cookie = await _console_log_in(http, gql)
+    await _auth_post(http, "/auth/refresh", cookie)
+
+    again = await _auth_post(http, "/auth/refresh", cookie)
+
+    assert again.status_code == 401
+    assert again.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "max-age=0" in again.headers["set-cookie"].lower()
+    assert (await gql.post(VIEWER, token=access_token)).status_code == 401
+
+
+@pytest.mark.parametrize("cookie", [None, "", "tlr_unknown", "not a token"])
+async def test_refresh_without_a_live_cookie_is_401(
+    http: httpx.AsyncClient, cookie: str | None
+) -> None:
+    response = await _auth_post(http, "/auth/refresh", cookie)
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
+async def test_session_endpoints_refuse_requests_without_the_console_header(
+    http: httpx.AsyncClient, gql: GraphQLClient, path: str
+) -> None:
+    _, cookie = await _console_log_in(http, gql)
+
+    response = await _auth_post(http, path, cookie, headers={})
+
+    assert response.status_code == 403
+    # Nothing happened: the cookie still refreshes.
+    refreshed = await _auth_post(http, "/auth/refresh", cookie)
+    assert refreshed.status_code == 200
+
+
+async def test_console_logout_ends_the_session_and_clears_the_cookie(
+    http: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    access_token, cookie = await _console_log_in(http, gql)
+
+    response = await _auth_post(http, "/auth/logout", cookie)
+
+    assert response.status_code == 204
+    assert "max-age=0" in response.headers["set-cookie"].lower()
+    assert (await gql.post(VIEWER, token=access_token)).status_code == 401
+    refreshed = await _auth_post(http, "/auth/refresh", cookie)
+    assert refreshed.status_code == 401
+
+
+async def test_console_logout_without_a_session_is_still_204(http: httpx.AsyncClient) -> None:
+    response = await _auth_post(http, "/auth/logout", None)
+
+    assert response.status_code == 204

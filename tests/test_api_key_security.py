@@ -16,11 +16,12 @@ import pytest
 from litestar import Litestar
 
 from app import db
-from app.api_keys.lookup import PostgresKeyLookup, SQLiteKeyLookup, StoredKey, open_lookup
+from app.api_keys.lookup import KEY_ROWS, StoredKey, open_key_lookup
 from app.api_keys.service import IssuedKey
 from app.api_keys.tables import ApiKey
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
 from app.clock import FrozenClock
+from app.db.lookup import PostgresLookup, SQLiteLookup
 from app.security import tokens
 from app.security.guard import BearerRejected
 from app.services import Services
@@ -286,7 +287,7 @@ async def test_the_lookup_sees_a_deletion_committed_elsewhere_at_once(
     owner = await sign_up(gql)
     project = await create_project(gql, owner)
     key = await create_key(gql, owner, project["id"])
-    lookup = open_lookup()  # SQLite's keeps rows until the database changes; PostgreSQL's none
+    lookup = open_key_lookup()  # SQLite's keeps rows until the database changes; PostgreSQL's none
     try:
         kept = await lookup.find(key["id"])
         await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
@@ -308,7 +309,7 @@ async def test_made_up_key_ids_cannot_grow_what_the_sqlite_lookup_keeps(tmp_path
             "CREATE TABLE api_keys (id TEXT PRIMARY KEY, project TEXT, secret_digest TEXT,"
             " expires_at TEXT, deleted_at TEXT);"
         )
-    lookup = SQLiteKeyLookup(str(path), kept_rows=3)
+    lookup = SQLiteLookup(str(path), KEY_ROWS, kept_rows=3)
     try:
         for index in range(10):
             assert await lookup.find(f"unknown{index:05d}") is None
@@ -317,11 +318,11 @@ async def test_made_up_key_ids_cannot_grow_what_the_sqlite_lookup_keeps(tmp_path
         await lookup.close()
 
 
-class _ObservedLookup(PostgresKeyLookup):
+class _ObservedLookup(PostgresLookup[str, StoredKey]):
     """The PostgreSQL lookup, with each query's ids recorded and its answer held until `opened`."""
 
     def __init__(self, *, max_queries: int, held: bool = False) -> None:
-        super().__init__(db.engine(), max_queries=max_queries)
+        super().__init__(db.engine(), KEY_ROWS, max_queries=max_queries)
         self.queries: list[list[str]] = []
         self.opened = asyncio.Event()
         if not held:

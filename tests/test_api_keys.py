@@ -23,6 +23,7 @@ from tests.helpers import (
     add_member,
     create_key,
     create_project,
+    log_in_again,
     remove_right_after_rights_are_read,
     sign_up,
 )
@@ -507,14 +508,12 @@ async def test_a_removal_waits_for_a_key_write_that_already_checked_the_role(
     owner, project = await _owner_with_project(gql)
     admin = await sign_up(gql)
     await add_member(gql, owner, project["id"], admin.email, "ADMIN")
-    projects = app.state.services.projects
-    manage = projects.manage
+    access_control = app.state.services.access
+    authorize_write = access_control.authorize_write
     removal: list[asyncio.Task[Any]] = []
 
-    async def rights_confirmed_then_removal_starts(
-        principal: Any, project_id: Any, **kw: Any
-    ) -> Any:
-        access = await manage(principal, project_id, **kw)
+    async def rights_confirmed_then_removal_starts(*args: Any, **kw: Any) -> Any:
+        access = await authorize_write(*args, **kw)
         if not removal:
             # The owner's removal starts while the key write holds the project's lock; a fresh
             # context, or the task would join the write's own transaction.
@@ -532,7 +531,7 @@ async def test_a_removal_waits_for_a_key_write_that_already_checked_the_role(
             assert not removal[0].done(), "the removal did not wait for the key write"
         return access
 
-    monkeypatch.setattr(projects, "manage", rights_confirmed_then_removal_starts)
+    monkeypatch.setattr(access_control, "authorize_write", rights_confirmed_then_removal_starts)
 
     data = await gql.execute(
         CREATE_KEY, {"input": {"projectId": project["id"], "note": "in time"}}, admin.access_token
@@ -541,3 +540,247 @@ async def test_a_removal_waits_for_a_key_write_that_already_checked_the_role(
     assert data["createApiKey"]["userErrors"] == []
     removed = await removal[0]
     assert removed["removeProjectMember"]["userErrors"] == []
+
+
+async def test_create_reports_a_blank_note_and_a_past_expiry_together(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    data = await gql.execute(
+        CREATE_KEY,
+        {
+            "input": {
+                "projectId": project["id"],
+                "note": "  ",
+                "expiresAt": _iso(clock.now() - timedelta(days=1)),
+            }
+        },
+        owner.access_token,
+    )
+
+    errors = data["createApiKey"]["userErrors"]
+    assert sorted(tuple(error["field"]) for error in errors) == [("expiresAt",), ("note",)]
+    assert {error["code"] for error in errors} == {"INVALID"}
+
+
+async def test_a_datetime_without_offset_is_a_bad_user_input_error(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    errors = await gql.errors(
+        CREATE_KEY,
+        {"input": {"projectId": project["id"], "note": "x", "expiresAt": "2030-01-01T00:00:00"}},
+        owner.access_token,
+    )
+
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+LISTED = """
+query Keys($id: ID!, $first: Int, $after: String, $status: ApiKeyStatus, $orderBy: ApiKeyOrder) {
+  project(id: $id) {
+    apiKeys(first: $first, after: $after, status: $status, orderBy: $orderBy) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { note } }
+    }
+  }
+}
+"""
+
+
+async def _listed(
+    gql: GraphQLClient, owner: Session, project_id: str, page_size: int, **arguments: Any
+) -> tuple[list[str], int]:
+    """Every note the list shows, page by page, and its total count."""
+    notes: list[str] = []
+    after = None
+    while True:
+        data = await gql.execute(
+            LISTED,
+            {"id": project_id, "first": page_size, "after": after, **arguments},
+            owner.access_token,
+        )
+        connection = data["project"]["apiKeys"]
+        notes += [edge["node"]["note"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            return notes, connection["totalCount"]
+        after = connection["pageInfo"]["endCursor"]
+
+
+async def _keys_with_expiries(
+    gql: GraphQLClient, clock: FrozenClock
+) -> tuple[Session, str, dict[str, datetime | None]]:
+    """Keys b, a, D, c, e created a second apart; expiries in days (None: never)."""
+    owner, project = await _owner_with_project(gql)
+    expiries: dict[str, datetime | None] = {}
+    for note, days in [("b", 3), ("a", None), ("D", 1), ("c", None), ("e", 2)]:
+        expires = clock.now() + timedelta(days=days) if days is not None else None
+        await create_key(gql, owner, project["id"], note, _iso(expires) if expires else None)
+        expiries[note] = expires
+        clock.advance(timedelta(seconds=1))
+    return owner, project["id"], expiries
+
+
+@pytest.mark.parametrize(
+    ("field", "direction", "expected"),
+    [
+        ("CREATED_AT", "DESC", ["e", "c", "D", "a", "b"]),
+        ("CREATED_AT", "ASC", ["b", "a", "D", "c", "e"]),
+        ("NOTE", "ASC", ["a", "b", "c", "D", "e"]),
+        ("NOTE", "DESC", ["e", "D", "c", "b", "a"]),
+        # Keys that never expire come last either way (ties go by key id: any order).
+        ("EXPIRES_AT", "ASC", ["D", "e", "b", {"a", "c"}]),
+        ("EXPIRES_AT", "DESC", ["b", "e", "D", {"a", "c"}]),
+    ],
+)
+@pytest.mark.parametrize("page_size", [1, 2, 100])
+async def test_keys_are_ordered_as_asked_across_pages(
+    gql: GraphQLClient,
+    clock: FrozenClock,
+    field: str,
+    direction: str,
+    expected: list[str | set[str]],
+    page_size: int,
+) -> None:
+    owner, project_id, _ = await _keys_with_expiries(gql, clock)
+
+    notes, total = await _listed(
+        gql, owner, project_id, page_size, orderBy={"field": field, "direction": direction}
+    )
+
+    assert len(notes) == total == 5
+    position = 0
+    for step in expected:
+        width = len(step) if isinstance(step, set) else 1
+        shown = notes[position : position + width]
+        assert (set(shown) == step) if isinstance(step, set) else (shown == [step]), notes
+        position += width
+
+
+async def test_keys_never_used_come_after_the_used_ones(
+    app: Litestar, gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    keys = {}
+    for note in ("old", "never", "recent"):
+        keys[note] = await create_key(gql, owner, project["id"], note)
+    for note in ("old", "recent"):
+        clock.advance(timedelta(minutes=2))
+        await gql.execute(PROJECT_NAME, token=keys[note]["secret"])
+        await app.state.services.last_use.flush()
+
+    notes, _ = await _listed(
+        gql, owner, project["id"], 1, orderBy={"field": "LAST_USED_AT", "direction": "DESC"}
+    )
+
+    assert notes == ["recent", "old", "never"]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [("ACTIVE", ["c", "a", "b"]), ("EXPIRED", ["e", "D"])]
+)
+async def test_keys_are_filtered_by_status(
+    gql: GraphQLClient, clock: FrozenClock, status: str, expected: list[str]
+) -> None:
+    owner, project_id, _ = await _keys_with_expiries(gql, clock)
+    clock.advance(timedelta(days=2, seconds=10))  # D (1 day) and e (2 days) have expired
+    owner = await log_in_again(gql, owner)
+
+    notes, total = await _listed(gql, owner, project_id, 2, status=status)
+
+    assert notes == expected
+    assert total == len(expected)
+
+
+async def test_a_cursor_of_another_order_is_refused_or_harmless(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    owner, project_id, _ = await _keys_with_expiries(gql, clock)
+    data = await gql.execute(
+        LISTED,
+        {"id": project_id, "first": 1, "orderBy": {"field": "NOTE", "direction": "ASC"}},
+        owner.access_token,
+    )
+    cursor = data["project"]["apiKeys"]["pageInfo"]["endCursor"]
+
+    response = await gql.post(
+        LISTED,
+        {"id": project_id, "first": 5, "after": cursor, "orderBy": {"field": "EXPIRES_AT"}},
+        owner.access_token,
+    )
+
+    # A text value where a time is expected: a clear INVALID, never a crash.
+    errors = response.json().get("errors") or []
+    assert all(error["extensions"]["code"] == "INVALID" for error in errors)
+
+
+async def test_a_key_does_not_see_where_its_keys_were_used_from(
+    app: Litestar, gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await create_key(gql, owner, project["id"])
+    await gql.execute(PROJECT_NAME, token=key["secret"])
+    await app.state.services.last_use.flush()
+    query = """
+    query($id: ID!) { project(id: $id) { apiKeys { edges { node {
+      lastUsedAt usage24h { lastUsedAt lastUsedIp } } } } } }
+    """
+
+    as_key = await gql.execute(query, {"id": project["id"]}, key["secret"])
+    as_owner = await gql.execute(query, {"id": project["id"]}, owner.access_token)
+
+    key_view = as_key["project"]["apiKeys"]["edges"][0]["node"]
+    owner_view = as_owner["project"]["apiKeys"]["edges"][0]["node"]
+    assert key_view["lastUsedAt"] is not None
+    assert key_view["usage24h"]["lastUsedIp"] is None
+    assert owner_view["usage24h"]["lastUsedIp"] == CLIENT_IP
+
+
+VIEWER_CAN = """
+query($id: ID!) { project(id: $id) { viewerCan {
+  manageApiKeys manageLlmApiKeys manageMembers acknowledgeSecurityAlerts
+  readMembers readLlmApiKeys readSecurityAlerts readClientIps readAuditLog } } }
+"""
+
+
+@pytest.mark.parametrize(
+    ("role", "granted"),
+    [
+        ("OWNER", "all"),
+        (
+            "ADMIN",
+            {
+                "manageApiKeys",
+                "manageLlmApiKeys",
+                "acknowledgeSecurityAlerts",
+                "readMembers",
+                "readLlmApiKeys",
+                "readSecurityAlerts",
+                "readClientIps",
+                "readAuditLog",
+            },
+        ),
+        ("MEMBER", {"readMembers", "readLlmApiKeys", "readSecurityAlerts", "readClientIps"}),
+        ("KEY", set()),
+    ],
+)
+async def test_viewer_can_says_what_each_role_may_do(
+    gql: GraphQLClient, role: str, granted: str | set[str]
+) -> None:
+    owner, project = await _owner_with_project(gql)
+    if role == "OWNER":
+        token = owner.access_token
+    elif role == "KEY":
+        token = (await create_key(gql, owner, project["id"]))["secret"]
+    else:
+        person = await sign_up(gql)
+        await add_member(gql, owner, project["id"], person.email, role)
+        token = person.access_token
+
+    data = await gql.execute(VIEWER_CAN, {"id": project["id"]}, token)
+
+    flags = data["project"]["viewerCan"]
+    assert {name for name, allowed in flags.items() if allowed} == (
+        set(flags) if granted == "all" else granted
+    )

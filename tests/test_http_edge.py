@@ -20,7 +20,7 @@ from app import db
 from app.settings import Environment, Settings
 from tests.conftest import serving
 from tests.graphql_client import GraphQLClient
-from tests.helpers import LOG_IN, PASSWORD, VIEWER, sign_up
+from tests.helpers import LOG_IN, PASSWORD, VIEWER, create_project, sign_up
 
 UNAUTHENTICATED_BODY = {
     "errors": [
@@ -376,7 +376,9 @@ async def test_a_jwt_issued_in_the_future_gets_401(
 
     session = await sign_up(gql)
     codec = AccessTokenCodec(settings.secret_key, timedelta(minutes=15))
-    token, _ = codec.issue(uuid.UUID(session.user_id), clock.now() + timedelta(hours=2))
+    token, _ = codec.issue(
+        uuid.UUID(session.user_id), uuid.uuid4(), clock.now() + timedelta(hours=2)
+    )
 
     response = await gql.post(VIEWER, token=token)
 
@@ -491,3 +493,124 @@ async def test_browsers_of_allowed_origins_may_call_and_read_the_request_id(
     assert answered.headers["access-control-allow-origin"] == "https://app.example"
     assert "x-request-id" in answered.headers["access-control-expose-headers"].lower()
     assert "access-control-allow-origin" not in foreign.headers
+
+
+USAGE_FROM = """
+query($id: ID!) {{
+  project(id: $id) {{
+    usage(from: {start}, to: "2026-11-02T00:00:00Z", granularity: HOUR) {{ totals {{ requests }} }}
+  }}
+}}
+"""
+
+
+@pytest.mark.parametrize("blank", ['""', '" "'])
+async def test_a_blank_datetime_literal_is_refused_like_a_blank_variable(
+    gql: GraphQLClient, blank: str
+) -> None:
+    session = await sign_up(gql)
+    project = await create_project(gql, session)
+    as_variable = USAGE_FROM.replace("query($id: ID!)", "query($id: ID!, $start: DateTime!)")
+
+    literal = await gql.errors(
+        USAGE_FROM.format(start=blank), {"id": project["id"]}, session.access_token
+    )
+    variable = await gql.errors(
+        as_variable.format(start="$start"),
+        {"id": project["id"], "start": json.loads(blank)},
+        session.access_token,
+    )
+
+    for errors in (literal, variable):
+        assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", errors
+        assert "null" in errors[0]["message"] or "non-null" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("body", [b"null", b'"x"', b"1", b"true", b"3.5"])
+async def test_a_json_body_that_is_not_an_object_is_400(
+    http: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "JSON object" in error["message"]
+
+
+@pytest.mark.parametrize("depth", [65, 1_000, 100_000])
+async def test_deeply_nested_variables_are_400(http: httpx.AsyncClient, depth: int) -> None:
+    nested = "[" * depth + "]" * depth
+    body = f'{{"query": "{{ __typename }}", "variables": {{"x": {nested}}}}}'
+
+    response = await http.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert "nests deeper" in response.json()["errors"][0]["message"]
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(gql: GraphQLClient) -> None:
+    session = await sign_up(gql)
+    text = "[" * 5_000 + '\\"{' * 100
+
+    data = await gql.execute(
+        "query($id: ID!) { project(id: $id) { id } }", {"id": text}, session.access_token
+    )
+
+    assert data == {"project": None}
+
+
+async def test_a_number_too_long_in_the_variables_is_400(http: httpx.AsyncClient) -> None:
+    body = '{"query": "query($n: Int) { __typename }", "variables": {"n": ' + "9" * 5_000 + "}}"
+
+    response = await http.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert "digits" in response.json()["errors"][0]["message"]
+    assert "sys.set_int_max_str_digits" not in response.text
+
+
+@pytest.mark.parametrize("first", ["9" * 5_000, "99999999999", "-2147483649"])
+async def test_an_out_of_range_int_literal_is_invalid_with_its_field(
+    gql: GraphQLClient, first: str
+) -> None:
+    session = await sign_up(gql)
+
+    errors = await gql.errors(
+        f"{{ projects(first: {first}) {{ totalCount }} }}", token=session.access_token
+    )
+
+    assert errors[0]["extensions"] == {"code": "INVALID", "field": ["first"]}
+    assert "sys." not in errors[0]["message"]
+    assert len(errors[0]["message"]) < 200
+
+
+async def test_a_page_size_out_of_range_names_its_argument(gql: GraphQLClient) -> None:
+    session = await sign_up(gql)
+
+    errors = await gql.errors("{ projects(first: 101) { totalCount } }", token=session.access_token)
+
+    assert errors[0]["extensions"] == {"code": "INVALID", "field": ["first"]}
+
+
+async def test_a_crash_in_any_phase_is_masked(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.graphql import cost
+
+    def crash(*_: Any) -> None:
+        raise ValueError("internal detail: /etc/secret")
+
+    monkeypatch.setattr(cost, "_refuse_out_of_range_ints", crash)
+
+    errors = await gql.errors("{ __typename }")
+
+    assert errors == [
+        {"message": "Unexpected error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    ]

@@ -525,3 +525,37 @@ async def test_an_admin_removed_while_changing_a_provider_key_changes_nothing(
     assert [(k["provider"], k["customModels"]) for k in listing["project"]["llmApiKeys"]] == [
         ("OPENAI", ["kept-model"])
     ]
+
+
+async def test_add_reports_every_invalid_field_at_once(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+
+    data = await gql.execute(
+        ADD_LLM_KEY,
+        {
+            "input": {
+                "projectId": project["id"],
+                "provider": "OPENAI",
+                "secretKey": "   ",
+                "customModels": ["good", "has space", ""],
+            }
+        },
+        owner.access_token,
+    )
+
+    fields = sorted(tuple(error["field"]) for error in data["addLlmApiKey"]["userErrors"])
+    assert fields == [("customModels", "1"), ("customModels", "2"), ("secretKey",)]
+
+
+async def test_update_reports_the_secret_and_the_models_together(gql: GraphQLClient) -> None:
+    owner, project = await _owner_with_project(gql)
+    key = await add_llm_key(gql, owner, project["id"])
+
+    data = await gql.execute(
+        UPDATE_LLM_KEY,
+        {"input": {"id": key["id"], "secretKey": "with space", "customModels": ["a b"]}},
+        owner.access_token,
+    )
+
+    fields = sorted(tuple(error["field"]) for error in data["updateLlmApiKey"]["userErrors"])
+    assert fields == [("customModels", "0"), ("secretKey",)]

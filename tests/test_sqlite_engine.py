@@ -15,7 +15,7 @@ import aiosqlite
 import pytest
 from piccolo.engine.sqlite import TransactionType
 
-from app.db import SQLiteEngineWithSharedConnection
+from app.db.sqlite import SQLiteEngineWithSharedConnection
 
 
 @pytest.fixture

@@ -725,9 +725,9 @@ async def test_a_page_of_keys_reads_their_usage_in_one_query(
     read_for_usage = reports.last_24_hours
     reads: list[list[str]] = []
 
-    async def counted(key_ids: list[str]) -> Any:
-        reads.append(list(key_ids))
-        return await read_for_usage(key_ids)
+    async def counted(principal: Any, keys: list[tuple[Any, str]]) -> Any:
+        reads.append([key_id for _, key_id in keys])
+        return await read_for_usage(principal, keys)
 
     monkeypatch.setattr(reports, "last_24_hours", counted)
 
@@ -802,3 +802,40 @@ async def test_raw_events_past_retention_go_in_chunks_and_the_hours_stay(
     assert await UsageEvent.count() == 2
     hours = await UsageHourly.select(UsageHourly.requests).order_by(UsageHourly.hour_start)
     assert [row["requests"] for row in hours] == [7, 2]
+
+
+ALERT_KEYS = """
+query Alerts($id: ID!) {
+  project(id: $id) {
+    securityAlerts(includeAcknowledged: true) { edges { node { kind apiKey { id note } } } }
+  }
+}
+"""
+
+
+async def test_an_alert_links_to_its_key_while_the_key_lives(traffic: Traffic) -> None:
+    await traffic.calls(3, ip="198.51.100.10")
+    traffic.clock.advance(timedelta(days=2))
+    await traffic.calls(1, ip="192.0.2.66")
+
+    data = await traffic.query(ALERT_KEYS, {"id": traffic.project["id"]})
+
+    nodes = [edge["node"] for edge in data["project"]["securityAlerts"]["edges"]]
+    assert nodes == [
+        {
+            "kind": "UNFAMILIAR_IP",
+            "apiKey": {"id": traffic.key["id"], "note": traffic.key["note"]},
+        }
+    ]
+
+
+async def test_an_alert_of_a_deleted_key_links_to_nothing(traffic: Traffic) -> None:
+    await traffic.gql.execute(
+        DELETE_KEY, {"input": {"id": traffic.key["id"]}}, traffic.owner.access_token
+    )
+    await traffic.calls(1)
+
+    data = await traffic.query(ALERT_KEYS, {"id": traffic.project["id"]})
+
+    nodes = [edge["node"] for edge in data["project"]["securityAlerts"]["edges"]]
+    assert nodes == [{"kind": "REVOKED_KEY_IN_USE", "apiKey": None}]

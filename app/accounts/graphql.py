@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from app.accounts.http import refresh_cookie
 from app.accounts.service import AuthSession, UserRecord
 from app.graphql.context import AppInfo
 from app.graphql.errors import UserError, attempt
@@ -37,6 +38,19 @@ class AuthPayload:
     refresh_token: str | None
     user: UserType | None
     user_errors: list[UserError]
+
+
+def _delivered(info: AppInfo, session: AuthSession | None, in_cookie: bool) -> dict[str, Any]:
+    """The payload's fields; with `in_cookie`, the refresh token goes into the console's
+    HttpOnly cookie instead of the payload (see app/accounts/http.py)."""
+    fields = _auth_fields(session)
+    response = info.context.response
+    if session is not None and in_cookie and response is not None and info.context.request:
+        lifetime = info.context.services.settings.auth.refresh_token_ttl
+        cookie = refresh_cookie(info.context.request, session.refresh_token, lifetime)
+        response.cookies.append(cookie)
+        fields["refresh_token"] = None
+    return fields
 
 
 def _auth_fields(session: AuthSession | None) -> dict[str, Any]:
@@ -76,11 +90,18 @@ class LogOutPayload:
     user_errors: list[UserError]
 
 
+_IN_COOKIE_HELP = (
+    "For browser apps of this service: the refresh token goes into an HttpOnly cookie for "
+    "POST /auth/refresh instead of the payload (whose refreshToken is then null)."
+)
+
+
 @strawberry.input
 class SignUpInput:
     email: str
     password: str
     name: str
+    refresh_token_in_cookie: bool = strawberry.field(default=False, description=_IN_COOKIE_HELP)
 
     def __repr__(self) -> str:
         return "SignUpInput(...)"  # holds password: never shown
@@ -90,6 +111,7 @@ class SignUpInput:
 class LogInInput:
     email: str
     password: str
+    refresh_token_in_cookie: bool = strawberry.field(default=False, description=_IN_COOKIE_HELP)
 
     def __repr__(self) -> str:
         return "LogInInput(...)"  # holds password: never shown
@@ -121,7 +143,9 @@ class AccountMutations:
                 context.principal, email=input.email, password=input.password, name=input.name
             )
         )
-        return SignUpPayload(**_auth_fields(session), user_errors=errors)
+        return SignUpPayload(
+            **_delivered(info, session, input.refresh_token_in_cookie), user_errors=errors
+        )
 
     @strawberry.mutation(description="Start a session with email and password.")
     async def log_in(self, info: AppInfo, input: LogInInput) -> LogInPayload:
@@ -131,7 +155,9 @@ class AccountMutations:
                 email=input.email, password=input.password, client_ip=context.client_ip
             )
         )
-        return LogInPayload(**_auth_fields(session), user_errors=errors)
+        return LogInPayload(
+            **_delivered(info, session, input.refresh_token_in_cookie), user_errors=errors
+        )
 
     @strawberry.mutation(
         description="Exchange a refresh token for new tokens. Each refresh token works once."

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app import db
-from app.accounts.tables import RefreshToken, User
+from app.accounts.tables import RefreshToken, Session, User
 from app.accounts.throttle import LoginThrottle
 from app.audit.service import AuditService
 from app.clock import Clock
@@ -98,7 +98,7 @@ class AccountService:
                         created_at=user.created_at,
                     )
                 )
-                session = await self._start_session(user, family_id=uuid.uuid4())
+                session = await self._new_session(user)
                 await self._audit.record(
                     Principal.user(user.id, principal.client_ip),
                     action="user.sign_up",
@@ -125,7 +125,7 @@ class AccountService:
         assert row is not None
         await self._throttle.succeeded(email, client_ip)
         async with db.transaction():
-            return await self._start_session(_user_record(row), family_id=uuid.uuid4())
+            return await self._new_session(_user_record(row))
 
     async def refresh(self, *, refresh_token: str) -> AuthSession:
         now = self._clock.now()
@@ -134,6 +134,8 @@ class AccountService:
         async with db.transaction():
             row = await RefreshToken.select().where(RefreshToken.token_digest == digest).first()
             if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
+                raise _invalid_refresh_token()
+            if not await _session_is_live(row["family_id"]):
                 raise _invalid_refresh_token()
             claimed = (
                 await RefreshToken.update({RefreshToken.used_at: now})
@@ -146,15 +148,13 @@ class AccountService:
             )
             if not claimed:
                 # Already exchanged once: someone else holds a copy. End the whole session.
-                await self._revoke_family(row["family_id"], now)
+                await self._end_session(row["family_id"], now)
                 reused = True
             else:
                 user_row = await User.select().where(User.id == row["user"]).first()
                 if user_row is None:
                     raise _invalid_refresh_token()
-                session = await self._start_session(
-                    _user_record(user_row), family_id=row["family_id"]
-                )
+                session = await self._next_tokens(_user_record(user_row), row["family_id"])
         # Raised after the transaction commits, so the family revocation is kept.
         if reused:
             raise _invalid_refresh_token()
@@ -172,7 +172,19 @@ class AccountService:
             )
             if row is None or row["user"] != principal.user_id:
                 raise _invalid_refresh_token()
-            await self._revoke_family(row["family_id"], now)
+            await self._end_session(row["family_id"], now)
+
+    async def end_session(self, *, refresh_token: str) -> None:
+        """End the session a refresh token belongs to, whatever state the token is in (the
+        console's log out: the cookie is the proof). Unknown tokens change nothing."""
+        async with db.transaction():
+            row = (
+                await RefreshToken.select(RefreshToken.family_id)
+                .where(RefreshToken.token_digest == tokens.digest(refresh_token))
+                .first()
+            )
+            if row is not None:
+                await self._end_session(row["family_id"], self._clock.now())
 
     async def user(self, user_id: uuid.UUID) -> UserRecord | None:
         row = await User.select().where(User.id == user_id).first()
@@ -189,20 +201,27 @@ class AccountService:
         row = await User.select().where(User.email == normalise_email(email)).first()
         return _user_record(row) if row else None
 
-    async def _start_session(self, user: UserRecord, *, family_id: uuid.UUID) -> AuthSession:
+    async def _new_session(self, user: UserRecord) -> AuthSession:
+        session_id = uuid.uuid4()
+        await Session.insert(Session(id=session_id, user=user.id, created_at=self._clock.now()))
+        return await self._next_tokens(user, session_id)
+
+    async def _next_tokens(self, user: UserRecord, session_id: uuid.UUID) -> AuthSession:
+        """A refresh token of the session (its refresh tokens share its id as `family_id`) and
+        an access token naming it."""
         now = self._clock.now()
         refresh_token = tokens.new_refresh_token()
         await RefreshToken.insert(
             RefreshToken(
                 id=uuid.uuid4(),
                 user=user.id,
-                family_id=family_id,
+                family_id=session_id,
                 token_digest=tokens.digest(refresh_token),
                 created_at=now,
                 expires_at=now + self._refresh_token_ttl,
             )
         )
-        access_token, expires_at = self._access_tokens.issue(user.id, now)
+        access_token, expires_at = self._access_tokens.issue(user.id, session_id, now)
         return AuthSession(
             access_token=access_token,
             access_token_expires_at=expires_at,
@@ -210,10 +229,20 @@ class AccountService:
             user=user,
         )
 
-    async def _revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+    async def _end_session(self, session_id: uuid.UUID, now: datetime) -> None:
+        """Its refresh tokens stop working, and so do its access tokens (checked against the
+        session on every request)."""
         await RefreshToken.update({RefreshToken.revoked_at: now}).where(
-            (RefreshToken.family_id == family_id) & RefreshToken.revoked_at.is_null()
+            (RefreshToken.family_id == session_id) & RefreshToken.revoked_at.is_null()
         )
+        await Session.update({Session.ended_at: now}).where(
+            (Session.id == session_id) & Session.ended_at.is_null()
+        )
+
+
+async def _session_is_live(session_id: uuid.UUID) -> bool:
+    row = await Session.select(Session.ended_at).where(Session.id == session_id).first()
+    return row is not None and row["ended_at"] is None
 
 
 def _validate_sign_up(email: str, password: str, name: str) -> None:

@@ -14,6 +14,17 @@ class User(Table, tablename="users"):
     created_at = Timestamptz(null=False)
 
 
+class Session(Table, tablename="sessions"):
+    """One login: its refresh tokens share its id (their `family_id`), its access tokens carry
+    it (`sid`). Ending it (log out, a refresh token used twice) ends both at once; deleting the
+    user deletes it."""
+
+    id = UUID(primary_key=True)
+    user = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade, index=True)
+    created_at = Timestamptz(null=False)
+    ended_at = Timestamptz(null=True, default=None)
+
+
 class RefreshToken(Table, tablename="refresh_tokens"):
     """An opaque refresh token, stored as its digest; rotated on every use.
 

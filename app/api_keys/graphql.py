@@ -3,24 +3,56 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import strawberry
 
 from app.accounts.graphql import UserType
-from app.api_keys.service import ApiKeyRecord, ApiKeyStatus, IssuedKey
-from app.errors import DomainError, Forbidden
+from app.api_keys.service import (
+    ApiKeyOrder,
+    ApiKeyOrderField,
+    ApiKeyRecord,
+    ApiKeyStatus,
+    IssuedKey,
+    KeyFilter,
+)
+from app.errors import DomainError
 from app.graphql.context import AppInfo
 from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
-from app.projects.service import parse_id
 from app.usage.graphql import ClientIpType, UsageSummaryType, key_client_ips, key_usage_24h
 
 if TYPE_CHECKING:
-    from app.projects.service import ProjectAccess
+    import uuid
 
 ApiKeyStatusEnum = strawberry.enum(ApiKeyStatus, name="ApiKeyStatus")
+ApiKeyOrderFieldEnum = strawberry.enum(
+    ApiKeyOrderField, name="ApiKeyOrderField", description="What a list of keys is sorted by."
+)
+
+
+@strawberry.enum(description="ASC: smallest, oldest or A first; DESC: the reverse.")
+class OrderDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input(
+    name="ApiKeyOrder",
+    description="How to sort keys; keys without the value (never expires, never used) come "
+    "last either way.",
+)
+class ApiKeyOrderInput:
+    field: ApiKeyOrderFieldEnum = ApiKeyOrderField.CREATED_AT  # type: ignore[valid-type]
+    direction: OrderDirection = OrderDirection.DESC
+
+    def to_order(self) -> ApiKeyOrder:
+        return ApiKeyOrder(
+            field=ApiKeyOrderField(self.field), descending=self.direction is OrderDirection.DESC
+        )
 
 
 @strawberry.type(
@@ -49,10 +81,6 @@ class ApiKeyType:
     async def client_ips(
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ClientIpType]:
-        if not info.context.principal.user_id:
-            raise QueryError(
-                Forbidden("A project API key cannot read client addresses; sign in as a member.")
-            )
         return await key_client_ips(info, self.record, first, after)
 
     @strawberry.field(description="Older than the rotation period (90 days by default): rotate it.")
@@ -65,7 +93,7 @@ class ApiKeyType:
 
     @strawberry.field(description="Who created the key; null when read with a project API key.")
     async def created_by(self, info: AppInfo) -> UserType | None:
-        if self.record.created_by is None or info.context.principal.user_id is None:
+        if self.record.created_by is None:
             return None
         user = await info.context.users.load(self.record.created_by)
         return UserType.of(user) if user else None
@@ -84,17 +112,28 @@ class ApiKeyType:
 
 
 async def api_keys_connection(
-    info: AppInfo, access: ProjectAccess, first: int | None, after: str | None, search: str | None
+    info: AppInfo,
+    project_id: uuid.UUID,
+    page: tuple[int | None, str | None],
+    which: KeyFilter,
+    order_by: ApiKeyOrderInput | None,
 ) -> Connection[ApiKeyType]:
+    context = info.context
     try:
-        page = await info.context.services.api_keys.keys(access, page_request(first, after), search)
+        keys = await context.services.api_keys.keys(
+            context.principal,
+            project_id,
+            page_request(*page),
+            which,
+            order_by.to_order() if order_by else None,
+        )
     except DomainError as error:
         raise QueryError(error) from None
-    return connection(page, ApiKeyType.of)
+    return connection(keys, ApiKeyType.of)
 
 
-async def api_key_by_id(info: AppInfo, access: ProjectAccess, key_id: str) -> ApiKeyType | None:
-    key = await info.context.services.api_keys.key(access, key_id)
+async def api_key_by_id(info: AppInfo, project_id: uuid.UUID, key_id: str) -> ApiKeyType | None:
+    key = await info.context.services.api_keys.key(info.context.principal, project_id, key_id)
     return ApiKeyType.of(key) if key else None
 
 
@@ -194,4 +233,10 @@ class ApiKeyMutations:
         )
 
 
-__all__ = ["ApiKeyMutations", "ApiKeyType", "api_key_by_id", "api_keys_connection"]
+__all__ = [
+    "ApiKeyMutations",
+    "ApiKeyOrderInput",
+    "ApiKeyType",
+    "api_key_by_id",
+    "api_keys_connection",
+]

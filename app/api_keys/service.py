@@ -8,6 +8,7 @@ may share a note, and both work until the old one is deleted.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -16,10 +17,10 @@ from typing import Any
 from app import db
 from app.api_keys.tables import ApiKey
 from app.audit.service import AuditService
-from app.clock import Clock
-from app.errors import InvalidInput, NotFound
-from app.pagination import Page, PageRequest, keyset_page
-from app.projects.service import MANAGERS, ProjectAccess, ProjectService
+from app.clock import Clock, is_expired
+from app.errors import InvalidInput, NotFound, ProblemCollector
+from app.pagination import Page, PageRequest, SortOrder, keyset_page
+from app.projects.access import AccessControl, Permission, ProjectAccess
 from app.security import tokens
 from app.security.principal import Principal
 
@@ -31,6 +32,30 @@ _CREATE_ATTEMPTS = 3
 class ApiKeyStatus(StrEnum):
     ACTIVE = "ACTIVE"
     EXPIRED = "EXPIRED"
+
+
+class ApiKeyOrderField(StrEnum):
+    CREATED_AT = "CREATED_AT"
+    NOTE = "NOTE"
+    EXPIRES_AT = "EXPIRES_AT"
+    LAST_USED_AT = "LAST_USED_AT"
+
+
+@dataclass(frozen=True)
+class ApiKeyOrder:
+    field: ApiKeyOrderField = ApiKeyOrderField.CREATED_AT
+    descending: bool = True
+
+    def sort_order(self) -> SortOrder:
+        column = {
+            ApiKeyOrderField.CREATED_AT: ApiKey.created_at,
+            ApiKeyOrderField.NOTE: ApiKey.note,
+            ApiKeyOrderField.EXPIRES_AT: ApiKey.expires_at,
+            ApiKeyOrderField.LAST_USED_AT: ApiKey.last_used_at,
+        }[self.field]
+        return SortOrder(
+            column, descending=self.descending, ignore_case=self.field is ApiKeyOrderField.NOTE
+        )
 
 
 @dataclass(frozen=True)
@@ -46,9 +71,7 @@ class ApiKeyRecord:
     last_used_ip: str | None
 
     def status(self, now: datetime) -> ApiKeyStatus:
-        if self.expires_at is not None and self.expires_at <= now:
-            return ApiKeyStatus.EXPIRED
-        return ApiKeyStatus.ACTIVE
+        return ApiKeyStatus.EXPIRED if is_expired(self.expires_at, now) else ApiKeyStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -62,10 +85,18 @@ class IssuedKey:
         return f"IssuedKey(key={self.key!r}, secret='**********')"
 
 
+@dataclass(frozen=True)
+class KeyFilter:
+    """Which of a project's live keys a list shows."""
+
+    search: str | None = None
+    status: ApiKeyStatus | None = None
+
+
 class ApiKeyService:
-    def __init__(self, *, clock: Clock, projects: ProjectService, audit: AuditService) -> None:
+    def __init__(self, *, clock: Clock, access: AccessControl, audit: AuditService) -> None:
         self._clock = clock
-        self._projects = projects
+        self._access = access
         self._audit = audit
 
     async def create(
@@ -76,12 +107,11 @@ class ApiKeyService:
         note: str,
         expires_at: datetime | None,
     ) -> IssuedKey:
-        access = await self._projects.access(principal, project_id)
-        access.require_role(MANAGERS, "create API keys")
-        note = _valid_note(note)
+        await self._access.authorize(
+            principal, project_id, Permission.MANAGE_API_KEYS, action="create API keys"
+        )
         now = self._clock.now()
-        if expires_at is not None and expires_at <= now:
-            raise InvalidInput.single("expiresAt", "Choose an expiry in the future, or none.")
+        note = _valid_key_fields(note, expires_at, now)
         for attempt in range(_CREATE_ATTEMPTS):
             key_id = tokens.new_key_id()
             secret = tokens.new_project_key(key_id)
@@ -148,40 +178,72 @@ class ApiKeyService:
         return key.id
 
     async def keys(
-        self, access: ProjectAccess, page: PageRequest, search: str | None
+        self,
+        principal: Principal,
+        project_id: uuid.UUID,
+        page: PageRequest,
+        which: KeyFilter | None = None,
+        order: ApiKeyOrder | None = None,
     ) -> Page[ApiKeyRecord]:
-        """Live keys of the project, newest first; `search` matches the note or the exact id."""
-        live = (ApiKey.project == access.project.id) & ApiKey.deleted_at.is_null()
-        term = (search or "").strip()
+        """Live keys of the project, newest first unless `order` says otherwise; `which.search`
+        matches the note (case-insensitive substring) or the exact id."""
+        access = await self._access.access(principal, project_id)
+        where = self._listed(project_id, which or KeyFilter())
+        return await keyset_page(
+            ApiKey.select().where(where),
+            ApiKey.count().where(where),
+            page,
+            (order or ApiKeyOrder()).sort_order(),
+            ApiKey.id,
+            lambda row: _visible_to(access, _record(row)),
+        )
+
+    async def key(
+        self, principal: Principal, project_id: uuid.UUID, key_id: str
+    ) -> ApiKeyRecord | None:
+        """One live key of the project, or None."""
+        access = await self._access.find(principal, project_id)
+        if access is None:
+            return None
+        row = (
+            await ApiKey.select().where((ApiKey.id == key_id) & self._live_keys(project_id)).first()
+        )
+        return _visible_to(access, _record(row)) if row else None
+
+    async def keys_by_id(
+        self, principal: Principal, project_id: uuid.UUID, key_ids: Sequence[str]
+    ) -> dict[str, ApiKeyRecord]:
+        """The live ones of `key_ids` in the project, in one query (alerts name their keys)."""
+        access = await self._access.find(principal, project_id)
+        if access is None or not key_ids:
+            return {}
+        rows = await ApiKey.select().where(
+            ApiKey.id.is_in(list(key_ids)) & self._live_keys(project_id)
+        )
+        return {row["id"]: _visible_to(access, _record(row)) for row in rows}
+
+    def status(self, key: ApiKeyRecord) -> ApiKeyStatus:
+        return key.status(self._clock.now())
+
+    @staticmethod
+    def _live_keys(project_id: uuid.UUID) -> Any:
+        return (ApiKey.project == project_id) & ApiKey.deleted_at.is_null()
+
+    def _listed(self, project_id: uuid.UUID, which: KeyFilter) -> Any:
+        condition = self._live_keys(project_id)
+        term = (which.search or "").strip()
         if len(term) > MAX_SEARCH_LENGTH:
             raise InvalidInput.single(
                 "search", f"Search with at most {MAX_SEARCH_LENGTH} characters."
             )
         if term:
-            live = live & ((ApiKey.id == term) | db.contains_text("note", term))
-        return await keyset_page(
-            ApiKey.select().where(live),
-            ApiKey.count().where(live),
-            page,
-            ApiKey.created_at,
-            ApiKey.id,
-            _record,
-        )
-
-    async def key(self, access: ProjectAccess, key_id: str) -> ApiKeyRecord | None:
-        row = (
-            await ApiKey.select()
-            .where(
-                (ApiKey.id == key_id)
-                & (ApiKey.project == access.project.id)
-                & ApiKey.deleted_at.is_null()
-            )
-            .first()
-        )
-        return _record(row) if row else None
-
-    def status(self, key: ApiKeyRecord) -> ApiKeyStatus:
-        return key.status(self._clock.now())
+            condition = condition & ((ApiKey.id == term) | db.contains_text("note", term))
+        now = self._clock.now()
+        if which.status is ApiKeyStatus.EXPIRED:
+            condition = condition & (ApiKey.expires_at <= now)
+        elif which.status is ApiKeyStatus.ACTIVE:
+            condition = condition & (ApiKey.expires_at.is_null() | (ApiKey.expires_at > now))
+        return condition
 
     async def _managed_key(self, principal: Principal, key_id: str, action: str) -> ApiKeyRecord:
         row = (
@@ -190,17 +252,23 @@ class ApiKeyService:
         if row is None:
             raise _key_not_found()
         key = _record(row)
-        await self._projects.manage(
-            principal, key.project_id, action=action, missing=_key_not_found()
+        await self._access.authorize(
+            principal,
+            key.project_id,
+            Permission.MANAGE_API_KEYS,
+            action=action,
+            missing=_key_not_found(),
         )
         return key
 
     async def _confirm_manager(
         self, principal: Principal, project_id: uuid.UUID, action: str, missing: NotFound
     ) -> None:
-        """The role checked before, read again under the project's lock in the write's own
-        transaction (see `ProjectService.manage_locked`)."""
-        await self._projects.manage_locked(principal, project_id, action=action, missing=missing)
+        """The right checked before, read again under the project's lock in the write's own
+        transaction (see `AccessControl.authorize_write`)."""
+        await self._access.authorize_write(
+            principal, project_id, Permission.MANAGE_API_KEYS, action=action, missing=missing
+        )
 
     async def _audit_change(
         self, principal: Principal, action: str, key: ApiKeyRecord, **extra: Any
@@ -213,6 +281,24 @@ class ApiKeyService:
             project_id=key.project_id,
             details={"note": key.note, **extra},
         )
+
+
+def _visible_to(access: ProjectAccess, key: ApiKeyRecord) -> ApiKeyRecord:
+    """What the caller may see of a key: a project key learns nothing about people or where
+    the key is used from (the last address, who created it)."""
+    if access.can(Permission.READ_CLIENT_IPS):
+        return key
+    return replace(key, last_used_ip=None, created_by=None)
+
+
+def _valid_key_fields(note: str, expires_at: datetime | None, now: datetime) -> str:
+    """Every problem with a new key's fields at once; the note, trimmed."""
+    problems = ProblemCollector()
+    checked = problems.check(lambda: _valid_note(note), otherwise="")
+    if expires_at is not None and expires_at <= now:
+        problems.add("expiresAt", "Choose an expiry in the future, or none.")
+    problems.raise_if_any()
+    return checked
 
 
 def _valid_note(note: str) -> str:

@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 from app import db
 from app.api_keys.lookup import KeyLookup, StoredKey
 from app.api_keys.tables import ApiKey
-from app.clock import Clock
+from app.clock import Clock, is_expired
 from app.security import tokens
 from app.security.guard import BearerRejected
 from app.security.principal import Principal
+from app.security.refusals import Refusal
 from app.usage.recorder import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -57,17 +58,17 @@ class ApiKeyAuthenticator:
         try:
             parts = tokens.parse_project_key(token)
         except tokens.MalformedProjectKey as error:
-            raise BearerRejected(f"project key: {error}", "malformed") from None
+            raise BearerRejected(Refusal.MALFORMED, f"project key: {error}") from None
         if self._lookup is None:
             raise RuntimeError("project key lookup is not attached; is the app started?")
         stored = await self._lookup.find(parts.key_id)
         if stored is None:
-            raise BearerRejected("project key: unknown", "unknown")
+            raise BearerRejected(Refusal.UNKNOWN, "project key")
         now = self._clock.now()
         refusal = _refusal(stored, parts.digest, now)
         if refusal is not None:
             self._refused(stored, parts.key_id, refusal, now, client_ip)
-            raise BearerRejected(f"project key: {refusal}", refusal)
+            raise BearerRejected(refusal, "project key")
         self._last_use.saw(parts.key_id, now, client_ip)
         return VerifiedKey(
             principal=Principal.project(stored.project_id, parts.key_id, client_ip),
@@ -77,7 +78,7 @@ class ApiKeyAuthenticator:
         )
 
     def _refused(
-        self, stored: StoredKey, key_id: str, reason: str, now: datetime, client_ip: str | None
+        self, stored: StoredKey, key_id: str, refusal: Refusal, now: datetime, client_ip: str | None
     ) -> None:
         if self._on_refused is None:
             return
@@ -90,19 +91,19 @@ class ApiKeyAuthenticator:
                 latency_ms=0,
                 at=now,
                 client_ip=client_ip,
-                auth_failure=reason,
+                auth_failure=refusal.value,
             )
         )
 
 
-def _refusal(stored: StoredKey, presented_digest: str, now: datetime) -> str | None:
+def _refusal(stored: StoredKey, presented_digest: str, now: datetime) -> Refusal | None:
     """Why a key that exists is refused, or None when it is good."""
     if not hmac.compare_digest(stored.secret_digest, presented_digest):
-        return "bad_secret"
+        return Refusal.BAD_SECRET
     if stored.deleted_at is not None:
-        return "revoked"
-    if stored.expires_at is not None and stored.expires_at <= now:
-        return "expired"
+        return Refusal.REVOKED
+    if is_expired(stored.expires_at, now):
+        return Refusal.EXPIRED
     return None
 
 

@@ -17,7 +17,7 @@ from app.graphql.pagination import Connection, connection
 from app.pagination import PageRequest
 
 if TYPE_CHECKING:
-    from app.projects.service import ProjectAccess
+    import uuid
 
 
 @strawberry.type(name="AuditEvent")
@@ -57,13 +57,11 @@ class AuditEventType:
 
 
 async def audit_events_connection(
-    info: AppInfo, access: ProjectAccess, page: PageRequest
+    info: AppInfo, project_id: uuid.UUID, page: PageRequest
 ) -> Connection[AuditEventType]:
-    from app.projects.service import MANAGERS
-
+    context = info.context
     try:
-        access.require_role(MANAGERS, "read the audit trail")
+        events = await context.services.audit.project_events(context.principal, project_id, page)
     except DomainError as error:
         raise QueryError(error) from None
-    events = await info.context.services.audit.project_events(access.project.id, page)
     return connection(events, AuditEventType.of)

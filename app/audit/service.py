@@ -14,7 +14,8 @@ from typing import Any
 from app import db
 from app.audit.tables import AuditEvent
 from app.clock import Clock
-from app.pagination import Page, PageRequest, keyset_page
+from app.pagination import Page, PageRequest, SortOrder, keyset_page
+from app.projects.access import AccessControl, Permission
 from app.security.principal import Principal
 
 
@@ -33,8 +34,9 @@ class AuditRecord:
 
 
 class AuditService:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, access: AccessControl) -> None:
         self._clock = clock
+        self._access = access
 
     async def record(
         self,
@@ -61,12 +63,17 @@ class AuditService:
             )
         )
 
-    async def project_events(self, project_id: uuid.UUID, page: PageRequest) -> Page[AuditRecord]:
-        """Newest first. The caller has already checked the principal may read the project."""
+    async def project_events(
+        self, principal: Principal, project_id: uuid.UUID, page: PageRequest
+    ) -> Page[AuditRecord]:
+        """What was done in the project, newest first (OWNER and ADMIN)."""
+        await self._access.authorize(
+            principal, project_id, Permission.READ_AUDIT_LOG, action="read the audit trail"
+        )
         query = AuditEvent.select().where(AuditEvent.project_id == project_id)
         count = AuditEvent.count().where(AuditEvent.project_id == project_id)
         return await keyset_page(
-            query, count, page, AuditEvent.created_at, AuditEvent.id, _to_record
+            query, count, page, SortOrder(AuditEvent.created_at), AuditEvent.id, _to_record
         )
 
 

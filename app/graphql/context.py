@@ -7,6 +7,7 @@ raises BearerRejected, which the HTTP edge answers with 401.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from typing import Any
 
 from litestar import Request
@@ -15,10 +16,11 @@ from strawberry.litestar import BaseContext
 from strawberry.types import Info
 
 from app.accounts.service import UserRecord
+from app.api_keys.service import ApiKeyRecord
 from app.security.principal import Principal
 from app.services import Services
 from app.usage.middleware import PRINCIPAL_SCOPE_KEY
-from app.usage.service import KeyActivity
+from app.usage.service import NO_ACTIVITY, KeyActivity
 
 
 class Context(BaseContext, kw_only=True):
@@ -26,7 +28,9 @@ class Context(BaseContext, kw_only=True):
     services: Services
     client_ip: str | None
     users: DataLoader[uuid.UUID, UserRecord | None]
-    key_activity: DataLoader[str, KeyActivity]
+    # Keyed by (project id, key id): the services check the caller against each project.
+    key_activity: DataLoader[tuple[uuid.UUID, str], KeyActivity]
+    api_keys: DataLoader[tuple[uuid.UUID, str], ApiKeyRecord | None]
 
 
 # What every resolver receives; typed so services and loaders are checked end to end.
@@ -47,7 +51,8 @@ async def context_getter(request: Request[Any, Any, Any]) -> Context:
         services=services,
         client_ip=ip,
         users=_user_loader(services),
-        key_activity=_key_activity_loader(services),
+        key_activity=_key_activity_loader(services, principal),
+        api_keys=_api_key_loader(services, principal),
     )
 
 
@@ -59,9 +64,27 @@ def _user_loader(services: Services) -> DataLoader[uuid.UUID, UserRecord | None]
     return DataLoader(load_fn=load)
 
 
-def _key_activity_loader(services: Services) -> DataLoader[str, KeyActivity]:
-    async def load(key_ids: list[str]) -> list[KeyActivity]:
-        found = await services.usage_reports.last_24_hours(key_ids)
-        return [found[key_id] for key_id in key_ids]
+def _key_activity_loader(
+    services: Services, principal: Principal
+) -> DataLoader[tuple[uuid.UUID, str], KeyActivity]:
+    async def load(keys: list[tuple[uuid.UUID, str]]) -> list[KeyActivity]:
+        found = await services.usage_reports.last_24_hours(principal, keys)
+        return [found.get(key_id, NO_ACTIVITY) for _, key_id in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _api_key_loader(
+    services: Services, principal: Principal
+) -> DataLoader[tuple[uuid.UUID, str], ApiKeyRecord | None]:
+    async def load(keys: list[tuple[uuid.UUID, str]]) -> list[ApiKeyRecord | None]:
+        by_project: dict[uuid.UUID, list[str]] = defaultdict(list)
+        for project_id, key_id in keys:
+            by_project[project_id].append(key_id)
+        found: dict[tuple[uuid.UUID, str], ApiKeyRecord] = {}
+        for project_id, key_ids in by_project.items():
+            records = await services.api_keys.keys_by_id(principal, project_id, key_ids)
+            found.update(((project_id, key_id), key) for key_id, key in records.items())
+        return [found.get(key) for key in keys]
 
     return DataLoader(load_fn=load)

@@ -22,6 +22,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    BREAK,
+    ArgumentNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -32,12 +35,15 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SchemaMetaFieldDef,
     SelectionSetNode,
     TypeMetaFieldDef,
     VariableNode,
+    Visitor,
     get_named_type,
+    visit,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -62,6 +68,7 @@ class LimitQueryCost(SchemaExtension):
                 for definition in document.definitions
                 if isinstance(definition, FragmentDefinitionNode)
             }
+            _refuse_out_of_range_ints(document)
             measure = _Measure(context.schema._schema, fragments, context.variables or {})
             fields, objects = measure.operation(operation)
             # Raised, it ends the request with this error before validation runs.
@@ -94,6 +101,51 @@ def _too_large(fields: int, limit: int) -> GraphQLError:
         f"limit of {limit:,}: spread fewer fragments, or split it.",
         extensions={"code": "QUERY_TOO_COMPLEX", "fields": fields, "limit": limit},
     )
+
+
+# GraphQL's Int is 32-bit; an argument beyond it (or too long to even convert) is refused here,
+# before anything tries to read it, naming the argument.
+_INT_RANGE = range(-(2**31), 2**31)
+_INT_DIGITS = 10
+
+
+class _IntLiterals(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self.out_of_range: tuple[str, str] | None = None
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.names.append(node.name.value)
+
+    def leave_argument(self, *_: Any) -> None:
+        self.names.pop()
+
+    def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+        self.names.append(node.name.value)
+
+    def leave_object_field(self, *_: Any) -> None:
+        self.names.pop()
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> Any:
+        digits = node.value.lstrip("-")
+        if len(digits) > _INT_DIGITS or int(node.value) not in _INT_RANGE:
+            name = self.names[-1] if self.names else "value"
+            shown = node.value if len(node.value) <= 20 else f"a {len(digits)}-digit number"
+            self.out_of_range = (name, shown)
+            return BREAK
+        return None
+
+
+def _refuse_out_of_range_ints(document: DocumentNode) -> None:
+    visitor = _IntLiterals()
+    visit(document, visitor)
+    if visitor.out_of_range is not None:
+        name, shown = visitor.out_of_range
+        raise GraphQLError(
+            f"`{name}` must be a 32-bit integer, not {shown}.",
+            extensions={"code": "INVALID", "field": [name]},
+        )
 
 
 # Introspection's entry points: measured like any field (a hostile document can hang its

@@ -13,7 +13,6 @@ from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 
 from app.errors import DomainError, ErrorCode
 
@@ -48,10 +47,15 @@ async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Us
 
 
 class QueryError(GraphQLError):
-    """A domain failure inside a query field, e.g. an invalid `first`."""
+    """A domain failure inside a query field, e.g. an invalid `first`: its code, and the
+    argument at fault when there is one."""
 
     def __init__(self, error: DomainError) -> None:
-        super().__init__(error.message, extensions={"code": error.code.value})
+        extensions: dict[str, object] = {"code": error.code.value}
+        fields = [list(problem.field) for problem in error.problems if problem.field]
+        if fields:
+            extensions["field"] = fields[0]
+        super().__init__(error.message, extensions=extensions)
 
 
 def is_expected(error: GraphQLError) -> bool:
@@ -59,11 +63,24 @@ def is_expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, GraphQLError | DomainError)
 
 
-class MaskUnexpectedErrors(MaskErrors):
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: not is_expected(error))
+MASKED_MESSAGE = "Unexpected error."
 
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
-        return masked
+
+def public_error(error: GraphQLError) -> GraphQLError:
+    """The error as a client may see it, whatever phase raised it (parsing, the cost check,
+    validation, variables, execution): a crash is masked, its details stay in the server log;
+    an error wrapped around one of ours (a variable's scalar refusing its value) keeps our
+    `extensions.code`."""
+    if not is_expected(error):
+        return GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )
+    original = error.original_error
+    if not error.extensions and isinstance(original, GraphQLError) and original.extensions:
+        return GraphQLError(
+            error.message, nodes=error.nodes, path=error.path, extensions=original.extensions
+        )
+    return error

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -21,15 +22,19 @@ from strawberry.extensions.max_aliases import create_validator as alias_limit_ru
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.accounts.graphql import AccountMutations, UserType
 from app.api_keys.graphql import ApiKeyMutations
 from app.graphql.context import AppInfo
 from app.graphql.cost import LimitQueryCost
-from app.graphql.errors import MaskUnexpectedErrors, is_expected
+from app.graphql.errors import is_expected, public_error
 from app.graphql.permissions import IsAuthenticated
-from app.graphql.scalars import DATETIME_SCALAR
+from app.graphql.scalars import (
+    DATETIME_SCALAR,
+    NoNullInNonNullLiterals,
+    NoNullInNonNullVariables,
+)
 from app.llm_keys.graphql import LlmKeyMutations
 from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
 from app.settings import GraphQLLimits
@@ -51,7 +56,7 @@ class ViewerQuery:
         context = info.context
         principal = context.principal
         if principal.project_id is not None:
-            access = await context.services.projects.find(principal, principal.project_id)
+            access = await context.services.projects.project(principal, principal.project_id)
             return ProjectType.of(access) if access else None
         if principal.user_id is not None:
             user = await context.users.load(principal.user_id)
@@ -60,6 +65,25 @@ class ViewerQuery:
 
 
 class Schema(strawberry.Schema):
+    """Strawberry's schema, with every operation under a deadline and every error made public
+    in one place (`public_error`), whichever phase raised it."""
+
+    def __init__(self, *args: Any, deadline_seconds: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline_seconds = deadline_seconds
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            async with asyncio.timeout(self._deadline_seconds):
+                result = await super().execute(*args, **kwargs)
+        except TimeoutError:
+            # Cancelled where it stood: a write in progress rolls back with its transaction.
+            log.warning("operation stopped after its deadline of %s s", self._deadline_seconds)
+            return ExecutionResult(data=None, errors=[_past_deadline(self._deadline_seconds)])
+        if result.errors:
+            result.errors = [public_error(error) for error in result.errors]
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -75,6 +99,14 @@ class Schema(strawberry.Schema):
                     ".".join(str(part) for part in error.path or ()) or "operation",
                     exc_info=error.original_error,
                 )
+
+
+def _past_deadline(seconds: float) -> GraphQLError:
+    return GraphQLError(
+        f"The operation took longer than {seconds:g} s and was stopped: ask for less "
+        "(smaller pages, shorter ranges) or split it.",
+        extensions={"code": "OPERATION_TIMEOUT"},
+    )
 
 
 Query = merge_types("Query", (ViewerQuery, ProjectQueries))
@@ -93,14 +125,14 @@ def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = T
         alias_limit_rule(limits.max_aliases),
     ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: AddValidationRules(limit_rules),
+        lambda: AddValidationRules([*limit_rules, NoNullInNonNullLiterals]),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         # Parsing and validating the same document again costs more than executing it.
         lambda: ParserCache(maxsize=256),
         # Before validation: its rules expand fragments, which a hostile document multiplies.
         lambda: LimitQueryCost(max_objects=limits.max_objects, max_fields=limits.max_fields),
         lambda: ValidationCache(maxsize=256),
-        MaskUnexpectedErrors,
+        NoNullInNonNullVariables,
         MarkRejectedOperations,
     ]
     if not introspection:
@@ -110,6 +142,7 @@ def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = T
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME_SCALAR}),
+        deadline_seconds=limits.deadline_seconds,
     )
 
 

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from app.accounts.graphql import UserType
+from app.errors import DomainError
 from app.graphql.context import AppInfo
-from app.graphql.errors import UserError, attempt
+from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.ids import parse_id
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.catalog import Model, ModelSource, Provider
 from app.llm_keys.service import KeyChanges, LlmKeyRecord
-from app.projects.service import parse_id
 
 if TYPE_CHECKING:
-    from app.projects.service import ProjectAccess
+    import uuid
 
 LlmProvider = strawberry.enum(Provider, name="LlmProvider", description="A model provider.")
 ModelSourceEnum = strawberry.enum(
@@ -74,12 +75,18 @@ class LlmApiKeyType:
         )
 
 
-async def llm_api_keys(info: AppInfo, access: ProjectAccess) -> list[LlmApiKeyType]:
-    return [LlmApiKeyType.of(key) for key in await info.context.services.llm_keys.keys(access)]
+async def llm_api_keys(info: AppInfo, project_id: uuid.UUID) -> list[LlmApiKeyType]:
+    context = info.context
+    try:
+        keys = await context.services.llm_keys.keys(context.principal, project_id)
+    except DomainError as error:
+        raise QueryError(error) from None
+    return [LlmApiKeyType.of(key) for key in keys]
 
 
-async def project_models(info: AppInfo, access: ProjectAccess) -> list[LlmModelType]:
-    models = await info.context.services.llm_keys.project_models(access)
+async def project_models(info: AppInfo, project_id: uuid.UUID) -> list[LlmModelType]:
+    context = info.context
+    models = await context.services.llm_keys.project_models(context.principal, project_id)
     return [LlmModelType.of(model) for model in models]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from app import db
 from app.audit.service import AuditService
 from app.clock import Clock
-from app.errors import AlreadyExists, FieldProblem, InvalidInput, NotFound
+from app.errors import AlreadyExists, FieldProblem, InvalidInput, NotFound, ProblemCollector
 from app.llm_keys.catalog import (
     MAX_MODEL_ID_LENGTH,
     Model,
@@ -29,7 +29,8 @@ from app.llm_keys.catalog import (
     resolve,
 )
 from app.llm_keys.tables import LlmApiKey
-from app.projects.service import MANAGERS, ProjectAccess, ProjectService
+from app.projects.access import AccessControl, Permission
+from app.projects.service import ProjectService
 from app.security.crypto import Keyring, MissingEncryptionKey
 from app.security.principal import Principal
 
@@ -90,12 +91,14 @@ class LlmKeyService:
         self,
         *,
         clock: Clock,
+        access: AccessControl,
         projects: ProjectService,
         audit: AuditService,
         keyring: Keyring,
         catalog: ModelCatalog,
     ) -> None:
         self._clock = clock
+        self._access = access
         self._projects = projects
         self._audit = audit
         self._keyring = keyring
@@ -111,11 +114,10 @@ class LlmKeyService:
         custom_models: Sequence[str],
         with_default_models: bool,
     ) -> LlmKeyRecord:
-        access = await self._projects.access(principal, project_id)
-        access.require_role(MANAGERS, "add LLM API keys")
-        secret = _valid_secret(secret_key)
-        models = _valid_custom_models(custom_models)
-        _require_some_model(models, with_default_models)
+        await self._access.authorize(
+            principal, project_id, Permission.MANAGE_LLM_API_KEYS, action="add LLM API keys"
+        )
+        secret, models = _valid_key_fields(secret_key, custom_models, with_default_models)
         now = self._clock.now()
         record = LlmKeyRecord(
             id=uuid.uuid4(),
@@ -153,10 +155,7 @@ class LlmKeyService:
         written, so two admins changing different things at once both get their change.
         """
         key = await self._managed_key(principal, key_id, "update LLM API keys")
-        secret = None if changes.secret_key is None else _valid_secret(changes.secret_key)
-        models = (
-            None if changes.custom_models is None else _valid_custom_models(changes.custom_models)
-        )
+        secret, models = _valid_changes(changes)
         async with db.transaction():
             await self._confirm_manager(principal, key.project_id, "update LLM API keys")
             await db.lock_for_update(LlmApiKey, key_id)
@@ -211,25 +210,21 @@ class LlmKeyService:
             await self._audit_change(principal, "llm_api_key.delete", key, [])
         return key.id
 
-    async def keys(self, access: ProjectAccess) -> list[LlmKeyRecord]:
-        rows = await LlmApiKey.select().where(LlmApiKey.project == access.project.id)
-        order = list(Provider)
-        return sorted((_record(row) for row in rows), key=lambda key: order.index(key.provider))
-
-    async def key(self, access: ProjectAccess, key_id: uuid.UUID) -> LlmKeyRecord | None:
-        row = (
-            await LlmApiKey.select()
-            .where((LlmApiKey.id == key_id) & (LlmApiKey.project == access.project.id))
-            .first()
+    async def keys(self, principal: Principal, project_id: uuid.UUID) -> list[LlmKeyRecord]:
+        """The project's provider keys, in `Provider` order (people only: GET /v1/models lists
+        a project key's models)."""
+        await self._access.authorize(
+            principal, project_id, Permission.READ_LLM_API_KEYS, action="read provider keys"
         )
-        return _record(row) if row else None
+        return await _project_keys(project_id)
 
     def models_of(self, key: LlmKeyRecord) -> list[Model]:
         return self.catalog.models_of_key(key.provider, key.custom_models, key.with_default_models)
 
-    async def project_models(self, access: ProjectAccess) -> list[Model]:
+    async def project_models(self, principal: Principal, project_id: uuid.UUID) -> list[Model]:
         """The project's effective catalog: each model id once, routed by the documented rule."""
-        claims = [model for key in await self.keys(access) for model in self.models_of(key)]
+        await self._access.access(principal, project_id)
+        claims = [model for key in await _project_keys(project_id) for model in self.models_of(key)]
         return list(resolve(claims).values())
 
     async def check_keyring(self) -> None:
@@ -309,8 +304,13 @@ class LlmKeyService:
         """The role checked before, read again under the project's lock in the write's own
         transaction (see `ProjectService.manage_locked`)."""
         # Every change here marks the project's routes as changed: an update of its row.
-        await self._projects.manage_locked(
-            principal, project_id, action=action, missing=_not_found(), updates_project=True
+        await self._access.authorize_write(
+            principal,
+            project_id,
+            Permission.MANAGE_LLM_API_KEYS,
+            action=action,
+            missing=_not_found(),
+            updates_project=True,
         )
 
     async def _managed_key(
@@ -320,7 +320,13 @@ class LlmKeyService:
         if row is None:
             raise _not_found()
         key = _record(row)
-        await self._projects.manage(principal, key.project_id, action=action, missing=_not_found())
+        await self._access.authorize(
+            principal,
+            key.project_id,
+            Permission.MANAGE_LLM_API_KEYS,
+            action=action,
+            missing=_not_found(),
+        )
         return key
 
     def _row(self, key: LlmKeyRecord, secret: str) -> LlmApiKey:
@@ -352,6 +358,43 @@ class LlmKeyService:
             project_id=key.project_id,
             details=details,
         )
+
+
+async def _project_keys(project_id: uuid.UUID) -> list[LlmKeyRecord]:
+    rows = await LlmApiKey.select().where(LlmApiKey.project == project_id)
+    order = list(Provider)
+    return sorted((_record(row) for row in rows), key=lambda key: order.index(key.provider))
+
+
+def _valid_key_fields(
+    secret_key: str, custom_models: Sequence[str], with_default_models: bool
+) -> tuple[str, tuple[str, ...]]:
+    """Every problem with a new key's fields at once: the secret and the models, checked."""
+    problems = ProblemCollector()
+    secret = problems.check(lambda: _valid_secret(secret_key), otherwise="")
+    models = problems.check(lambda: _valid_custom_models(custom_models), otherwise=None)
+    if models is not None:
+        problems.check(lambda: _require_some_model(models, with_default_models), otherwise=None)
+    problems.raise_if_any()
+    return secret, models or ()
+
+
+def _valid_changes(changes: KeyChanges) -> tuple[str | None, tuple[str, ...] | None]:
+    """The new secret and models, checked together; None where they do not change."""
+    problems = ProblemCollector()
+    new_secret, new_models = changes.secret_key, changes.custom_models
+    secret = (
+        None
+        if new_secret is None
+        else problems.check(lambda: _valid_secret(new_secret), otherwise=None)
+    )
+    models = (
+        None
+        if new_models is None
+        else problems.check(lambda: _valid_custom_models(new_models), otherwise=None)
+    )
+    problems.raise_if_any()
+    return secret, models
 
 
 def _binding(key: LlmKeyRecord) -> bytes:

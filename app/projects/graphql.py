@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 
 from app.accounts.graphql import UserType
-from app.api_keys.graphql import ApiKeyType, api_key_by_id, api_keys_connection
+from app.api_keys.graphql import (
+    ApiKeyOrderInput,
+    ApiKeyStatusEnum,
+    ApiKeyType,
+    api_key_by_id,
+    api_keys_connection,
+)
+from app.api_keys.service import ApiKeyStatus, KeyFilter
 from app.audit.graphql import AuditEventType, audit_events_connection
 from app.errors import DomainError, NotFound
 from app.graphql.context import AppInfo
 from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.graphql import LlmApiKeyType, LlmModelType, llm_api_keys, project_models
-from app.projects.service import MemberRecord, ProjectAccess, Role, parse_id
+from app.projects.access import Permission, ProjectAccess, Role
+from app.projects.service import MemberRecord
 from app.usage.graphql import (
     SecurityAlertType,
     UsageGranularity,
@@ -44,11 +54,30 @@ class ProjectMemberType:
         return cls(role=member.role, joined_at=member.joined_at, user_id=member.user_id)
 
 
-def require_person(access: ProjectAccess, what: str) -> None:
-    try:
-        access.require_person(what)
-    except DomainError as error:
-        raise QueryError(error) from None
+@strawberry.type(
+    name="ProjectPermissions",
+    description="What the caller may do in this project; a console enables its actions by these.",
+)
+class ProjectPermissionsType:
+    manage_api_keys: bool = strawberry.field(
+        description="Create, rename, rotate and delete project API keys (OWNER, ADMIN)."
+    )
+    manage_llm_api_keys: bool = strawberry.field(
+        description="Add, update and delete provider keys (OWNER, ADMIN)."
+    )
+    manage_members: bool = strawberry.field(
+        description="Add and remove members, change roles (OWNER)."
+    )
+    acknowledge_security_alerts: bool = strawberry.field(description="(OWNER, ADMIN)")
+    read_members: bool = strawberry.field(description="People only, not project API keys.")
+    read_llm_api_keys: bool = strawberry.field(description="People only.")
+    read_security_alerts: bool = strawberry.field(description="People only.")
+    read_client_ips: bool = strawberry.field(description="People only.")
+    read_audit_log: bool = strawberry.field(description="(OWNER, ADMIN)")
+
+    @classmethod
+    def of(cls, access: ProjectAccess) -> ProjectPermissionsType:
+        return cls(**{permission.value: access.can(permission) for permission in Permission})
 
 
 @strawberry.type(name="Project")
@@ -72,16 +101,31 @@ class ProjectType:
             access=access,
         )
 
+    @property
+    def _id(self) -> uuid.UUID:
+        return self.access.project.id
+
+    @strawberry.field(description="What the caller may do in this project.")
+    def viewer_can(self) -> ProjectPermissionsType:
+        return ProjectPermissionsType.of(self.access)
+
     @strawberry.field(description="Members, newest first.")
     async def members(
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ProjectMemberType]:
-        require_person(self.access, "the members")
-        page = await info.context.services.projects.members(self.access, page_request(first, after))
+        context = info.context
+        try:
+            page = await context.services.projects.members(
+                context.principal, self._id, page_request(first, after)
+            )
+        except DomainError as error:
+            raise QueryError(error) from None
         return connection(page, ProjectMemberType.of)
 
     @strawberry.field(
-        description="Live API keys, newest first; `search` matches the note or the exact key id."
+        description="Live API keys, newest first unless `orderBy` says otherwise; `search` "
+        "matches the note (case-insensitive) or the exact key id; `status` keeps ACTIVE or "
+        "EXPIRED ones."
     )
     async def api_keys(
         self,
@@ -89,12 +133,15 @@ class ProjectType:
         first: int | None = None,
         after: str | None = None,
         search: str | None = None,
+        status: ApiKeyStatusEnum | None = None,  # type: ignore[valid-type]
+        order_by: ApiKeyOrderInput | None = None,
     ) -> Connection[ApiKeyType]:
-        return await api_keys_connection(info, self.access, first, after, search)
+        which = KeyFilter(search=search, status=ApiKeyStatus(status) if status else None)
+        return await api_keys_connection(info, self._id, (first, after), which, order_by)
 
     @strawberry.field(description="One live API key of this project, or null.")
     async def api_key(self, info: AppInfo, id: strawberry.ID) -> ApiKeyType | None:
-        return await api_key_by_id(info, self.access, str(id))
+        return await api_key_by_id(info, self._id, str(id))
 
     @strawberry.field(
         description="Requests, errors and tokens over time, for the project or one key.",
@@ -109,7 +156,7 @@ class ProjectType:
         api_key_id: strawberry.ID | None = None,
     ) -> UsageSeriesType:
         return await project_usage(
-            info, self.access, from_, to, granularity, str(api_key_id) if api_key_id else None
+            info, self._id, from_, to, granularity, str(api_key_id) if api_key_id else None
         )
 
     @strawberry.field(description="Signs of a leaked or misused key, newest first.")
@@ -120,17 +167,15 @@ class ProjectType:
         after: str | None = None,
         include_acknowledged: bool = False,
     ) -> Connection[SecurityAlertType]:
-        require_person(self.access, "security alerts")
-        return await security_alerts(info, self.access, first, after, include_acknowledged)
+        return await security_alerts(info, self._id, first, after, include_acknowledged)
 
-    @strawberry.field(description="The project's provider keys, one per provider.")
+    @strawberry.field(description="The project's provider keys, one per provider (people only).")
     async def llm_api_keys(self, info: AppInfo) -> list[LlmApiKeyType]:
-        require_person(self.access, "provider keys (GET /v1/models lists its models)")
-        return await llm_api_keys(info, self.access)
+        return await llm_api_keys(info, self._id)
 
     @strawberry.field(description="Every model the project can use, across its provider keys.")
     async def models(self, info: AppInfo) -> list[LlmModelType]:
-        return await project_models(info, self.access)
+        return await project_models(info, self._id)
 
     @strawberry.field(
         description="What was done in this project, newest first (owners and admins)."
@@ -138,7 +183,7 @@ class ProjectType:
     async def audit_events(
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[AuditEventType]:
-        return await audit_events_connection(info, self.access, page_request(first, after))
+        return await audit_events_connection(info, self._id, page_request(first, after))
 
 
 @strawberry.type
@@ -166,7 +211,7 @@ class ProjectQueries:
             project_id = parse_id(id)
         except NotFound:
             return None
-        access = await context.services.projects.find(context.principal, project_id)
+        access = await context.services.projects.project(context.principal, project_id)
         return ProjectType.of(access) if access else None
 
 
@@ -220,7 +265,9 @@ class ProjectMutations:
 
         async def create() -> ProjectAccess:
             project = await projects.create(context.principal, name=input.name)
-            return await projects.access(context.principal, project.id)
+            access = await projects.project(context.principal, project.id)
+            assert access is not None  # the creator is its owner
+            return access
 
         access, errors = await attempt(create)
         return CreateProjectPayload(

@@ -38,6 +38,7 @@ from app.proxy.exchange import BodyTooLarge, ClientGone, Exchange
 from app.proxy.routing import ProjectRoutes, Route
 from app.proxy.upstream import as_proxy_error, forwarded_headers, response_headers
 from app.security.guard import BearerRejected, bearer_token
+from app.security.refusals import Refusal
 from app.services import Services
 from app.usage.recorder import UsageRecord
 
@@ -109,11 +110,11 @@ async def _verify(exchange: Exchange, call: _Call) -> VerifiedKey:
         # Anthropic's SDK sends the key as x-api-key; OpenAI's as a bearer token.
         token = bearer_token(authorization) if authorization else exchange.headers.get("x-api-key")
         if not token:
-            raise BearerRejected("no credential", "missing")
+            raise BearerRejected(Refusal.MISSING, "no credential")
         return await call.services.api_key_authenticator.verify(token, call.client_ip)
     except BearerRejected as rejected:
         log.info("proxy refused a credential on %s: %s", call.endpoint, rejected.reason)
-        call.services.metrics.auth_failed(rejected.category)
+        call.services.metrics.auth_failed(rejected.refusal)
         raise ProxyError(
             ErrorKind.UNAUTHENTICATED,
             "Invalid, expired or revoked project API key. Send it as `Authorization: Bearer` "

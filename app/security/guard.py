@@ -12,20 +12,19 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from app.security.principal import Principal
+from app.security.refusals import Refusal
 
 MAX_BEARER_LENGTH = 4096
 
 
 class BearerRejected(Exception):
-    """A presented credential is malformed, unknown, expired or revoked.
+    """A presented credential is refused. `refusal` says why (metrics, usage); `detail` adds
+    what the log may say about it, never the credential itself."""
 
-    `reason` is a sentence for the log; `category` one of a closed set for metrics.
-    """
-
-    def __init__(self, reason: str, category: str = "malformed") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.category = category
+    def __init__(self, refusal: Refusal, detail: str = "") -> None:
+        self.refusal = refusal
+        self.reason = f"{refusal.value}: {detail}" if detail else refusal.value
+        super().__init__(self.reason)
 
 
 class Authenticator(Protocol):
@@ -50,17 +49,17 @@ class BearerGuard:
         for authenticator in self._authenticators:
             if authenticator.recognises(token):
                 return await authenticator.authenticate(token, client_ip)
-        raise BearerRejected("unrecognised token", "malformed")
+        raise BearerRejected(Refusal.MALFORMED, "no authenticator recognises the token")
 
 
 def bearer_token(authorization: str) -> str:
     """The token of an `Authorization: Bearer <token>` header; anything else is rejected."""
     if len(authorization) > MAX_BEARER_LENGTH:
-        raise BearerRejected("header too long")
+        raise BearerRejected(Refusal.MALFORMED, "header too long")
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer":
-        raise BearerRejected("not a bearer credential")
+        raise BearerRejected(Refusal.MALFORMED, "not a bearer credential")
     if not token:
-        raise BearerRejected("empty bearer token")
+        raise BearerRejected(Refusal.MALFORMED, "empty bearer token")
     return token

@@ -10,10 +10,11 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from app.clock import is_expired
 from app.settings import Secret
 
 ALGORITHM = "HS256"
@@ -21,6 +22,8 @@ ISSUER = "traylinx-keys"
 TOKEN_TYPE = "access"
 # Tolerated difference between the clocks of two servers sharing the secret.
 _CLOCK_SKEW = 60
+# Year 9999: beyond it a timestamp is no time at all.
+_LATEST_TIMESTAMP = 253_402_300_799
 
 
 class InvalidAccessToken(Exception):
@@ -31,9 +34,15 @@ class InvalidAccessToken(Exception):
         self.reason = reason
 
 
+class TokenExpired(InvalidAccessToken):
+    def __init__(self) -> None:
+        super().__init__("expired")
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: uuid.UUID
+    session_id: uuid.UUID
     expires_at: datetime
 
 
@@ -47,10 +56,13 @@ class AccessTokenCodec:
     def __repr__(self) -> str:
         return f"AccessTokenCodec(ttl={self.ttl!r})"
 
-    def issue(self, user_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
+    def issue(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+    ) -> tuple[str, datetime]:
         expires_at = now + self.ttl
         claims = {
             "sub": str(user_id),
+            "sid": str(session_id),
             "iss": ISSUER,
             "typ": TOKEN_TYPE,
             "iat": int(now.timestamp()),
@@ -66,7 +78,7 @@ class AccessTokenCodec:
                 algorithms=[ALGORITHM],  # a fixed list: `alg: none` and key confusion fail here
                 issuer=ISSUER,
                 options={
-                    "require": ["sub", "exp", "iat", "iss", "typ"],
+                    "require": ["sub", "sid", "exp", "iat", "iss", "typ"],
                     # Time claims are checked below against our clock, not the system's.
                     "verify_exp": False,
                     "verify_iat": False,
@@ -77,14 +89,20 @@ class AccessTokenCodec:
         # Expiry is checked against our clock, not the system's, so tests can cross it.
         if claims.get("typ") != TOKEN_TYPE:
             raise InvalidAccessToken("wrong token type")
-        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
-            raise InvalidAccessToken("expired")
+        if not isinstance(claims["exp"], int) or abs(claims["exp"]) > _LATEST_TIMESTAMP:
+            raise InvalidAccessToken("bad expiry")
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        if is_expired(expires_at, now):
+            raise TokenExpired
         if not isinstance(claims["iat"], int) or claims["iat"] > now.timestamp() + _CLOCK_SKEW:
             raise InvalidAccessToken("issued in the future")
         try:
             user_id = uuid.UUID(str(claims["sub"]))
+            session_id = uuid.UUID(str(claims["sid"]))
         except ValueError:
-            raise InvalidAccessToken("bad subject") from None
+            raise InvalidAccessToken("bad subject or session") from None
         return AccessClaims(
-            user_id=user_id, expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo)
+            user_id=user_id,
+            session_id=session_id,
+            expires_at=expires_at,
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class PrincipalKind(StrEnum):
@@ -20,6 +21,11 @@ class Principal:
     user_id: uuid.UUID | None = None
     project_id: uuid.UUID | None = None
     api_key_id: str | None = None
+    # The caller's standing in each project it touched (app/projects/access.py), read once per
+    # request: a principal lives exactly as long as its request.
+    standing: dict[uuid.UUID, Any] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def anonymous(cls, client_ip: str | None = None) -> Principal:

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
-from app.errors import DomainError, NotFound
+from app.errors import DomainError
 from app.graphql.context import AppInfo
 from app.graphql.errors import QueryError, UserError, attempt
+from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection, page_request
 from app.graphql.permissions import IsAuthenticated
-from app.projects.service import parse_id
 from app.usage.ingest import AlertKind
 from app.usage.service import AlertRecord, ClientAddress, Granularity, UsagePoint, UsageSeries
 
 if TYPE_CHECKING:
+    from app.api_keys.graphql import ApiKeyType
     from app.api_keys.service import ApiKeyRecord
-    from app.projects.service import ProjectAccess
 
 UsageGranularity = strawberry.enum(Granularity, name="UsageGranularity")
 SecurityAlertKind = strawberry.enum(AlertKind, name="SecurityAlertKind")
@@ -92,10 +93,21 @@ class SecurityAlertType:
     evidence: JSON = strawberry.field(description="Counts, addresses and thresholds behind it.")
     created_at: datetime
     acknowledged_at: datetime | None
+    project_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The key the alert is about; null once it is deleted.")
+    async def api_key(
+        self, info: AppInfo
+    ) -> Annotated[ApiKeyType, strawberry.lazy("app.api_keys.graphql")] | None:
+        from app.api_keys.graphql import ApiKeyType
+
+        key = await info.context.api_keys.load((self.project_id, str(self.api_key_id)))
+        return ApiKeyType.of(key) if key else None
 
     @classmethod
     def of(cls, alert: AlertRecord) -> SecurityAlertType:
         return cls(
+            project_id=alert.project_id,
             id=strawberry.ID(str(alert.id)),
             kind=alert.kind,
             api_key_id=strawberry.ID(alert.api_key_id),
@@ -109,18 +121,17 @@ class SecurityAlertType:
 
 async def project_usage(
     info: AppInfo,
-    access: ProjectAccess,
+    project_id: uuid.UUID,
     start: datetime,
     end: datetime,
     granularity: Granularity,
     api_key_id: str | None,
 ) -> UsageSeriesType:
-    services = info.context.services
+    context = info.context
     try:
-        if api_key_id is not None and await services.api_keys.key(access, api_key_id) is None:
-            raise NotFound("API key not found.", field=("apiKeyId",))
-        series = await services.usage_reports.series(
-            access,
+        series = await context.services.usage_reports.series(
+            context.principal,
+            project_id,
             start=start,
             end=end,
             granularity=Granularity(granularity),
@@ -132,7 +143,7 @@ async def project_usage(
 
 
 async def key_usage_24h(info: AppInfo, key: ApiKeyRecord) -> UsageSummaryType:
-    activity = await info.context.key_activity.load(key.id)
+    activity = await info.context.key_activity.load((key.project_id, key.id))
     return UsageSummaryType(
         requests=activity.requests,
         errors=activity.errors,
@@ -144,22 +155,33 @@ async def key_usage_24h(info: AppInfo, key: ApiKeyRecord) -> UsageSummaryType:
 async def key_client_ips(
     info: AppInfo, key: ApiKeyRecord, first: int | None, after: str | None
 ) -> Connection[ClientIpType]:
-    page = await info.context.services.usage_reports.client_addresses(
-        key.id, page_request(first, after)
-    )
+    context = info.context
+    try:
+        page = await context.services.usage_reports.client_addresses(
+            context.principal, key.project_id, key.id, page_request(first, after)
+        )
+    except DomainError as error:
+        raise QueryError(error) from None
     return connection(page, ClientIpType.of)
 
 
 async def security_alerts(
     info: AppInfo,
-    access: ProjectAccess,
+    project_id: uuid.UUID,
     first: int | None,
     after: str | None,
     include_acknowledged: bool,
 ) -> Connection[SecurityAlertType]:
-    page = await info.context.services.usage_reports.alerts(
-        access, page_request(first, after), include_acknowledged=include_acknowledged
-    )
+    context = info.context
+    try:
+        page = await context.services.usage_reports.alerts(
+            context.principal,
+            project_id,
+            page_request(first, after),
+            include_acknowledged=include_acknowledged,
+        )
+    except DomainError as error:
+        raise QueryError(error) from None
     return connection(page, SecurityAlertType.of)
 
 
@@ -186,14 +208,9 @@ class UsageMutations:
         context = info.context
 
         async def acknowledge() -> AlertRecord:
-            alert_id = parse_id(input.id)
-            reports = context.services.usage_reports
-            project_id = await reports.alert_project(alert_id)
-            try:
-                access = await context.services.projects.access(context.principal, project_id)
-            except DomainError:
-                raise NotFound("Security alert not found.", field=("id",)) from None
-            return await reports.acknowledge(access, alert_id)
+            return await context.services.usage_reports.acknowledge(
+                context.principal, parse_id(input.id)
+            )
 
         alert, errors = await attempt(acknowledge)
         return AcknowledgeSecurityAlertPayload(

@@ -29,6 +29,7 @@ from typing import Any
 from piccolo.columns.combination import WhereRaw
 
 from app import db
+from app.security.refusals import NO_LONGER_VALID
 from app.settings import MonitoringConfig
 from app.usage.recorder import BatchOutcome, UsageRecord
 from app.usage.tables import KeyClientIp, UsageEvent, UsageHourly
@@ -498,7 +499,7 @@ class _Digest:
             if record.auth_failure is None:
                 if record.client_ip is not None:
                     digest._saw_address(record, record.client_ip)
-            elif record.auth_failure in ("revoked", "expired"):
+            elif record.auth_failure in NO_LONGER_VALID:
                 digest.revoked_in_use.append(record)
         return digest
 

@@ -39,7 +39,8 @@ class UsageRecord(msgspec.Struct, gc=False, omit_defaults=True):
     input_tokens: int | None = None
     output_tokens: int | None = None
     client_ip: str | None = None
-    # "revoked", "expired" or "bad_secret" when the request was refused for a known key.
+    # A `Refusal` value (revoked, expired, bad_secret) when the request was refused for a known
+    # key.
     auth_failure: str | None = None
     # The provider failed (unreachable, timeout, 5xx): not the caller's fault, nor ours.
     upstream_failed: bool = False

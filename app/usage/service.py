@@ -1,7 +1,7 @@
 """Reading usage: series for charts, per-key summaries, client addresses and security alerts.
 
-Every read goes through a `ProjectAccess` the caller already holds (see app/projects), so a
-key or alert of another project is simply not found.
+Every entry point takes the caller and asks `AccessControl` first, so a key or alert of another
+project is simply not found.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 from app import db
+from app.api_keys.service import ApiKeyService
 from app.clock import Clock
 from app.errors import InvalidInput, NotFound
-from app.pagination import Page, PageRequest, keyset_page
-from app.projects.service import MANAGERS, ProjectAccess
+from app.pagination import Page, PageRequest, SortOrder, keyset_page
+from app.projects.access import AccessControl, Permission
+from app.security.principal import Principal
 from app.settings import MonitoringConfig
 from app.usage.ingest import AlertKind, hour_of
 from app.usage.tables import KeyClientIp, SecurityAlert, UsageHourly
@@ -61,6 +63,9 @@ class KeyActivity:
     errors: int
 
 
+NO_ACTIVITY = KeyActivity(requests=0, errors=0)
+
+
 @dataclass(frozen=True)
 class ClientAddress:
     ip: str
@@ -83,13 +88,23 @@ class AlertRecord:
 
 
 class UsageService:
-    def __init__(self, clock: Clock, config: MonitoringConfig) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        config: MonitoringConfig,
+        *,
+        access: AccessControl,
+        api_keys: ApiKeyService,
+    ) -> None:
         self._clock = clock
         self.config = config
+        self._access = access
+        self._api_keys = api_keys
 
     async def series(
         self,
-        access: ProjectAccess,
+        principal: Principal,
+        project_id: uuid.UUID,
         *,
         start: datetime,
         end: datetime,
@@ -97,8 +112,13 @@ class UsageService:
         api_key_id: str | None,
     ) -> UsageSeries:
         """Points from `start` (inclusive) to `end` (exclusive), empty buckets included."""
+        await self._access.access(principal, project_id)
         _check_range(start, end, granularity)
-        rows = await _hourly_totals(access.project.id, hour_of(start), end, api_key_id)
+        if api_key_id is not None and not await self._api_keys.key(
+            principal, project_id, api_key_id
+        ):
+            raise NotFound("API key not found.", field=("apiKeyId",))
+        rows = await _hourly_totals(project_id, hour_of(start), end, api_key_id)
         buckets = {bucket: UsagePoint(start=bucket) for bucket in _buckets(start, end, granularity)}
         for row in rows:
             hour = db.time_value(row["hour_start"])
@@ -119,9 +139,18 @@ class UsageService:
             totals = totals.plus(point)
         return UsageSeries(points=points, totals=totals)
 
-    async def last_24_hours(self, key_ids: Sequence[str]) -> dict[str, KeyActivity]:
-        """Requests and errors of each key in the last 24 hours, in one query for all of them
-        (a page of keys asks for a hundred at once)."""
+    async def last_24_hours(
+        self, principal: Principal, keys: Sequence[tuple[uuid.UUID, str]]
+    ) -> dict[str, KeyActivity]:
+        """Requests and errors of each (project, key) in the last 24 hours, in one query for
+        all of them (a page of keys asks for a hundred at once). Keys of projects that are not
+        the caller's are left out."""
+        visible = {
+            project_id
+            for project_id in {project_id for project_id, _ in keys}
+            if await self._access.find(principal, project_id) is not None
+        }
+        key_ids = [key_id for project_id, key_id in keys if project_id in visible]
         if not key_ids:
             return {}
         since = hour_of(self._clock.now()) - timedelta(hours=23)
@@ -132,16 +161,21 @@ class UsageService:
             row["api_key_id"]: KeyActivity(requests=int(row["requests"]), errors=int(row["errors"]))
             for row in rows
         }
-        return {key_id: found.get(key_id, KeyActivity(requests=0, errors=0)) for key_id in key_ids}
+        return {key_id: found.get(key_id, NO_ACTIVITY) for key_id in key_ids}
 
-    async def client_addresses(self, key_id: str, page: PageRequest) -> Page[ClientAddress]:
+    async def client_addresses(
+        self, principal: Principal, project_id: uuid.UUID, key_id: str, page: PageRequest
+    ) -> Page[ClientAddress]:
         """Addresses the key was used from, most recently seen first."""
-        of_key = KeyClientIp.api_key_id == key_id
+        await self._access.authorize(
+            principal, project_id, Permission.READ_CLIENT_IPS, action="read client addresses"
+        )
+        of_key = (KeyClientIp.api_key_id == key_id) & (KeyClientIp.project_id == project_id)
         return await keyset_page(
             KeyClientIp.select().where(of_key),
             KeyClientIp.count().where(of_key),
             page,
-            KeyClientIp.last_seen_at,
+            SortOrder(KeyClientIp.last_seen_at),
             KeyClientIp.id,
             lambda row: ClientAddress(
                 ip=row["ip"],
@@ -152,21 +186,29 @@ class UsageService:
         )
 
     async def alerts(
-        self, access: ProjectAccess, page: PageRequest, *, include_acknowledged: bool
+        self,
+        principal: Principal,
+        project_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        include_acknowledged: bool,
     ) -> Page[AlertRecord]:
-        where: Any = SecurityAlert.project_id == access.project.id
+        await self._access.authorize(
+            principal, project_id, Permission.READ_SECURITY_ALERTS, action="read security alerts"
+        )
+        where: Any = SecurityAlert.project_id == project_id
         if not include_acknowledged:
             where = where & SecurityAlert.acknowledged_at.is_null()
         return await keyset_page(
             SecurityAlert.select().where(where),
             SecurityAlert.count().where(where),
             page,
-            SecurityAlert.created_at,
+            SortOrder(SecurityAlert.created_at),
             SecurityAlert.id,
             _alert,
         )
 
-    async def alert_project(self, alert_id: uuid.UUID) -> uuid.UUID:
+    async def acknowledge(self, principal: Principal, alert_id: uuid.UUID) -> AlertRecord:
         row = (
             await SecurityAlert.select(SecurityAlert.project_id)
             .where(SecurityAlert.id == alert_id)
@@ -174,11 +216,13 @@ class UsageService:
         )
         if row is None:
             raise _alert_not_found()
-        project_id: uuid.UUID = row["project_id"]
-        return project_id
-
-    async def acknowledge(self, access: ProjectAccess, alert_id: uuid.UUID) -> AlertRecord:
-        access.require_role(MANAGERS, "acknowledge security alerts")
+        access = await self._access.authorize(
+            principal,
+            row["project_id"],
+            Permission.ACKNOWLEDGE_SECURITY_ALERTS,
+            action="acknowledge security alerts",
+            missing=_alert_not_found(),
+        )
         async with db.transaction():
             await SecurityAlert.update(
                 {

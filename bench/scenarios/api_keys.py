@@ -51,7 +51,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from app import db
-from app.api_keys.lookup import KeyLookup, StoredKey, open_lookup
+from app.api_keys.lookup import KeyLookup, StoredKey, open_key_lookup
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
 from app.clock import SystemClock
 from app.security import tokens
@@ -293,7 +293,7 @@ async def key_table(database_url: str, count: int) -> KeyTable:
         real_keys, load = await load_keys(writer, project_id, count)
     finally:
         await writer.close()
-    lookup = open_lookup()
+    lookup = open_key_lookup()
     authenticator = ApiKeyAuthenticator(SystemClock(), LastUseRecorder())
     authenticator.attach(lookup)
     return KeyTable(

@@ -45,6 +45,7 @@ export type LlmProvider =
 export type LogInInput = {
   email: string;
   password: string;
+  /** For browser apps of this service: the refresh token goes into an HttpOnly cookie for POST /auth/refresh instead of the payload (whose refreshToken is then null). */
   refreshTokenInCookie?: boolean;
 };
 
@@ -62,6 +63,7 @@ export type SignUpInput = {
   email: string;
   name: string;
   password: string;
+  /** For browser apps of this service: the refresh token goes into an HttpOnly cookie for POST /auth/refresh instead of the payload (whose refreshToken is then null). */
   refreshTokenInCookie?: boolean;
 };
 
