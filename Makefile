@@ -6,19 +6,61 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+NPM ?= npm
+WEB := web
+# The console is rebuilt when any of these is newer than its stamp: its sources (folders too, whose
+# time changes when a file is added or removed), its lockfile, the schema.
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/graphiql $(WEB)/public $(WEB)/scripts 2>/dev/null) \
+	$(WEB)/index.html $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/vite.config.ts \
+	$(WEB)/tsconfig.json $(WEB)/codegen.ts schema.graphql
+WEB_STAMP := $(WEB)/dist/.build-stamp
+WEB_DEPS := $(WEB)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) ## Create .venv and install the service with its dev tools
+install: $(INSTALLED) $(WEB_STAMP) ## Create .venv, install the service with its dev tools, build the console
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# The console (web/) is built with Node.js 20.19+ and npm; checked only when something must be built.
+NODE_CHECK = @command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || { \
+	  echo "error: the admin console (web/) needs Node.js 20.19+ and npm to build, and they are not" >&2; \
+	  echo "       installed. Install them (Debian: apt-get install -y nodejs npm), then run make again." >&2; \
+	  exit 1; }; \
+	node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' || { \
+	  echo "error: the admin console (web/) needs Node.js 20.19 or newer; this is $$(node --version)." >&2; \
+	  exit 1; }
+
+# `npm ci` installs exactly what the lockfile says.
+$(WEB_DEPS): $(WEB)/package.json $(WEB)/package-lock.json
+	$(NODE_CHECK)
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_STAMP): $(WEB_DEPS) $(WEB_SOURCES)
+	$(NODE_CHECK)
+	cd $(WEB) && $(NPM) run --silent build
+	touch $@
+
+web: $(WEB_STAMP) ## Build the admin console into web/dist (when its sources changed)
+
+web-check: $(WEB_DEPS) ## Console checks: codegen drift, tsc, Vitest
+	$(NODE_CHECK)
+	cd $(WEB) && $(NPM) run --silent codegen >/dev/null
+	@git diff --exit-code -- $(WEB)/src/gql || { \
+	  echo "error: web/src/gql is out of date with schema.graphql or the operations; run" >&2; \
+	  echo "       'cd web && npm run codegen' and commit the result." >&2; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- $(WEB)/src/gql); \
+	if [ -n "$$untracked" ]; then echo "error: untracked generated files: $$untracked" >&2; exit 1; fi
+	cd $(WEB) && $(NPM) run --silent typecheck
+	cd $(WEB) && $(NPM) test --silent
 
 run: install ## Migrate and serve on http://127.0.0.1:8000 (GraphiQL at /graphql; SQLite under ./var/)
 	$(PY) -m app migrate
@@ -27,7 +69,7 @@ run: install ## Migrate and serve on http://127.0.0.1:8000 (GraphiQL at /graphql
 migrate: install ## Apply pending database migrations (DATABASE_URL, default SQLite under ./var/)
 	$(PY) -m app migrate
 
-test: install ## Run the whole suite on SQLite and PostgreSQL
+test: install web-check ## Console checks, then the whole suite on SQLite and PostgreSQL (browser tests too)
 	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
@@ -47,4 +89,4 @@ schema: install ## Rewrite schema.graphql from the code
 bench: install ## Run the benchmarks: table on stdout, JSON under bench/results/
 	$(PY) -m bench $(BENCH_ARGS)
 
-.PHONY: help install run migrate test lint format schema bench
+.PHONY: help install run migrate test lint format schema bench web web-check

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+
+import { formatRelative, localInputToUtc, utcToLocalInput } from "./dates";
+
+describe("dates", () => {
+  it("turns a datetime-local value into UTC and back", () => {
+    const result = localInputToUtc("2027-06-15T14:30");
+    expect(result.ok).toBe(true);
+    if (!result.ok || result.value === null) return;
+    expect(utcToLocalInput(result.value)).toBe("2027-06-15T14:30");
+  });
+
+  it("treats blank as never", () => {
+    expect(localInputToUtc("  ")).toEqual({ ok: true, value: null });
+  });
+
+  it("refuses what is not a date", () => {
+    expect(localInputToUtc("tomorrow").ok).toBe(false);
+    expect(localInputToUtc("2027-02-30T25:00").ok).toBe(false);
+  });
+
+  it("says how long ago", () => {
+    const now = Date.parse("2026-12-02T10:00:00Z");
+    expect(formatRelative("2026-12-02T09:59:30Z", now)).toBe("just now");
+    expect(formatRelative("2026-12-02T09:57:00Z", now)).toMatch(/3 minutes ago/);
+  });
+});

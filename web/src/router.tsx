@@ -1,0 +1,69 @@
+import { Navigate, createBrowserRouter, useRouteError, type RouteObject } from "react-router";
+
+import { AppShell } from "./AppShell";
+import { CrashMessage } from "./components/ErrorBoundary";
+import { ApiKeysPage } from "./features/api-keys/ApiKeysPage";
+import { LoginPage } from "./features/auth/LoginPage";
+import { PublicOnly, RequireSession } from "./features/auth/RequireSession";
+import { SignupPage } from "./features/auth/SignupPage";
+import { LlmKeysPage } from "./features/llm-keys/LlmKeysPage";
+import { ProjectLayout } from "./features/projects/ProjectLayout";
+import { ProjectsPage } from "./features/projects/ProjectsPage";
+
+/** Routes mirror the URLs under /admin/; the service answers every one of them with index.html. */
+export const routes: RouteObject[] = [
+  {
+    errorElement: <RouteError />,
+    children: [
+      {
+        element: <PublicOnly />,
+        children: [
+          { path: "login", element: <LoginPage /> },
+          { path: "signup", element: <SignupPage /> },
+        ],
+      },
+      {
+        element: <RequireSession />,
+        children: [
+          {
+            element: <AppShell />,
+            children: [
+              { index: true, element: <Navigate to="/projects" replace /> },
+              { path: "projects", element: <ProjectsPage /> },
+              {
+                path: "projects/:projectId",
+                element: <ProjectLayout />,
+                children: [
+                  { index: true, element: <Navigate to="settings/api-keys" replace /> },
+                  { path: "settings", element: <Navigate to="api-keys" replace /> },
+                  { path: "settings/api-keys", element: <ApiKeysPage /> },
+                  { path: "settings/llm-api-keys", element: <LlmKeysPage /> },
+                ],
+              },
+              { path: "*", element: <NotFound /> },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+];
+
+export function createRouter() {
+  return createBrowserRouter(routes, { basename: "/admin" });
+}
+
+function NotFound() {
+  return (
+    <div className="empty">
+      <h1 className="empty__title">Page not found</h1>
+      <p>This address is not a page of the console.</p>
+    </div>
+  );
+}
+
+/** A render error inside a route: a message instead of React Router's developer page. */
+function RouteError() {
+  const error = useRouteError();
+  return <CrashMessage error={error} />;
+}
