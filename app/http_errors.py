@@ -11,3 +11,9 @@ _CLIENT_GONE = "client disconnected prematurely"
 
 def is_client_gone(error: BaseException) -> bool:
     return isinstance(error, HTTPException) and error.detail == _CLIENT_GONE
+
+
+# What a client is told to wait when the database is unavailable (503 Retry-After): long enough
+# for a restart or a failover to finish, short enough that the official SDKs' retries get through.
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE_MESSAGE = "The service cannot reach its database right now; retry shortly."

@@ -23,7 +23,7 @@ from app.api_keys.lookup import open_key_lookup
 from app.clock import Clock, SystemClock
 from app.console import console_routes
 from app.graphql.controller import graphql_controller
-from app.http_errors import is_client_gone
+from app.http_errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS, is_client_gone
 from app.observability import observe_requests
 from app.proxy.routes import proxy_mount
 from app.security.guard import BearerRejected
@@ -85,7 +85,11 @@ def create_app(
         openapi_config=None,
         lifespan=[database],
         state=_state(services),
-        exception_handlers={BearerRejected: _bearer_rejected, HTTPException: _http_error},
+        exception_handlers={
+            BearerRejected: _bearer_rejected,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
         # Browser code may read the request id, to quote it in a bug report.
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins), expose_headers=["x-request-id"]
@@ -142,10 +146,22 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
         log.error("HTTP %s on %s", error.status_code, request.url.path)
         code = "INTERNAL_SERVER_ERROR"
     return Response(
-        {"errors": [{"message": error.detail, "extensions": {"code": code}}]},
-        status_code=error.status_code,
-        headers=error.headers,
+        _errors(error.detail, code), status_code=error.status_code, headers=error.headers
     )
+
+
+def _unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """What no route handled: the database being unreachable is 503 with Retry-After (the
+    request was fine; retry shortly), anything else a 500 whose details stay in the log."""
+    if db.is_unavailable(error):
+        log.warning("database unavailable on %s: %s", request.url.path, type(error).__name__)
+        return Response(
+            _errors(DATABASE_UNAVAILABLE_MESSAGE, "SERVICE_UNAVAILABLE"),
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error("unexpected error on %s", request.url.path, exc_info=error)
+    return Response(_errors("Unexpected error.", "INTERNAL_SERVER_ERROR"), status_code=500)
 
 
 def _bearer_rejected(request: Request[Any, Any, Any], error: BearerRejected) -> Response[Any]:
@@ -153,10 +169,15 @@ def _bearer_rejected(request: Request[Any, Any, Any], error: BearerRejected) -> 
     log.info("rejected bearer credential on %s: %s", request.url.path, error.reason)
     request.app.state.services.metrics.auth_failed(error.refusal)
     return Response(
-        {"errors": [{"message": PUBLIC_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        _errors(PUBLIC_MESSAGE, "UNAUTHENTICATED"),
         status_code=HTTP_401_UNAUTHORIZED,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
+
+
+def _errors(message: str, code: str) -> dict[str, Any]:
+    """An error in the GraphQL response shape, which every answer of the HTTP edge uses."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
 __all__ = ["create_app"]

@@ -134,10 +134,14 @@ def observe_requests(metrics: Metrics) -> Any:
                     ]
                 await send(message)
 
+            # The router rewrites a mounted app's path in place (/v1/chat/completions becomes
+            # /chat/completions/); the server's own scope, which its access log reads, keeps
+            # the path as the client sent it.
+            routed = scope.copy()
             try:
-                await app(scope, receive, send_with_id)
+                await app(routed, receive, send_with_id)
             finally:
-                route = scope.get("path_template") or "unmatched"
+                route = routed.get("path_template") or "unmatched"
                 metrics.requests.labels(route, scope["method"], str(status)).inc()
                 metrics.latency.labels(route).observe(time.perf_counter() - started)
                 request_id.reset(token)

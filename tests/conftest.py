@@ -207,13 +207,18 @@ def gql(http: httpx.AsyncClient) -> GraphQLClient:
 
 
 @contextlib.asynccontextmanager
-async def live_http(application: Litestar) -> AsyncIterator[str]:
+async def live_http(application: Litestar, *, access_log: bool = False) -> AsyncIterator[str]:
     """Serve an already started app with a real uvicorn on loopback; yields its base URL.
 
     In-process ASGI clients buffer whole responses, so streaming must be tested over real HTTP.
     """
     config = uvicorn.Config(
-        application, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+        application,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="info" if access_log else "warning",
+        log_config=None,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

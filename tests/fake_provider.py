@@ -26,6 +26,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
 
 @dataclass
@@ -76,7 +77,9 @@ class FakeProvider:
         async def run(request: web.Request) -> web.StreamResponse:
             body = await request.read()
             self.received.append(
-                Received(request.method, request.path, dict(request.headers), body)
+                Received(
+                    request.method, request.path, dict(request.headers), body, request.query_string
+                )
             )
             if self.faults.delay_s:
                 await asyncio.sleep(self.faults.delay_s)

@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from app.usage.tables import UsageEvent
-from tests.conftest import Proxy, ProxyFactory
+from tests.conftest import Proxy, ProxyFactory, live_http
 from tests.fake_provider import INPUT_TOKENS, OUTPUT_TOKENS, STREAM_TEXT, FakeProvider
 from tests.graphql_client import GraphQLClient, Session
 from tests.helpers import (
@@ -817,3 +817,84 @@ async def test_a_client_leaving_mid_body_is_no_error_and_the_next_call_works(
 
     assert response.choices[0].message.content
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# --- What never leaves the service, and what a client is told when something is wrong ---------
+
+
+async def test_a_project_key_in_the_url_never_reaches_the_provider(
+    proxy: Proxy, fake_provider: FakeProvider
+) -> None:
+    tenant = await _tenant(proxy)
+    secret = tenant.key["secret"]
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{proxy.url}/v1/chat/completions",
+            params={"key": secret, "api_key": secret, "x": "1"},
+            json={"model": "gpt-4o", "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+
+    assert response.status_code == 200
+    received = fake_provider.received[-1]
+    assert received.query == ""
+    assert secret not in repr(received)
+
+
+async def test_anthropics_beta_flag_is_forwarded_and_nothing_else(
+    proxy: Proxy, fake_provider: FakeProvider
+) -> None:
+    tenant = await _tenant(proxy)
+    secret = tenant.key["secret"]
+
+    async with httpx.AsyncClient() as client:
+        await client.post(
+            f"{proxy.url}/v1/messages?beta=true&key={secret}&beta={secret}",
+            json={"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": MESSAGES},
+            headers={"x-api-key": secret, "anthropic-version": "2023-06-01"},
+        )
+
+    assert fake_provider.received[-1].query == "beta=true"
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+async def test_a_body_nested_too_deeply_is_400_and_counted(proxy: Proxy, depth: int) -> None:
+    tenant = await _tenant(proxy)
+    body = b'{"model": "gpt-4o", "messages": ' + b"[" * depth + b"]" * depth + b"}"
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{proxy.url}/v1/chat/completions",
+            content=body,
+            headers={
+                "Authorization": f"Bearer {tenant.key['secret']}",
+                "content-type": "application/json",
+            },
+        )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert "nests too deeply" in response.json()["error"]["message"]
+    assert [(row["endpoint"], row["status"]) for row in await _usage(proxy)] == [
+        ("/v1/chat/completions", 400)
+    ]
+
+
+async def test_the_access_log_shows_the_path_the_client_sent(
+    proxy: Proxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await _tenant(proxy)
+
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        async with live_http(proxy.app, access_log=True) as url:
+            await _openai_at(url, tenant.key["secret"]).chat.completions.create(
+                model="gpt-4o", messages=MESSAGES
+            )
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "uvicorn.access"]
+    assert any('"POST /v1/chat/completions HTTP/1.1" 200' in line for line in lines), lines
+
+
+def _openai_at(base: str, api_key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0)

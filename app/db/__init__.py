@@ -19,13 +19,20 @@ from app.db.engine import (
     make_engine,
     transaction,
 )
-from app.db.errors import DatabaseError, is_bad_data, is_unavailable, is_unique_violation
+from app.db.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    is_bad_data,
+    is_unavailable,
+    is_unique_violation,
+)
 from app.db.lifecycle import connect, ping, start, stop
 from app.db.migrations import migrate
 from app.db.values import contains_text, json_value, time_value, uuid_value
 
 __all__ = [
     "DatabaseError",
+    "DatabaseUnavailable",
     "activate",
     "connect",
     "contains_text",

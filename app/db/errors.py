@@ -23,6 +23,14 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or prepared; the message is safe to show an operator."""
 
 
+class DatabaseUnavailable(DatabaseError):
+    """Raised where a request failed because the database is unreachable: the HTTP edge answers
+    503 with Retry-After."""
+
+    def __init__(self, message: str = "the database is unavailable") -> None:
+        super().__init__(message)
+
+
 def is_unavailable(error: BaseException) -> bool:
     """The database is down, unreachable or refusing connections right now: nothing the
     request did, and worth retrying in a moment."""

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.accounts.graphql import AccountMutations, UserType
 from app.api_keys.graphql import ApiKeyMutations
+from app.db import DatabaseUnavailable, is_unavailable
 from app.graphql.context import AppInfo
 from app.graphql.cost import LimitQueryCost
 from app.graphql.errors import is_expected, public_error
@@ -81,6 +82,13 @@ class Schema(strawberry.Schema):
             log.warning("operation stopped after its deadline of %s s", self._deadline_seconds)
             return ExecutionResult(data=None, errors=[_past_deadline(self._deadline_seconds)])
         if result.errors:
+            unavailable = next(
+                (e for e in result.errors if e.original_error and is_unavailable(e.original_error)),
+                None,
+            )
+            if unavailable is not None:
+                # Answered 503 at the HTTP edge: retry later, nothing was wrong with the request.
+                raise DatabaseUnavailable from unavailable.original_error
             result.errors = [public_error(error) for error in result.errors]
         return result
 

@@ -27,6 +27,8 @@ class ErrorKind(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UPSTREAM_UNREACHABLE = "upstream_unreachable"
     UPSTREAM_TIMEOUT = "upstream_timeout"
+    # Our database is unreachable: nothing is wrong with the request; retry shortly.
+    UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
 
@@ -39,6 +41,7 @@ _STATUS = {
     ErrorKind.METHOD_NOT_ALLOWED: 405,
     ErrorKind.UPSTREAM_UNREACHABLE: 502,
     ErrorKind.UPSTREAM_TIMEOUT: 504,
+    ErrorKind.UNAVAILABLE: 503,
     ErrorKind.INTERNAL: 500,
 }
 
@@ -51,6 +54,7 @@ _OPENAI_TYPES = {
     ErrorKind.METHOD_NOT_ALLOWED: ("invalid_request_error", "method_not_allowed"),
     ErrorKind.UPSTREAM_UNREACHABLE: ("api_error", "upstream_unreachable"),
     ErrorKind.UPSTREAM_TIMEOUT: ("api_error", "upstream_timeout"),
+    ErrorKind.UNAVAILABLE: ("api_error", "service_unavailable"),
     ErrorKind.INTERNAL: ("api_error", "internal_error"),
 }
 
@@ -63,6 +67,7 @@ _ANTHROPIC_TYPES = {
     ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
     ErrorKind.UPSTREAM_UNREACHABLE: "api_error",
     ErrorKind.UPSTREAM_TIMEOUT: "timeout_error",
+    ErrorKind.UNAVAILABLE: "api_error",
     ErrorKind.INTERNAL: "api_error",
 }
 

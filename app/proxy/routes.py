@@ -23,7 +23,9 @@ from litestar import asgi
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import HTTPScope, Receive, Scope, Send
 
+from app import db
 from app.api_keys.verifier import VerifiedKey
+from app.http_errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
 from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, Provider, is_model_id
 from app.proxy.client import UpstreamError, UpstreamResponse
 from app.proxy.dialects import (
@@ -129,6 +131,8 @@ def _requested_model(body: bytes) -> str:
         raise ProxyError(
             ErrorKind.INVALID_REQUEST, "The request body must be a JSON object."
         ) from None
+    except RecursionError:
+        raise ProxyError(ErrorKind.INVALID_REQUEST, "The request body nests too deeply.") from None
     if not isinstance(model, str) or not model:
         raise ProxyError(ErrorKind.INVALID_REQUEST, "The request body needs a `model`.")
     if len(model) > MAX_MODEL_ID_LENGTH or not is_model_id(model):
@@ -172,6 +176,8 @@ async def _answer_error(
     headers = {"content-type": "application/json"}
     if allow is not None:
         headers["allow"] = allow
+    if error.kind is ErrorKind.UNAVAILABLE:
+        headers["retry-after"] = str(RETRY_AFTER_SECONDS)
     await exchange.respond(error.status, error_body(dialect, error.kind, error.message), headers)
 
 
@@ -408,11 +414,21 @@ class ProxyApp:
             await _answer_error(exchange, dialect, error)
         except ClientGone:
             log.info("client disconnected before sending its whole request on %s", path)
-        except Exception:
-            log.exception("proxy failure on %s", path)
+        except Exception as error:
+            failure = _failure(error, path)
+            call.record_error(failure)
             if not exchange.started:
-                internal = ProxyError(ErrorKind.INTERNAL, "Internal error.")
-                await _answer_error(exchange, dialect, internal)
+                await _answer_error(exchange, dialect, failure)
+
+
+def _failure(error: Exception, path: str) -> ProxyError:
+    """An unexpected failure as the caller is told: the database being unreachable is 503 (the
+    SDKs retry it), anything else an internal error, logged with its traceback."""
+    if db.is_unavailable(error):
+        log.warning("database unavailable on %s: %s", path, type(error).__name__)
+        return ProxyError(ErrorKind.UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
+    log.exception("proxy failure on %s", path)
+    return ProxyError(ErrorKind.INTERNAL, "Internal error.")
 
 
 def proxy_mount(services: Services) -> ASGIRouteHandler:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode
 
 from app.llm_keys.catalog import Provider
 from app.proxy.client import BaseUrl, HttpClient, UpstreamError, UpstreamResponse, UpstreamTimeout
 from app.proxy.dialects import ErrorKind, ProxyError
+from app.security.tokens import PROJECT_KEY_PREFIX
 from app.settings import ProxyConfig
 
 # Headers a client may pass to a provider; everything else (its credentials first of all) stays.
@@ -25,6 +27,13 @@ FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "openai-beta", "idempoten
 RESPONSE_HEADERS = frozenset({"content-type", "retry-after", "openai-processing-ms"})
 RESPONSE_HEADER_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+# Query parameters the providers define for the endpoints forwarded (Anthropic's SDK marks beta
+# requests with ?beta=true; OpenAI's POST endpoints take none). Anything else a client puts in
+# the URL - a project key, above all - never leaves this service.
+FORWARDED_QUERY_PARAMETERS = {
+    Provider.OPENAI: frozenset[str](),
+    Provider.ANTHROPIC: frozenset({"beta"}),
+}
 
 
 class Upstream:
@@ -48,7 +57,8 @@ class Upstream:
         base = self._bases[provider].path
         # OpenAI's base URL ends in /v1, like its SDK's; `path` does too.
         target = base + (path.removeprefix("/v1") if provider is Provider.OPENAI else path)
-        return f"{target}?{query}" if query else target
+        kept = forwarded_query(provider, query)
+        return f"{target}?{kept}" if kept else target
 
     async def post(
         self, provider: Provider, target: str, headers: Mapping[str, str], body: bytes
@@ -59,6 +69,19 @@ class Upstream:
             )
         except UpstreamError as error:
             raise as_proxy_error(error, provider) from None
+
+
+def forwarded_query(provider: Provider, query: str) -> str:
+    """The client's query string, keeping only what the provider's API defines."""
+    if not query:
+        return ""
+    allowed = FORWARDED_QUERY_PARAMETERS[provider]
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(query, keep_blank_values=True)
+        if name in allowed and PROJECT_KEY_PREFIX not in value
+    ]
+    return urlencode(kept)
 
 
 def forwarded_headers(client_headers: Mapping[str, str]) -> dict[str, str]:
