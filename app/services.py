@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from app import leases
 from app.accounts.authenticator import AccessTokenAuthenticator
 from app.accounts.service import AccountService
 from app.accounts.throttle import LoginThrottle
@@ -71,7 +73,8 @@ class Services:
         )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
         # Also the recorder's hourly housekeeping (raw events past retention go), which runs
-        # here whichever process writes the batches: one chunked delete an hour.
+        # here whichever process writes the batches: one chunked delete an hour, by whichever
+        # serving process holds the retention lease.
         ingest = UsageIngest(settings.monitoring, settings.usage.raw_retention)
         usage_writer = (
             ProcessWriter(WriterConfig.of(settings))
@@ -83,7 +86,7 @@ class Services:
             max_pending=settings.usage.max_pending,
             flush_every=settings.usage.flush_every,
             enabled=settings.usage.enabled,
-            housekeeping=lambda: _forget_raw_events(ingest, clock),
+            housekeeping=RawEventRetention(ingest, clock).run,
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
         metrics = Metrics()
@@ -110,5 +113,23 @@ class Services:
         )
 
 
-async def _forget_raw_events(ingest: UsageIngest, clock: Clock) -> None:
-    await ingest.forget_raw_events(clock.now())
+class RawEventRetention:
+    """Deletes raw usage events past retention, in one serving process at a time.
+
+    Every process runs it each hour; the process holding the lease deletes, and takes the lease
+    again the next hour. It holds it for two hours, so that another process takes over within
+    three hours of the holder's last run when the holder is gone.
+    """
+
+    LEASE = "usage-raw-retention"
+    HOLD_FOR = timedelta(hours=2)
+
+    def __init__(self, ingest: UsageIngest, clock: Clock) -> None:
+        self._ingest = ingest
+        self._clock = clock
+        self._holder = leases.new_holder()
+
+    async def run(self) -> None:
+        now = self._clock.now()
+        if await leases.take(self.LEASE, self._holder, now=now, duration=self.HOLD_FOR):
+            await self._ingest.forget_raw_events(now)
