@@ -18,6 +18,10 @@ such connections from one machine take every connection the server has.
   client leave (`http.disconnect`), and the client gets 408 when nothing of the response was
   sent, else the connection closes.
 
+- **Head size**: a request whose head is still incomplete once `MAX_HEAD_BYTES` of it arrived
+  gets 431 and the connection closes. uvicorn's httptools parser sets no limit, and keeps a head
+  whole in memory until it is complete.
+
 A timer is armed only when a read leaves a head or a body incomplete: a request that arrives
 whole in one read, the common case, costs none.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import http
 import logging
 from typing import Any
 
@@ -36,6 +41,11 @@ from uvicorn.server import ServerState
 from app.settings import ServingConfig
 
 log = logging.getLogger(__name__)
+
+# Far beyond any head this service's clients send (a bearer token and a few headers), and
+# bounded: a thousand connections' heads fit in 64 MiB. Counted per read, so a head that completes
+# within the read that crosses it still passes.
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class _Reading(enum.Enum):
@@ -65,6 +75,8 @@ class SlowClientGuard(HttpToolsProtocol):
         self._body_idle_timeout = limits.body_idle_timeout
         self._reading = _Reading.HEAD
         self._head_begun = False
+        # Bytes read since the last head was complete: the next head's, as far as they go.
+        self._head_bytes = 0
         self._body_arrived_at = 0.0
         # One timer at a time: the head's deadline or the body's idle check.
         self._timer: asyncio.TimerHandle | None = None
@@ -77,10 +89,16 @@ class SlowClientGuard(HttpToolsProtocol):
         self._arm(self._head_timeout, self._head_expired)
 
     def data_received(self, data: bytes) -> None:
+        if self._reading is not _Reading.BODY:
+            self._head_bytes += len(data)
         super().data_received(data)
-        if self._timer is not None or self.transport.is_closing():
+        if self.transport.is_closing():
             return
-        if self._reading is _Reading.HEAD and self._head_begun:
+        if self._reading is _Reading.HEAD and self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse_large_head()
+        elif self._timer is not None:
+            return
+        elif self._reading is _Reading.HEAD and self._head_begun:
             self._arm(self._head_timeout, self._head_expired)
         elif self._reading is _Reading.BODY:
             self._arm(self._body_idle_timeout, self._body_idle)
@@ -103,6 +121,7 @@ class SlowClientGuard(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._head_bytes = 0
         self._reading = _Reading.BODY
         self._body_arrived_at = self.loop.time()
         super().on_headers_complete()
@@ -144,7 +163,7 @@ class SlowClientGuard(HttpToolsProtocol):
             self._client_address(),
             self._head_timeout,
         )
-        self._give_up(f"the request head was not complete within {self._head_timeout:g} seconds")
+        self._give_up(408, f"the request head was not complete within {self._head_timeout:g} s")
 
     def _body_idle(self) -> None:
         self._timer = None
@@ -163,7 +182,7 @@ class SlowClientGuard(HttpToolsProtocol):
             self._client_address(),
             self._body_idle_timeout,
         )
-        self._give_up(f"the request body stopped arriving for {self._body_idle_timeout:g} seconds")
+        self._give_up(408, f"the request body stopped arriving for {self._body_idle_timeout:g} s")
 
     def _body_held_back(self) -> bool:
         """The application has not taken what arrived (so uvicorn stopped reading), or has not
@@ -171,23 +190,36 @@ class SlowClientGuard(HttpToolsProtocol):
         waiting = self.cycle is not None and self.cycle.waiting_for_100_continue
         return self.flow.read_paused or waiting
 
-    def _give_up(self, reason: str) -> None:
-        """Close the connection: with a 408 unless the request being read already has (part of)
-        a response. The application sees its client leave, and what it still sends is dropped."""
+    def _refuse_large_head(self) -> None:
+        log.info(
+            "request head from %s over %d bytes: 431, connection closed",
+            self._client_address(),
+            MAX_HEAD_BYTES,
+        )
+        self._disarm()
+        self._give_up(431, f"the request head is over {MAX_HEAD_BYTES} bytes")
+
+    def _give_up(self, status: int, reason: str) -> None:
+        """Close the connection, answering `status` first when the client can take it as the
+        answer to the request being read: for a head, when no earlier request is still being
+        answered; for a body, when nothing of its response went out. The application sees its
+        client leave, and what it still sends is dropped."""
         cycle = self.cycle
-        reading_a_new_head = self._reading is _Reading.HEAD
-        answered = cycle is not None and cycle.response_started and not reading_a_new_head
+        if self._reading is _Reading.HEAD:
+            answer = cycle is None or cycle.response_complete
+        else:
+            answer = cycle is None or not cycle.response_started
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True
             cycle.keep_alive = False
             cycle.message_event.set()
-        if not answered:
-            self.transport.write(self._request_timeout(reason))
+        if answer:
+            self.transport.write(self._error_response(status, reason))
         self.transport.close()
 
-    def _request_timeout(self, reason: str) -> bytes:
-        body = f"Request Timeout: {reason}.\n".encode()
-        head = [STATUS_LINE[408]]
+    def _error_response(self, status: int, reason: str) -> bytes:
+        body = f"{http.HTTPStatus(status).phrase}: {reason}.\n".encode()
+        head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         head += [

@@ -116,7 +116,7 @@ class Connection:
             while True:
                 try:
                     chunk = await self.reader.read(65536)
-                except ConnectionResetError:  # closed while the client was still sending
+                except ConnectionError:  # closed while the client was still sending
                     return received
                 if not chunk:
                     return received
@@ -176,7 +176,7 @@ async def test_a_head_sent_a_line_at_a_time_is_cut_at_the_head_timeout(
         trickling.cancel()
 
     assert _status(answer) == 408
-    assert b"request head was not complete within 1 seconds" in answer
+    assert b"request head was not complete within 1 s" in answer
     assert HEAD_TIMEOUT_S - 0.1 <= elapsed < HEAD_TIMEOUT_S + LATE_S
 
 
@@ -212,6 +212,39 @@ async def test_the_head_deadline_starts_again_with_each_request_on_a_connection(
     assert answers == [(200, b"0")] * 3
 
 
+async def test_a_head_still_incomplete_past_64_kib_gets_431(plain_settings: Settings) -> None:
+    async with (
+        guarded_server(body_size, plain_settings) as port,
+        Connection.to(port) as connection,
+    ):
+        await connection.send(b"GET / HTTP/1.1\r\nHost: test\r\n")
+
+        async def pile_on() -> None:
+            with contextlib.suppress(ConnectionError):
+                for index in range(20):  # 200 KiB, a read at a time
+                    await connection.send(b"X-Big-%d: %s\r\n" % (index, b"a" * 10_240))
+                    await asyncio.sleep(0.05)
+
+        piling = asyncio.create_task(pile_on())
+        answer = await connection.until_closed()
+        await piling
+
+    assert _status(answer) == 431
+    assert b"request head is over 65536 bytes" in answer
+
+
+async def test_a_large_head_within_the_limit_is_served(plain_settings: Settings) -> None:
+    headers = b"".join(b"X-Big-%d: %s\r\n" % (index, b"a" * 10_240) for index in range(4))
+    async with (
+        guarded_server(body_size, plain_settings) as port,
+        Connection.to(port) as connection,
+    ):
+        await connection.send(b"GET / HTTP/1.1\r\nHost: test\r\n" + headers + b"\r\n")
+        answer = await connection.response()
+
+    assert answer == (200, b"0")
+
+
 # --- bodies -------------------------------------------------------------------------------------
 
 
@@ -226,7 +259,7 @@ async def test_an_idle_graphql_body_gets_408(
 
     assert _status(answer) == 408
     assert answer.count(b"HTTP/1.1 ") == 1  # the application's own answer went nowhere
-    assert b"request body stopped arriving for 1 seconds" in answer
+    assert b"request body stopped arriving for 1 s" in answer
     assert BODY_IDLE_TIMEOUT_S - 0.1 <= elapsed < BODY_IDLE_TIMEOUT_S + LATE_S
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
