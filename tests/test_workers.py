@@ -8,9 +8,11 @@ process keeps (a last-use recorder, a retention chore) side by side in one proce
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -145,18 +147,17 @@ async def test_a_deleted_key_is_refused_by_every_worker_at_once_and_alerted_once
         owner = await sign_up(gql)
         project = await create_project(gql, owner)
         key = await create_key(gql, owner, project["id"])
+        ask = _asking_with(http, key["secret"])
         # Every worker reads (and, on SQLite, keeps) the key before it is deleted.
-        before = await _each_on_a_new_connection(http, "before", key["secret"])
+        before = await _until_each_worker_answered(tmp_path, "before", ask)
 
         await gql.execute(DELETE_KEY, {"input": {"id": key["id"]}}, owner.access_token)
-        after = await _each_on_a_new_connection(http, "after", key["secret"])
+        after = await _until_each_worker_answered(tmp_path, "after", ask)
 
         alerts = await _alerts_once_written(gql, owner.access_token, project["id"])
 
-    answered_by = _workers_that_answered(tmp_path, [*before, *after])
     assert {status for _, status in before} == {200}
     assert {status for _, status in after} == {401}
-    assert len({answered_by[rid] for rid, _ in after}) == WORKERS
     assert alerts == [{"kind": "REVOKED_KEY_IN_USE", "apiKeyId": key["id"]}]
 
 
@@ -171,70 +172,139 @@ async def test_proxied_requests_served_by_several_workers_are_counted_once_each(
         # A spike from the first hour of traffic: past 5 requests.
         "TRAYLINX_ALERT_REQUEST_SPIKE_FLOOR": "5",
     }
-    requests = 40
     async with server_process(database_url, tmp_path, settings, workers=WORKERS) as http:
         gql = GraphQLClient(http)
         owner = await sign_up(gql)
         project = await create_project(gql, owner)
         key = await create_key(gql, owner, project["id"])
         await add_llm_key(gql, owner, project["id"], "OPENAI", "sk-openai-upstream-0000000000")
-        request_ids = [f"proxied-{index}" for index in range(requests)]
-        await asyncio.gather(*(_complete(http, key["secret"], rid) for rid in request_ids))
+        answers = await _until_each_worker_answered(
+            tmp_path, "proxied", _completing_with(http, key["secret"]), at_least=40
+        )
 
-        usage = await _usage_once_written(gql, owner.access_token, project["id"], requests)
+        usage = await _usage_once_written(gql, owner.access_token, project["id"], len(answers))
         alerts = await _alerts_once_written(gql, owner.access_token, project["id"])
 
-    answered_by = _workers_that_answered(tmp_path, [(rid, 200) for rid in request_ids])
-    assert len(fake_provider.received) == requests
-    assert len(set(answered_by.values())) == WORKERS
-    assert usage == requests
+    assert {status for _, status in answers} == {200}
+    assert len(fake_provider.received) == len(answers)
+    assert usage == len(answers)
     assert alerts == [{"kind": "REQUEST_SPIKE", "apiKeyId": key["id"]}]
 
 
-async def _each_on_a_new_connection(
-    http: httpx.AsyncClient, label: str, secret: str, count: int = 24
-) -> list[tuple[str, int]]:
-    """`count` requests made with a key, a few at a time, each on a connection of its own (so
-    that any worker may take it); (request id, status) of each."""
-    ids = [f"{label}-{index}-{uuid.uuid4().hex[:8]}" for index in range(count)]
-    fresh = httpx.Limits(max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=http.base_url, limits=fresh, timeout=10) as client:
+@pytest.mark.slow
+async def test_every_worker_cuts_slow_heads_as_configured(tmp_path: Path) -> None:
+    """The limits travel from the settings to each worker process's connections."""
+    settings = {**OBSERVED, "TRAYLINX_REQUEST_HEAD_TIMEOUT_SECONDS": "1"}
+    database_url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
+    answers: list[tuple[float, bytes]] = []
+    async with server_process(database_url, tmp_path, settings, workers=WORKERS) as http:
+        port = http.base_url.port
+        assert port is not None
+        # A worker may take every connection that waits when it looks: a few at a time, until
+        # each worker has had some.
+        for _ in range(10):
+            answers += await asyncio.gather(*(_slow_head(port, delay=0.1 * i) for i in range(4)))
+            if len(_workers_that_logged(tmp_path, "request head from")) == WORKERS:
+                break
 
-        async def ask(request_id: str) -> tuple[str, int]:
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for _, answer in answers)
+    assert all(elapsed < 1 + 5 for elapsed, _ in answers)  # the timeout, and a busy machine
+    assert len(_workers_that_logged(tmp_path, "request head from")) == WORKERS
+
+
+async def _slow_head(port: int, *, delay: float) -> tuple[float, bytes]:
+    """After `delay`, a head sent a header line at a time until the server answers or hangs up:
+    how long that took, and what it answered."""
+    await asyncio.sleep(delay)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
+        received = b""
+        async with asyncio.timeout(15):
+            while not reader.at_eof():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.2):
+                        received += await reader.read(65536)
+                if not received and not writer.is_closing():
+                    writer.write(b"X-Slow: 1\r\n")
+        return time.monotonic() - started, received
+    finally:
+        writer.close()
+
+
+Ask = Callable[[str], Awaitable[int]]
+
+
+async def _until_each_worker_answered(
+    var_dir: Path, label: str, ask: Ask, *, at_least: int = 24
+) -> list[tuple[str, int]]:
+    """Requests made by `ask(request id)`, four at a time, each on a connection of its own (so
+    that any worker may take it), until there were `at_least` and every worker answered some;
+    (request id, status) of each. (A worker may take all the connections that wait when it
+    looks: how many each gets is up to the moment.)"""
+    answers: list[tuple[str, int]] = []
+    for batch in range(100):
+        ids = [f"{label}-{batch}-{index}-{uuid.uuid4().hex[:8]}" for index in range(4)]
+        answers += zip(ids, await asyncio.gather(*(ask(rid) for rid in ids)), strict=True)
+        workers = set(_workers_that_answered(var_dir, answers).values())
+        if len(answers) >= at_least and len(workers) == WORKERS:
+            return answers
+    raise AssertionError(f"the same worker answered all of {len(answers)} requests")
+
+
+def _asking_with(http: httpx.AsyncClient, secret: str) -> Ask:
+    """The project's name over GraphQL with a project key."""
+
+    async def ask(request_id: str) -> int:
+        async with httpx.AsyncClient(base_url=http.base_url, timeout=10) as client:
             response = await client.post(
                 "/graphql",
                 json={"query": PROJECT_NAME},
                 headers={"Authorization": f"Bearer {secret}", "x-request-id": request_id},
             )
-            return request_id, response.status_code
+        return response.status_code
 
-        answers = []
-        for start in range(0, count, 4):
-            answers += await asyncio.gather(*(ask(rid) for rid in ids[start : start + 4]))
-    return answers
+    return ask
 
 
-async def _complete(http: httpx.AsyncClient, secret: str, request_id: str) -> None:
-    client = openai.AsyncOpenAI(
-        base_url=f"{http.base_url}/v1",
-        api_key=secret,
-        max_retries=0,
-        default_headers={"x-request-id": request_id},
-        http_client=httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)),
-    )
-    async with client:
-        await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+def _completing_with(http: httpx.AsyncClient, secret: str) -> Ask:
+    """A chat completion through the proxy with a project key, as the OpenAI SDK sends it."""
+
+    async def ask(request_id: str) -> int:
+        client = openai.AsyncOpenAI(
+            base_url=f"{http.base_url}/v1",
+            api_key=secret,
+            max_retries=0,
+            default_headers={"x-request-id": request_id},
+        )
+        async with client:
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+        return 200
+
+    return ask
+
+
+def _workers_that_logged(var_dir: Path, text: str) -> set[int]:
+    """The process ids of the log lines whose message holds `text`."""
+    return {entry["pid"] for entry in _log_entries(var_dir) if text in entry.get("message", "")}
+
+
+def _log_entries(var_dir: Path) -> list[dict[str, Any]]:
+    entries = []
+    for line in server_log(var_dir).read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue  # a line from before logging was configured
+    return entries
 
 
 def _workers_that_answered(var_dir: Path, answers: Iterable[tuple[str, int]]) -> dict[str, int]:
     """The process id that logged each request's access line."""
     wanted = {request_id for request_id, _ in answers}
     pids = {}
-    for line in server_log(var_dir).read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # a line from before logging was configured
+    for entry in _log_entries(var_dir):
         if entry.get("logger") == "uvicorn.access" and entry.get("request_id") in wanted:
             pids[entry["request_id"]] = entry["pid"]
     assert set(pids) == wanted
