@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from app import leases
 from app.accounts.authenticator import AccessTokenAuthenticator
 from app.accounts.service import AccountService
 from app.accounts.throttle import LoginThrottle
@@ -25,6 +23,7 @@ from app.security.passwords import PasswordHasher
 from app.settings import Settings, UsageWriterKind
 from app.usage.ingest import UsageIngest
 from app.usage.recorder import UsageRecorder
+from app.usage.retention import RawEventRetention
 from app.usage.service import UsageService
 from app.usage.writer import ProcessWriter, WriterConfig
 
@@ -111,25 +110,3 @@ class Services:
             usage_reports=UsageService(clock, settings.monitoring),
             metrics=metrics,
         )
-
-
-class RawEventRetention:
-    """Deletes raw usage events past retention, in one serving process at a time.
-
-    Every process runs it each hour; the process holding the lease deletes, and takes the lease
-    again the next hour. It holds it for two hours, so that another process takes over within
-    three hours of the holder's last run when the holder is gone.
-    """
-
-    LEASE = "usage-raw-retention"
-    HOLD_FOR = timedelta(hours=2)
-
-    def __init__(self, ingest: UsageIngest, clock: Clock) -> None:
-        self._ingest = ingest
-        self._clock = clock
-        self._holder = leases.new_holder()
-
-    async def run(self) -> None:
-        now = self._clock.now()
-        if await leases.take(self.LEASE, self._holder, now=now, duration=self.HOLD_FOR):
-            await self._ingest.forget_raw_events(now)

@@ -26,7 +26,7 @@ from app import leases
 from app.api_keys.tables import ApiKey
 from app.api_keys.verifier import LastUseRecorder
 from app.clock import FrozenClock
-from app.services import RawEventRetention
+from app.usage.retention import RawEventRetention
 from tests.fake_provider import FakeProvider
 from tests.graphql_client import GraphQLClient
 from tests.helpers import DELETE_KEY, add_llm_key, create_key, create_project, sign_up
