@@ -1,4 +1,5 @@
-"""uvicorn's HTTP/1.1 protocol with the two timeouts it lacks: slow request heads and idle bodies.
+"""uvicorn's HTTP/1.1 protocol with the limits it lacks: on slow request heads, idle bodies and
+oversized heads.
 
 uvicorn closes a kept-alive connection that stays silent between requests (`timeout_keep_alive`)
 and caps connections (`limit_concurrency`), but nothing bounds a client that takes its time over
@@ -17,7 +18,6 @@ such connections from one machine take every connection the server has.
   or has not asked for the body after `Expect: 100-continue`. Past it, the application sees the
   client leave (`http.disconnect`), and the client gets 408 when nothing of the response was
   sent, else the connection closes.
-
 - **Head size**: a request whose head is still incomplete once `MAX_HEAD_BYTES` of it arrived
   gets 431 and the connection closes. uvicorn's httptools parser sets no limit, and keeps a head
   whole in memory until it is complete.
@@ -55,7 +55,8 @@ class _Reading(enum.Enum):
 
 
 class SlowClientGuard(HttpToolsProtocol):
-    """`HttpToolsProtocol` that times out slow request heads and idle request bodies.
+    """`HttpToolsProtocol` that times out slow request heads and idle request bodies, and
+    refuses oversized heads.
 
     uvicorn builds one per connection, as `config.http_protocol_class(config=..., ...)`: pass
     `functools.partial(SlowClientGuard, limits=...)` as its `http`.
