@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 # bounded: a thousand connections' heads fit in 64 MiB. Counted per read, so a head that completes
 # within the read that crosses it still passes.
 MAX_HEAD_BYTES = 64 * 1024
+# How long a refused client has to read its answer before the connection closes (see `_linger`).
+LINGER_S = 2.0
 
 
 class _Reading(enum.Enum):
@@ -79,8 +81,9 @@ class SlowClientGuard(HttpToolsProtocol):
         # Bytes read since the last head was complete: the next head's, as far as they go.
         self._head_bytes = 0
         self._body_arrived_at = 0.0
-        # One timer at a time: the head's deadline or the body's idle check.
+        # One timer at a time: the head's deadline, the body's idle check, or the linger's end.
         self._timer: asyncio.TimerHandle | None = None
+        self._lingering = False
 
     # --- the connection ------------------------------------------------------------------------
 
@@ -90,6 +93,8 @@ class SlowClientGuard(HttpToolsProtocol):
         self._arm(self._head_timeout, self._head_expired)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # what a refused client still sends goes nowhere
         if self._reading is not _Reading.BODY:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -216,7 +221,20 @@ class SlowClientGuard(HttpToolsProtocol):
             cycle.message_event.set()
         if answer:
             self.transport.write(self._error_response(status, reason))
-        self.transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close once the client has had a moment to read its answer. Closing at once while
+        the client still sends (a slow head's next line, the rest of an oversized one) would
+        reset the connection, and the answer could be lost with it: the write side closes now
+        (the client reads the answer, then the end), what arrives meanwhile is read and dropped,
+        and the connection closes when the client closes its side, or after `LINGER_S`."""
+        self._disarm()
+        self._lingering = True
+        self.flow.resume_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._arm(LINGER_S, self.transport.close)
 
     def _error_response(self, status: int, reason: str) -> bytes:
         body = f"{http.HTTPStatus(status).phrase}: {reason}.\n".encode()

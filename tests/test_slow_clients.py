@@ -23,6 +23,7 @@ from litestar import Litestar
 
 from app.serving import server_options
 from app.settings import Settings
+from app.slow_clients import LINGER_S
 from tests.conftest import TEST_ENV, Proxy
 from tests.fake_provider import FakeProvider
 from tests.helpers import create_key, create_project, sign_up
@@ -213,24 +214,29 @@ async def test_the_head_deadline_starts_again_with_each_request_on_a_connection(
 
 
 async def test_a_head_still_incomplete_past_64_kib_gets_431(plain_settings: Settings) -> None:
+    """However much the client goes on sending: it reads its answer, and is hung up on soon."""
     async with (
         guarded_server(body_size, plain_settings) as port,
         Connection.to(port) as connection,
     ):
         await connection.send(b"GET / HTTP/1.1\r\nHost: test\r\n")
 
-        async def pile_on() -> None:
+        async def pile_on() -> float:
+            started = time.monotonic()
             with contextlib.suppress(ConnectionError):
-                for index in range(20):  # 200 KiB, a read at a time
+                for index in range(2000):  # 10 KiB a read, until the server hangs up
                     await connection.send(b"X-Big-%d: %s\r\n" % (index, b"a" * 10_240))
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.01)
+            return time.monotonic() - started
 
         piling = asyncio.create_task(pile_on())
         answer = await connection.until_closed()
-        await piling
+        sent_for = await piling
 
     assert _status(answer) == 431
     assert b"request head is over 65536 bytes" in answer
+    # The server read on (and dropped) what came after its answer for a while, then hung up.
+    assert LINGER_S - 0.5 < sent_for < LINGER_S + LATE_S
 
 
 async def test_a_large_head_within_the_limit_is_served(plain_settings: Settings) -> None:
