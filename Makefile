@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make run PORT=9000 HOST=0.0.0.0 WORKERS=2`: each only when given (on the command line or in
+# the environment), so that TRAYLINX_PORT, TRAYLINX_HOST and TRAYLINX_WORKERS apply otherwise.
+SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(if $(WORKERS),--workers $(WORKERS))
 NPM ?= npm
 WEB := web
 # The console is rebuilt when any of these is newer than its stamp: its sources (folders too, whose
@@ -62,9 +63,9 @@ web-check: $(WEB_DEPS) ## Console checks: codegen drift, tsc, Vitest
 	cd $(WEB) && $(NPM) run --silent typecheck
 	cd $(WEB) && $(NPM) test --silent
 
-run: install ## Migrate and serve on http://127.0.0.1:8000 (GraphiQL at /graphql; SQLite under ./var/)
+run: install ## Migrate and serve on http://127.0.0.1:8000 (PORT=, HOST=, WORKERS=; SQLite under ./var/)
 	$(PY) -m app migrate
-	$(PY) -m app serve --host $(HOST) --port $(PORT)
+	$(PY) -m app serve $(SERVE_ARGS)
 
 migrate: install ## Apply pending database migrations (DATABASE_URL, default SQLite under ./var/)
 	$(PY) -m app migrate

@@ -1,24 +1,21 @@
-"""Command line: `python -m app serve | migrate | export-schema`."""
+"""Command line: `python -m app serve | migrate | export-schema | ...`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import sys
-import warnings
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app import db
+from app import db, serving
 from app.clock import SystemClock
 from app.llm_keys.service import RotationReport
-from app.observability import configure_logging
 from app.security.crypto import EncryptionKey, MissingEncryptionKey
 from app.services import Services
-from app.settings import Settings, SettingsError
+from app.settings import MAX_WORKERS, Settings, SettingsError
 
 log = logging.getLogger("app")
 
@@ -42,12 +39,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    _configure_logging(settings)
+    serving.configure_process(settings)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "rotate-encryption-key":
         return _rotate_encryption_key(settings, batch_size=max(1, args.batch_size))
-    return _serve(settings, host=args.host or settings.host, port=args.port or settings.port)
+    return _serve(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.serving.workers,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="apply migrations and serve HTTP (uvicorn)")
     serve.add_argument("--host", help="interface to bind (default: TRAYLINX_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: TRAYLINX_PORT or 8000)")
+    serve.add_argument(
+        "--port", type=_bounded(1, 65535), help="port (default: TRAYLINX_PORT or 8000)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_bounded(1, MAX_WORKERS),
+        help="serving processes sharing the port (default: TRAYLINX_WORKERS or 1)",
+    )
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     rotate = commands.add_parser(
         "rotate-encryption-key",
@@ -72,12 +81,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(settings: Settings) -> None:
-    configure_logging(settings.log_level, json_lines=settings.log_format == "json")
-    # Piccolo warns on stderr before the failure it then raises, which we report in one line.
-    warnings.filterwarnings(
-        "ignore", message=".*Unable to (connect to database|fetch server version)"
-    )
+def _bounded(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number within bounds, or a one-line usage error."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be between {minimum} and {maximum}")
+        return value
+
+    return parse
 
 
 def _export_schema(output: Path) -> int:
@@ -154,36 +170,18 @@ def _generate_encryption_key() -> int:
     return 0
 
 
-def _tune_garbage_collection() -> None:
-    """Keep what exists at start (modules, schema, app: most of the heap) out of collections.
-
-    Full collections otherwise scan every object of the process; under load they ran every
-    second or so and put ~100 ms stalls into p99 latency (proxy at 32 connections: p99 from
-    ~100 ms to ~20 ms, GraphQL from ~115 ms to ~27 ms). A larger young generation was tried
-    too: it helps the proxy but lets GraphQL's cyclic garbage pile up into 50 ms pauses.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def _serve(settings: Settings, *, host: str, port: int) -> int:
-    import uvicorn
-
-    from app.main import create_app
-
-    # Fail before binding the port, with one line, when the database is not usable.
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
+    # Fail before binding the port, with one line, when the database is not usable; and migrate
+    # once, before any worker starts.
     if _migrate(settings) != 0:
         return 1
-    log.info("serving on http://%s:%s (GraphQL at /graphql, %s)", host, port, settings.env.value)
-    app = create_app(settings)
-    _tune_garbage_collection()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # our handlers: JSON lines in production, secrets redacted
-        # Proxies in front set X-Forwarded-For; uvicorn believes it only from these addresses.
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+    log.info(
+        "serving on http://%s:%s with %d worker%s (GraphQL at /graphql, %s)",
+        host,
+        port,
+        workers,
+        "" if workers == 1 else "s",
+        settings.env.value,
     )
+    serving.run(settings, host=host, port=port, workers=workers)
     return 0

@@ -205,6 +205,8 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
+            # Which serving process (with several workers, several log to the same stream).
+            "pid": record.process,
             "message": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", None) or request_id.get(),
         }
@@ -221,7 +223,7 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
         formatter.converter = time.gmtime
     else:
         formatter = RedactingFormatter(
-            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+            "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s]: %(message)s"
         )
     handler.setFormatter(formatter)
     root = logging.getLogger()

@@ -7,6 +7,7 @@ from piccolo.conf.apps import AppConfig
 from app.accounts.tables import LoginAttempt, RefreshToken, Session, User
 from app.api_keys.tables import ApiKey
 from app.audit.tables import AuditEvent
+from app.leases import Lease
 from app.llm_keys.tables import LlmApiKey
 from app.projects.tables import Membership, Project
 from app.usage.tables import (
@@ -37,5 +38,6 @@ APP_CONFIG = AppConfig(
         UsageProjectHourly,
         KeyClientIp,
         SecurityAlert,
+        Lease,
     ],
 )

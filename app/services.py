@@ -24,6 +24,7 @@ from app.security.passwords import PasswordHasher
 from app.settings import Settings, UsageWriterKind
 from app.usage.ingest import UsageIngest
 from app.usage.recorder import UsageRecorder
+from app.usage.retention import RawEventRetention
 from app.usage.service import UsageService
 from app.usage.writer import ProcessWriter, WriterConfig
 
@@ -77,7 +78,8 @@ class Services:
         )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
         # Also the recorder's hourly housekeeping (raw events past retention go), which runs
-        # here whichever process writes the batches: one chunked delete an hour.
+        # here whichever process writes the batches: one chunked delete an hour, by whichever
+        # serving process holds the retention lease.
         ingest = UsageIngest(settings.monitoring, settings.usage.raw_retention)
         usage_writer = (
             ProcessWriter(WriterConfig.of(settings))
@@ -89,7 +91,7 @@ class Services:
             max_pending=settings.usage.max_pending,
             flush_every=settings.usage.flush_every,
             enabled=settings.usage.enabled,
-            housekeeping=lambda: _forget_raw_events(ingest, clock),
+            housekeeping=RawEventRetention(ingest, clock).run,
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
         access_token_authenticator = AccessTokenAuthenticator(access_tokens, clock)
@@ -117,7 +119,3 @@ class Services:
             ),
             metrics=metrics,
         )
-
-
-async def _forget_raw_events(ingest: UsageIngest, clock: Clock) -> None:
-    await ingest.forget_raw_events(clock.now())

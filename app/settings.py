@@ -22,6 +22,8 @@ from app.security.crypto import EncryptionKey, Keyring, KeyringFormatError
 log = logging.getLogger(__name__)
 
 MIN_SECRET_BYTES = 32
+# More serving processes than this is a typo, not a machine.
+MAX_WORKERS = 256
 DEFAULT_VAR_DIR = Path("var")
 # The admin console as `make install` builds it (npm run build in web/).
 DEFAULT_CONSOLE_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
@@ -180,6 +182,25 @@ class GraphQLLimits:
 
 
 @dataclass(frozen=True)
+class ServingConfig:
+    """How `serve` runs: its processes, and the limits each one puts on clients.
+
+    uvicorn bounds nothing a client takes its time over: a connection that sends a header line
+    now and then, or a body that stops half way, would hold its socket and its request forever.
+    """
+
+    # Serving processes sharing the port (uvicorn workers); each is a whole server.
+    workers: int = 1
+    # A request's head (request line and headers) must be complete this long after its first
+    # byte (after the connection opened, for a connection's first request)...
+    head_timeout: float = 10.0
+    # ...and its body may not pause for longer than this between two arrivals.
+    body_idle_timeout: float = 30.0
+    # Connections one process holds open at once; requests beyond them are answered 503.
+    max_connections: int = 1000
+
+
+@dataclass(frozen=True)
 class Settings:
     env: Environment
     secret_key: Secret
@@ -189,6 +210,7 @@ class Settings:
     # Proxies whose X-Forwarded-For is believed: client IPs (usage, alerts) depend on it.
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
+    serving: ServingConfig = field(default_factory=ServingConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
     api_keys: ApiKeyConfig = field(default_factory=ApiKeyConfig)
@@ -226,6 +248,16 @@ class Settings:
                 origin.strip()
                 for origin in env_vars.get("TRAYLINX_CORS_ORIGINS", "").split(",")
                 if origin.strip()
+            ),
+            serving=ServingConfig(
+                workers=_int(env_vars, "TRAYLINX_WORKERS", 1, minimum=1, maximum=MAX_WORKERS),
+                head_timeout=_seconds(env_vars, "TRAYLINX_REQUEST_HEAD_TIMEOUT_SECONDS", 10),
+                body_idle_timeout=_seconds(
+                    env_vars, "TRAYLINX_REQUEST_BODY_IDLE_TIMEOUT_SECONDS", 30
+                ),
+                max_connections=_int(
+                    env_vars, "TRAYLINX_MAX_CONNECTIONS", 1000, minimum=1, maximum=1_000_000
+                ),
             ),
             auth=AuthConfig(
                 access_token_ttl=timedelta(

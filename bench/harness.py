@@ -137,12 +137,17 @@ async def _postgres_admin(statement: str) -> None:
 
 @contextlib.contextmanager
 def server_process(
-    database_url: str, workdir: Path, settings: Mapping[str, str] | None = None
+    database_url: str,
+    workdir: Path,
+    settings: Mapping[str, str] | None = None,
+    *,
+    workers: int = 1,
 ) -> Iterator[RunningService]:
-    """Run `python -m app serve` (one uvicorn worker) until the block ends."""
+    """Run `python -m app serve` (one uvicorn worker unless told) until the block ends."""
     port = free_port()
     log_path = workdir / "server.log"
     command = [sys.executable, "-m", "app", "serve", "--host", LOOPBACK, "--port", str(port)]
+    command += ["--workers", str(workers)]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 
 import httpx
@@ -135,3 +136,13 @@ def test_inputs_carrying_secrets_never_show_them() -> None:
 
     assert "hunter2" not in shown
     assert "sk-secret-value" not in shown
+
+
+def test_log_lines_name_the_process_that_wrote_them() -> None:
+    """With several workers, several processes write to one stream."""
+    record = logging.LogRecord("app.test", logging.INFO, __file__, 1, "hello", None, None)
+    RedactingFilter().filter(record)
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert entry["pid"] == os.getpid()

@@ -125,3 +125,52 @@ def test_an_unusable_database_stops_the_start_with_one_line(database_url: str) -
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot use the database at")
     assert "Traceback" not in result.stderr
+
+
+def test_serving_defaults_bound_slow_clients_and_run_one_worker() -> None:
+    serving = Settings.from_env({"TRAYLINX_SECRET_KEY": STRONG}).serving
+
+    assert serving.workers == 1
+    assert (serving.head_timeout, serving.body_idle_timeout) == (10.0, 30.0)
+    assert serving.max_connections == 1000
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TRAYLINX_WORKERS", "0", "TRAYLINX_WORKERS must be between 1 and 256"),
+        ("TRAYLINX_WORKERS", "two", "TRAYLINX_WORKERS must be a whole number"),
+        ("TRAYLINX_REQUEST_HEAD_TIMEOUT_SECONDS", "0", "must be between 0 and 3600 seconds"),
+        ("TRAYLINX_REQUEST_BODY_IDLE_TIMEOUT_SECONDS", "soon", "must be a number of seconds"),
+        ("TRAYLINX_MAX_CONNECTIONS", "0", "TRAYLINX_MAX_CONNECTIONS must be between 1 and"),
+    ],
+)
+def test_invalid_serving_values_name_the_setting(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"TRAYLINX_SECRET_KEY": STRONG, name: value})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--workers", "0"], "argument --workers: must be between 1 and 256"),
+        (["--workers", "many"], "argument --workers: expected a whole number, got 'many'"),
+        (["--port", "70000"], "argument --port: must be between 1 and 65535"),
+    ],
+)
+def test_the_cli_refuses_a_bad_serve_argument_in_one_line(
+    arguments: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "serve", *arguments],
+        env={"TRAYLINX_SECRET_KEY": STRONG, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(message)
+    assert "Traceback" not in result.stderr

@@ -126,7 +126,9 @@ class LastUseRecorder:
     """Keeps `lastUsedAt` / last IP without a database write per request.
 
     Uses are remembered in memory and written by a background task; each key is written at most
-    once per `min_interval`. Whatever is pending is written on shutdown.
+    once per `min_interval`. Whatever is pending is written on shutdown. Every serving process
+    keeps its own: a write never moves a key's last use back to an earlier one another process
+    wrote meanwhile.
     """
 
     def __init__(
@@ -153,11 +155,18 @@ class LastUseRecorder:
             return 0
         try:
             async with db.transaction():
-                for key_id, use in pending.items():
-                    # A deleted key keeps the last use it had when it was deleted.
+                # In key order: other processes flushing the same keys then lock their rows in
+                # the same order, and cannot deadlock with this one (PostgreSQL).
+                for key_id, use in sorted(pending.items()):
                     await ApiKey.update(
                         {ApiKey.last_used_at: use.at, ApiKey.last_used_ip: use.ip}
-                    ).where((ApiKey.id == key_id) & ApiKey.deleted_at.is_null())
+                    ).where(
+                        (ApiKey.id == key_id)
+                        # A deleted key keeps the last use it had when it was deleted.
+                        & ApiKey.deleted_at.is_null()
+                        # Another process may have written a later use already.
+                        & (ApiKey.last_used_at.is_null() | (ApiKey.last_used_at < use.at))
+                    )
         except Exception:
             for key_id, use in pending.items():
                 self._pending.setdefault(key_id, use)  # a newer use seen meanwhile wins

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from bench.model import Scenario
-from bench.scenarios import api_keys, graphql, proxy, usage
+from bench.scenarios import api_keys, graphql, proxy, usage, workers
 
 # In the order `python -m bench` runs them.
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
-    for scenario in (graphql.SCENARIO, api_keys.SCENARIO, proxy.SCENARIO, usage.SCENARIO)
+    for scenario in (
+        graphql.SCENARIO,
+        api_keys.SCENARIO,
+        proxy.SCENARIO,
+        usage.SCENARIO,
+        workers.SCENARIO,
+    )
 }

@@ -298,12 +298,14 @@ def deployed(
     workdir: Path,
     *,
     usage: bool,
+    workers: int = 1,
 ) -> Iterator[Deployment]:
     """A fresh database and service pointed at `fake`; usage rows counted after it stops."""
     workdir.mkdir()
     label = PROXIED if usage else PROXIED_UNRECORDED
+    settings = proxy_settings(fake, usage=usage)
     with provisioned_database(options.database, workdir) as database_url:
-        with server_process(database_url, workdir, proxy_settings(fake, usage=usage)) as service:
+        with server_process(database_url, workdir, settings, workers=workers) as service:
             project_key = set_up_project(service, provider_secret)
             case = HttpCase.json_post(
                 label, COMPLETIONS_PATH, REQUEST, expect_json=COMPLETION, token=project_key
