@@ -291,3 +291,11 @@ def make_proxy(settings: Settings, clock: FrozenClock, fake_provider: FakeProvid
 async def proxy(make_proxy: ProxyFactory) -> AsyncIterator[Proxy]:
     async with make_proxy() as running_proxy:
         yield running_proxy
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests last: Playwright's synchronous API keeps an event loop running in the
+    main thread for as long as its session fixture lives, and the other tests' fixtures start
+    event loops of their own there."""
+    browser = Path(__file__).parent / "browser"
+    items.sort(key=lambda item: browser in Path(str(item.fspath)).parents)

@@ -17,11 +17,10 @@ from app.api_keys.service import (
     IssuedKey,
     KeyFilter,
 )
-from app.errors import DomainError
 from app.graphql.context import AppInfo
-from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
+from app.graphql.errors import UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
-from app.graphql.pagination import Connection, connection, page_request
+from app.graphql.pagination import Connection, connection_of, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.usage.graphql import ClientIpType, UsageSummaryType, key_client_ips, key_usage_24h
 
@@ -119,17 +118,14 @@ async def api_keys_connection(
     order_by: ApiKeyOrderInput | None,
 ) -> Connection[ApiKeyType]:
     context = info.context
-    try:
-        keys = await context.services.api_keys.keys(
-            context.principal,
-            project_id,
-            page_request(*page),
-            which,
-            order_by.to_order() if order_by else None,
-        )
-    except DomainError as error:
-        raise QueryError(error) from None
-    return connection(keys, ApiKeyType.of)
+    keys = context.services.api_keys.keys(
+        context.principal,
+        project_id,
+        page_request(*page),
+        which,
+        order_by.to_order() if order_by else None,
+    )
+    return await connection_of(info, keys, ApiKeyType.of)
 
 
 async def api_key_by_id(info: AppInfo, project_id: uuid.UUID, key_id: str) -> ApiKeyType | None:

@@ -10,10 +10,8 @@ from strawberry.scalars import JSON
 
 from app.accounts.graphql import UserType
 from app.audit.service import AuditRecord
-from app.errors import DomainError
 from app.graphql.context import AppInfo
-from app.graphql.errors import QueryError
-from app.graphql.pagination import Connection, connection
+from app.graphql.pagination import Connection, connection_of
 from app.pagination import PageRequest
 
 if TYPE_CHECKING:
@@ -60,8 +58,5 @@ async def audit_events_connection(
     info: AppInfo, project_id: uuid.UUID, page: PageRequest
 ) -> Connection[AuditEventType]:
     context = info.context
-    try:
-        events = await context.services.audit.project_events(context.principal, project_id, page)
-    except DomainError as error:
-        raise QueryError(error) from None
-    return connection(events, AuditEventType.of)
+    events = context.services.audit.project_events(context.principal, project_id, page)
+    return await connection_of(info, events, AuditEventType.of)

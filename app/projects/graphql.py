@@ -18,12 +18,12 @@ from app.api_keys.graphql import (
 )
 from app.api_keys.service import ApiKeyStatus, KeyFilter
 from app.audit.graphql import AuditEventType, audit_events_connection
-from app.errors import DomainError, NotFound
+from app.errors import NotFound
 from app.graphql.context import AppInfo
 from app.graphql.cost import list_bound
-from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
+from app.graphql.errors import UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
-from app.graphql.pagination import Connection, connection, page_request
+from app.graphql.pagination import Connection, connection_of, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.catalog import Provider
 from app.llm_keys.graphql import LlmApiKeyType, LlmModelType, llm_api_keys, project_models
@@ -118,13 +118,10 @@ class ProjectType:
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ProjectMemberType]:
         context = info.context
-        try:
-            page = await context.services.projects.members(
-                context.principal, self._id, page_request(first, after)
-            )
-        except DomainError as error:
-            raise QueryError(error) from None
-        return connection(page, ProjectMemberType.of)
+        members = context.services.projects.members(
+            context.principal, self._id, page_request(first, after)
+        )
+        return await connection_of(info, members, ProjectMemberType.of)
 
     @strawberry.field(
         description="Live API keys, newest first unless `orderBy` says otherwise; `search` "
@@ -207,10 +204,10 @@ class ProjectQueries:
         self, info: AppInfo, first: int | None = None, after: str | None = None
     ) -> Connection[ProjectType]:
         context = info.context
-        page = await context.services.projects.projects_of(
+        projects = context.services.projects.projects_of(
             context.principal, page_request(first, after)
         )
-        return connection(page, ProjectType.of)
+        return await connection_of(info, projects, ProjectType.of)
 
     @strawberry.field(
         description="One project, or null when it does not exist or is not the caller's.",

@@ -16,7 +16,7 @@ from app.graphql.context import AppInfo, taking_turns
 from app.graphql.cost import COUNTED_ABOVE, list_bound
 from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
-from app.graphql.pagination import Connection, connection, page_request
+from app.graphql.pagination import Connection, connection_of, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.scalars import parse_datetime
 from app.usage.ingest import AlertKind
@@ -187,13 +187,10 @@ async def key_client_ips(
     info: AppInfo, key: ApiKeyRecord, first: int | None, after: str | None
 ) -> Connection[ClientIpType]:
     context = info.context
-    try:
-        page = await context.services.usage_reports.client_addresses(
-            context.principal, key.project_id, key.id, page_request(first, after)
-        )
-    except DomainError as error:
-        raise QueryError(error) from None
-    return connection(page, ClientIpType.of)
+    addresses = context.services.usage_reports.client_addresses(
+        context.principal, key.project_id, key.id, page_request(first, after)
+    )
+    return await connection_of(info, addresses, ClientIpType.of)
 
 
 async def security_alerts(
@@ -204,16 +201,13 @@ async def security_alerts(
     include_acknowledged: bool,
 ) -> Connection[SecurityAlertType]:
     context = info.context
-    try:
-        page = await context.services.usage_reports.alerts(
-            context.principal,
-            project_id,
-            page_request(first, after),
-            include_acknowledged=include_acknowledged,
-        )
-    except DomainError as error:
-        raise QueryError(error) from None
-    return connection(page, SecurityAlertType.of)
+    alerts = context.services.usage_reports.alerts(
+        context.principal,
+        project_id,
+        page_request(first, after),
+        include_acknowledged=include_acknowledged,
+    )
+    return await connection_of(info, alerts, SecurityAlertType.of)
 
 
 @strawberry.input
