@@ -486,7 +486,7 @@ def _generated_once(path: Path, generate: Callable[[], str], variable: str) -> s
     """Read a development secret from `path`, creating it (mode 0600) the first time."""
     if path.exists():
         return _read_generated(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = generate()
     # O_EXCL: two processes starting together must not overwrite each other's secret.
     try:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -182,3 +183,61 @@ def test_the_migrate_command_exits_when_done(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 0, done.stderr
+
+
+def test_the_database_and_its_folder_are_private_to_their_owner(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{var / 'data' / 'traylinx.sqlite3'}",
+        "TRAYLINX_VAR_DIR": str(var),
+    }
+    # A permissive umask, as on many desktops: the service must not rely on it.
+    done = subprocess.run(
+        ["sh", "-c", f"umask 022 && exec {sys.executable} -m app migrate"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    for folder in (var, var / "data"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    files = [*(var / "data").iterdir(), var / "secret_key", var / "encryption_keys"]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+async def test_the_wal_and_shared_memory_files_are_private_too(tmp_path: Path) -> None:
+    from app import db
+    from app.settings import DatabaseConfig
+
+    path = tmp_path / "x.sqlite3"
+    old_umask = os.umask(0o022)
+    try:
+        engine = db.make_engine(DatabaseConfig(url=f"sqlite:///{path}"))
+        async with aiosqlite.connect(engine.path) as connection:
+            await (await connection.execute("PRAGMA journal_mode=WAL")).fetchall()
+            await connection.execute("CREATE TABLE t (x)")
+            await connection.commit()
+            sidecars = [path.with_name(path.name + end) for end in ("-wal", "-shm")]
+            assert all(sidecar.exists() for sidecar in sidecars)
+            for file in (path, *sidecars):
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    finally:
+        os.umask(old_umask)
+
+
+def test_a_database_others_could_read_is_tightened(tmp_path: Path) -> None:
+    from app import db
+    from app.settings import DatabaseConfig
+
+    path = tmp_path / "old.sqlite3"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+
+    db.make_engine(DatabaseConfig(url=f"sqlite:///{path}"))
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

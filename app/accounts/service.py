@@ -30,6 +30,7 @@ from app.security import tokens
 from app.security.jwt import AccessTokenCodec
 from app.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PasswordHasher
 from app.security.principal import Principal
+from app.text import invisible_problem
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
@@ -257,6 +258,8 @@ def _validate_sign_up(email: str, password: str, name: str) -> None:
         problems.add("name", "Enter a name.")
     elif len(name) > MAX_NAME_LENGTH:
         problems.add("name", f"Use at most {MAX_NAME_LENGTH} characters.")
+    elif problem := invisible_problem(name, "name"):
+        problems.add("name", problem)
     problems.raise_if_any()
 
 

@@ -23,6 +23,7 @@ from app.pagination import Page, PageRequest, SortOrder, keyset_page
 from app.projects.access import AccessControl, Permission, ProjectAccess
 from app.security import tokens
 from app.security.principal import Principal
+from app.text import invisible_problem
 
 MAX_NOTE_LENGTH = 200
 MAX_SEARCH_LENGTH = 200
@@ -307,6 +308,8 @@ def _valid_note(note: str) -> str:
         raise InvalidInput.single("note", "Enter a note that says where the key is used.")
     if len(note) > MAX_NOTE_LENGTH:
         raise InvalidInput.single("note", f"Use at most {MAX_NOTE_LENGTH} characters for the note.")
+    if problem := invisible_problem(note, "note"):
+        raise InvalidInput.single("note", problem)
     return note
 
 

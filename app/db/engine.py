@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from piccolo.apps.migrations.tables import Migration
@@ -32,12 +33,30 @@ def make_engine(config: DatabaseConfig) -> Engine[Any]:
     if config.engine == "sqlite":
         path = config.sqlite_path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(path)
         except OSError as error:
             raise DatabaseError(f"cannot use the database at {config.url}: {error}") from None
         # timeout: how long a writer waits for the lock before "database is locked".
         return SQLiteEngineWithSharedConnection(path=str(path), timeout=30)
     return PostgresEngine(config=config.postgres_config())
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and the folders it needs) readable by its owner only, before
+    SQLite opens it: SQLite gives its -wal and -shm files the database file's permissions. A file
+    already there that others may read is tightened (it holds password hashes and provider
+    ciphertexts)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for existing in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+            if existing.exists() and existing.stat().st_mode & 0o077 and _owned(existing):
+                existing.chmod(0o600)
+
+
+def _owned(path: Path) -> bool:
+    return path.stat().st_uid == os.getuid()
 
 
 def activate(engine: Engine[Any]) -> None:

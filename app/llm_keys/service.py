@@ -34,6 +34,7 @@ from app.projects.access import AccessControl, Permission
 from app.projects.service import ProjectService
 from app.security.crypto import Keyring, MissingEncryptionKey
 from app.security.principal import Principal
+from app.text import invisible_problem
 
 MAX_SECRET_LENGTH = 500
 MAX_CUSTOM_MODELS = 100
@@ -442,7 +443,7 @@ def _model_id_problem(model_id: str) -> str | None:
         return f"A model id has at most {MAX_MODEL_ID_LENGTH} characters."
     if not is_model_id(model_id):
         return "A model id cannot contain spaces or control characters."
-    return None
+    return invisible_problem(model_id, "model id")
 
 
 def _require_some_model(custom_models: tuple[str, ...], with_default_models: bool) -> None:

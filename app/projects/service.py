@@ -27,6 +27,7 @@ from app.projects.access import (
 )
 from app.projects.tables import Membership, Project
 from app.security.principal import Principal, PrincipalKind
+from app.text import invisible_problem
 
 MAX_PROJECT_NAME_LENGTH = 100
 
@@ -218,6 +219,8 @@ def _valid_name(name: str) -> str:
         raise InvalidInput.single(
             "name", f"Use at most {MAX_PROJECT_NAME_LENGTH} characters for the name."
         )
+    if problem := invisible_problem(name, "project name"):
+        raise InvalidInput.single("name", problem)
     return name
 
 
