@@ -25,7 +25,7 @@ from app.console import console_routes
 from app.graphql.controller import graphql_controller
 from app.http_errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS, is_client_gone
 from app.observability import observe_requests
-from app.proxy.routes import proxy_mount
+from app.proxy.endpoints import proxy_mount
 from app.security.guard import BearerRejected
 from app.security.passwords import PasswordHasher
 from app.security.refusals import PUBLIC_MESSAGE
@@ -64,8 +64,8 @@ def create_app(
             if services.usage_writer is not None:
                 # Registered first, so closed last: after the recorder's final flush.
                 started.push_async_callback(services.usage_writer.close)
-            services.usage.start()
-            started.push_async_callback(services.usage.stop)
+            services.usage_recorder.start()
+            started.push_async_callback(services.usage_recorder.stop)
             started.push_async_callback(services.upstream.stop)
             started.callback(services.routes.clear)
             yield

@@ -16,7 +16,7 @@ from app.llm_keys.service import LlmKeyService
 from app.observability import Metrics
 from app.projects.access import AccessControl
 from app.projects.service import ProjectService
-from app.proxy.routing import RouteCache
+from app.proxy.model_routes import RouteCache
 from app.proxy.upstream import Upstream
 from app.security.guard import BearerGuard
 from app.security.jwt import AccessTokenCodec
@@ -24,7 +24,7 @@ from app.security.passwords import PasswordHasher
 from app.settings import Settings, UsageWriterKind
 from app.usage.ingest import UsageIngest
 from app.usage.recorder import UsageRecorder
-from app.usage.retention import RawEventRetention
+from app.usage.retention import RawEventRetention, forget_raw_events
 from app.usage.service import UsageService
 from app.usage.writer import ProcessWriter, WriterConfig
 
@@ -45,10 +45,12 @@ class Services:
     llm_keys: LlmKeyService
     routes: RouteCache
     upstream: Upstream
-    usage: UsageRecorder
+    # Takes a record per request and writes them in batches, off the request path.
+    usage_recorder: UsageRecorder
     # Set when a child process writes the usage batches; None when this process does.
     usage_writer: ProcessWriter | None
-    usage_reports: UsageService
+    # Reads usage: series, summaries, addresses, alerts.
+    usage: UsageService
     metrics: Metrics
 
     @classmethod
@@ -80,23 +82,26 @@ class Services:
         # Also the recorder's hourly housekeeping (raw events past retention go), which runs
         # here whichever process writes the batches: one chunked delete an hour, by whichever
         # serving process holds the retention lease.
-        ingest = UsageIngest(settings.monitoring, settings.usage.raw_retention)
+        ingest = UsageIngest(settings.monitoring)
+        retention = settings.usage.raw_retention
         usage_writer = (
             ProcessWriter(WriterConfig.of(settings))
             if settings.usage.writer is UsageWriterKind.PROCESS
             else None
         )
-        usage = UsageRecorder(
+        recorder = UsageRecorder(
             usage_writer or ingest.write,
             max_pending=settings.usage.max_pending,
             flush_every=settings.usage.flush_every,
             enabled=settings.usage.enabled,
-            housekeeping=RawEventRetention(ingest, clock).run,
+            housekeeping=RawEventRetention(
+                clock, lambda now: forget_raw_events(now, retention)
+            ).run,
         )
-        api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=usage.record)
+        api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=recorder.record)
         access_token_authenticator = AccessTokenAuthenticator(access_tokens, clock)
         metrics = Metrics()
-        metrics.watch_recorder(usage, usage_writer)
+        metrics.watch_recorder(recorder, usage_writer)
         return cls(
             settings=settings,
             clock=clock,
@@ -112,10 +117,8 @@ class Services:
             llm_keys=llm_keys,
             routes=RouteCache(llm_keys),
             upstream=Upstream(settings.proxy),
-            usage=usage,
+            usage_recorder=recorder,
             usage_writer=usage_writer,
-            usage_reports=UsageService(
-                clock, settings.monitoring, access=access, api_keys=api_keys
-            ),
+            usage=UsageService(clock, settings.monitoring, access=access, api_keys=api_keys),
             metrics=metrics,
         )

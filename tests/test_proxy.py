@@ -68,7 +68,7 @@ def _anthropic(proxy: Proxy, api_key: str) -> anthropic.AsyncAnthropic:
 
 
 async def _usage(proxy: Proxy) -> list[dict[str, Any]]:
-    await proxy.services.usage.flush()
+    await proxy.services.usage_recorder.flush()
     rows: list[dict[str, Any]] = await UsageEvent.select().order_by(UsageEvent.created_at)
     return rows
 

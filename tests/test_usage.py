@@ -22,6 +22,7 @@ from app.services import Services
 from app.settings import Settings
 from app.usage.ingest import UsageIngest
 from app.usage.recorder import BatchOutcome, UsageRecord, UsageRecorder
+from app.usage.retention import forget_raw_events
 from app.usage.tables import UsageEvent, UsageHourly, UsageProjectHourly
 from piccolo_migrations.traylinx_2026_11_27t14_35_30_000000 import BACKFILL
 from tests.conftest import TEST_HASHER, running
@@ -115,7 +116,7 @@ class Traffic:
                         headers={**headers, "content-type": "application/json"},
                     )
         if flush:
-            await self.services.usage.flush()
+            await self.services.usage_recorder.flush()
 
     async def query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         # A fresh session each time: simulated days outlive any access token.
@@ -477,7 +478,7 @@ async def test_raw_events_expire_and_hourly_aggregates_stay(traffic: Traffic) ->
     await traffic.calls(4)
     traffic.clock.advance(timedelta(days=31))
 
-    await traffic.services.usage._housekeeping()  # type: ignore[misc]
+    await traffic.services.usage_recorder._housekeeping()  # type: ignore[misc]
 
     assert await UsageEvent.count().where(UsageEvent.api_key_id == traffic.key["id"]) == 0
     hourly = await UsageHourly.select(UsageHourly.requests).where(
@@ -506,9 +507,9 @@ async def test_a_large_batch_is_stored_whole_in_time_order(traffic: Traffic) -> 
         for index in range(6_000)
     ]
     for record in records:
-        traffic.services.usage.record(record)
+        traffic.services.usage_recorder.record(record)
 
-    await traffic.services.usage.flush()
+    await traffic.services.usage_recorder.flush()
 
     events = await UsageEvent.select(UsageEvent.id, UsageEvent.created_at).where(
         UsageEvent.api_key_id == traffic.key["id"]
@@ -558,8 +559,8 @@ async def test_events_keep_their_exact_time_and_a_time_ordered_id(traffic: Traff
         datetime(2112, 5, 3, 3, 21, 18, 55_593, tzinfo=UTC),
     ]
     for at in times:
-        traffic.services.usage.record(_record_at(traffic, at))
-    await traffic.services.usage.flush()
+        traffic.services.usage_recorder.record(_record_at(traffic, at))
+    await traffic.services.usage_recorder.flush()
 
     rows = await UsageEvent.select(UsageEvent.id, UsageEvent.created_at).where(
         UsageEvent.api_key_id == traffic.key["id"]
@@ -691,7 +692,7 @@ async def test_operations_ending_in_errors_count_as_errors(traffic: Traffic) -> 
                 json={"query": "{ projects { edges { node { members { totalCount } } } } }"},
                 headers={"Authorization": f"Bearer {traffic.key['secret']}"},
             )
-    await traffic.services.usage.flush()
+    await traffic.services.usage_recorder.flush()
 
     data = await traffic.query(
         KEY_DETAILS, {"project": traffic.project["id"], "key": traffic.key["id"]}
@@ -721,7 +722,7 @@ async def test_a_page_of_keys_reads_their_usage_in_one_query(
     await traffic.calls(3)
     traffic.key = second
     await traffic.calls(2)
-    reports = traffic.services.usage_reports
+    reports = traffic.services.usage
     read_for_usage = reports.last_24_hours
     reads: list[list[str]] = []
 
@@ -779,7 +780,7 @@ async def test_project_hours_sum_the_keys_and_the_migration_rebuilds_them(
 async def test_raw_events_past_retention_go_in_chunks_and_the_hours_stay(
     app: Litestar, settings: Settings, clock: FrozenClock
 ) -> None:
-    ingest = UsageIngest(settings.monitoring, timedelta(days=30))
+    ingest = UsageIngest(settings.monitoring)
     project_id = uuid.uuid4()
     old = (clock.now() - timedelta(days=31)).replace(minute=0, second=0)
 
@@ -796,7 +797,7 @@ async def test_raw_events_past_retention_go_in_chunks_and_the_hours_stay(
     await ingest([record(old + timedelta(seconds=n)) for n in range(7)])
     await ingest([record(clock.now()), record(clock.now())])
 
-    forgotten = await ingest.forget_raw_events(clock.now(), chunk=3)
+    forgotten = await forget_raw_events(clock.now(), timedelta(days=30), chunk=3)
 
     assert forgotten == 7
     assert await UsageEvent.count() == 2

@@ -175,13 +175,13 @@ async def test_a_child_that_dies_loses_no_batch(traffic: Traffic) -> None:
     os.kill(first_child, signal.SIGKILL)
     await traffic.calls(3, flush=False)
     with pytest.raises(UsageWriterError, match="exited"):
-        await traffic.services.usage.flush()
-    assert traffic.services.usage.queue_depth == 3  # kept for the next flush
+        await traffic.services.usage_recorder.flush()
+    assert traffic.services.usage_recorder.queue_depth == 3  # kept for the next flush
 
-    assert await traffic.services.usage.flush() == 3
+    assert await traffic.services.usage_recorder.flush() == 3
     assert writer.pid not in (None, first_child)
     assert (await _usage_24h(traffic))["requests"] == 5
-    assert traffic.services.usage.dropped == 0
+    assert traffic.services.usage_recorder.dropped == 0
 
 
 async def test_metrics_show_a_child_that_died_and_the_batch_it_failed(traffic: Traffic) -> None:
@@ -191,8 +191,8 @@ async def test_metrics_show_a_child_that_died_and_the_batch_it_failed(traffic: T
     os.kill(writer.pid, signal.SIGKILL)
     await traffic.calls(1, flush=False)
     with pytest.raises(UsageWriterError):
-        await traffic.services.usage.flush()
-    await traffic.services.usage.flush()
+        await traffic.services.usage_recorder.flush()
+    await traffic.services.usage_recorder.flush()
 
     async with traffic.client() as client:
         text = (await client.get("/metrics")).text
@@ -208,12 +208,12 @@ async def test_a_child_that_answers_garbage_is_replaced_and_no_batch_is_lost(
     monkeypatch.setattr(writer_module, "_CHILD_MODULE", "tests.fake_writer_child")
     await traffic.calls(2, flush=False)
     with pytest.raises(UsageWriterError, match="unreadable"):
-        await traffic.services.usage.flush()
+        await traffic.services.usage_recorder.flush()
     assert _writer(traffic).pid is None  # stopped: its pipe can no longer be trusted
-    assert traffic.services.usage.queue_depth == 2
+    assert traffic.services.usage_recorder.queue_depth == 2
 
     monkeypatch.undo()
-    assert await traffic.services.usage.flush() == 2
+    assert await traffic.services.usage_recorder.flush() == 2
     assert (await _usage_24h(traffic))["requests"] == 2
 
 
@@ -256,7 +256,7 @@ async def test_a_record_that_cannot_be_written_is_dropped_alone(
     async with running(application):
         traffic = Traffic(application, clock)
         await traffic.setup()
-        recorder = traffic.services.usage
+        recorder = traffic.services.usage_recorder
         good = [_record_of(traffic, latency_ms=5) for _ in range(3)]
         bad = msgspec.structs.replace(_record_of(traffic, latency_ms=5), **bad_field)
         for record in [good[0], bad, *good[1:]]:
@@ -271,7 +271,7 @@ async def test_a_record_that_cannot_be_written_is_dropped_alone(
 
 
 async def test_a_batch_with_nothing_to_send_starts_no_child(traffic: Traffic) -> None:
-    recorder = traffic.services.usage
+    recorder = traffic.services.usage_recorder
     recorder.record(_record_of(traffic, latency_ms=2**70))
 
     assert await recorder.flush() == 0
@@ -327,7 +327,7 @@ async def test_closing_lets_the_batch_in_flight_finish(traffic: Traffic, databas
     assert child is not None
     async with _usage_events_locked(database_url):
         await traffic.calls(2, flush=False)
-        flushing = asyncio.create_task(traffic.services.usage.flush())
+        flushing = asyncio.create_task(traffic.services.usage_recorder.flush())
         await asyncio.sleep(0.3)  # the batch is with the child, which waits for the lock
         closing = asyncio.create_task(writer.close())
         await asyncio.sleep(0.3)
@@ -351,14 +351,14 @@ async def test_a_child_that_dies_mid_batch_loses_nothing(
     assert child is not None
     async with _usage_events_locked(database_url):
         await traffic.calls(3, flush=False)
-        flushing = asyncio.create_task(traffic.services.usage.flush())
+        flushing = asyncio.create_task(traffic.services.usage_recorder.flush())
         await asyncio.sleep(0.3)
         os.kill(child, signal.SIGKILL)
         with pytest.raises(UsageWriterError, match="exited"):
             await flushing
 
-    assert traffic.services.usage.queue_depth == 3
-    assert await traffic.services.usage.flush() == 3
+    assert traffic.services.usage_recorder.queue_depth == 3
+    assert await traffic.services.usage_recorder.flush() == 3
     assert (await _usage_24h(traffic))["requests"] == 4
 
 
@@ -369,7 +369,7 @@ async def test_a_flush_cancelled_mid_batch_loses_nothing(
     writer = _writer(traffic)
     async with _usage_events_locked(database_url):
         await traffic.calls(3, flush=False)
-        flushing = asyncio.create_task(traffic.services.usage.flush())
+        flushing = asyncio.create_task(traffic.services.usage_recorder.flush())
         await asyncio.sleep(0.3)
         flushing.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -377,8 +377,8 @@ async def test_a_flush_cancelled_mid_batch_loses_nothing(
         # Its answer would have been taken for the next batch's: that child is gone.
         assert writer.pid is None
 
-    assert traffic.services.usage.queue_depth == 3
-    assert await traffic.services.usage.flush() == 3
+    assert traffic.services.usage_recorder.queue_depth == 3
+    assert await traffic.services.usage_recorder.flush() == 3
     assert (await _usage_24h(traffic))["requests"] == 4
 
 
@@ -392,17 +392,17 @@ async def test_a_child_that_stops_answering_is_replaced(
         async with _usage_events_locked(database_url):
             await traffic.calls(2, flush=False)
             with pytest.raises(UsageWriterError, match="did not answer"):
-                await traffic.services.usage.flush()
+                await traffic.services.usage_recorder.flush()
 
-    assert traffic.services.usage.queue_depth == 2
-    assert await traffic.services.usage.flush() == 2
+    assert traffic.services.usage_recorder.queue_depth == 2
+    assert await traffic.services.usage_recorder.flush() == 2
     assert _writer(traffic).pid not in (None, stuck)
     assert (await _usage_24h(traffic))["requests"] == 3
 
 
 async def test_a_full_batch_goes_in_one_message(traffic: Traffic) -> None:
     # Far more than a pipe holds at once (64 KiB): written while the child reads.
-    recorder = traffic.services.usage
+    recorder = traffic.services.usage_recorder
     for _ in range(recorder.batch_size):
         recorder.record(_record_of(traffic, latency_ms=3))
 

@@ -122,7 +122,7 @@ async def test_raw_usage_retention_runs_in_one_process_at_a_time(
 ) -> None:
     ingest = _CountedIngest()
     # Each process's hourly chore, on one database.
-    first, second = (RawEventRetention(ingest, clock) for _ in range(2))  # type: ignore[arg-type]
+    first, second = (RawEventRetention(clock, ingest.forget_raw_events) for _ in range(2))
 
     for _ in range(3):
         await first.run()

@@ -84,11 +84,11 @@ class ApiKeyType:
 
     @strawberry.field(description="Older than the rotation period (90 days by default): rotate it.")
     def rotation_due(self, info: AppInfo) -> bool:
-        return info.context.services.usage_reports.rotation_due(self.record.created_at)
+        return info.context.services.usage.rotation_due(self.record.created_at)
 
     @strawberry.field(description="Expires within the warning period (7 days by default).")
     def expires_soon(self, info: AppInfo) -> bool:
-        return info.context.services.usage_reports.expires_soon(self.record.expires_at)
+        return info.context.services.usage.expires_soon(self.record.expires_at)
 
     @strawberry.field(description="Who created the key; null when read with a project API key.")
     async def created_by(self, info: AppInfo) -> UserType | None:

@@ -112,7 +112,7 @@ class VerifiedKey:
     principal: Principal
     project_id: uuid.UUID
     key_id: str
-    # The project's LLM-keys version at this instant (see app/proxy/routing.py).
+    # The project's LLM-keys version at this instant (see app/proxy/model_routes.py).
     llm_keys_version: int
 
 

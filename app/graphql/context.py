@@ -20,9 +20,9 @@ from strawberry.types import Info
 
 from app.accounts.service import UserRecord
 from app.api_keys.service import ApiKeyRecord
+from app.graphql.key_usage import PRINCIPAL_SCOPE_KEY
 from app.security.principal import Principal
 from app.services import Services
-from app.usage.middleware import PRINCIPAL_SCOPE_KEY
 from app.usage.service import NO_ACTIVITY, KeyActivity
 
 
@@ -89,7 +89,7 @@ def _key_activity_loader(
     services: Services, principal: Principal
 ) -> DataLoader[tuple[uuid.UUID, str], KeyActivity]:
     async def load(keys: list[tuple[uuid.UUID, str]]) -> list[KeyActivity]:
-        found = await services.usage_reports.last_24_hours(principal, keys)
+        found = await services.usage.last_24_hours(principal, keys)
         return [found.get(key_id, NO_ACTIVITY) for _, key_id in keys]
 
     return DataLoader(load_fn=load)

@@ -15,9 +15,9 @@ from strawberry.litestar.controller import GraphQLResource
 
 from app.console import graphiql_page
 from app.graphql.context import context_getter
+from app.graphql.key_usage import record_key_usage
 from app.graphql.schema import build_schema
 from app.settings import Settings
-from app.usage.middleware import record_key_usage
 
 
 def _response_getter() -> Response[Any]:

@@ -30,6 +30,7 @@ from app.db import DatabaseUnavailable, is_unavailable
 from app.graphql.context import AppInfo
 from app.graphql.cost import LimitQueryCost
 from app.graphql.errors import is_expected, public_error
+from app.graphql.key_usage import MarkRejectedOperations
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.scalars import (
     DATETIME_SCALAR,
@@ -40,7 +41,6 @@ from app.llm_keys.graphql import LlmKeyMutations
 from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
 from app.settings import GraphQLLimits
 from app.usage.graphql import UsageMutations
-from app.usage.middleware import MarkRejectedOperations
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection_of, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.scalars import parse_datetime
-from app.usage.ingest import AlertKind
+from app.usage.alerts import AlertKind
 from app.usage.service import (
     MAX_BUCKETS,
     AlertRecord,
@@ -160,7 +160,7 @@ async def project_usage(
     context = info.context
     try:
         async with taking_turns(info):
-            series = await context.services.usage_reports.series(
+            series = await context.services.usage.series(
                 context.principal,
                 project_id,
                 start=start,
@@ -187,7 +187,7 @@ async def key_client_ips(
     info: AppInfo, key: ApiKeyRecord, first: int | None, after: str | None
 ) -> Connection[ClientIpType]:
     context = info.context
-    addresses = context.services.usage_reports.client_addresses(
+    addresses = context.services.usage.client_addresses(
         context.principal, key.project_id, key.id, page_request(first, after)
     )
     return await connection_of(info, addresses, ClientIpType.of)
@@ -201,7 +201,7 @@ async def security_alerts(
     include_acknowledged: bool,
 ) -> Connection[SecurityAlertType]:
     context = info.context
-    alerts = context.services.usage_reports.alerts(
+    alerts = context.services.usage.alerts(
         context.principal,
         project_id,
         page_request(first, after),
@@ -233,9 +233,7 @@ class UsageMutations:
         context = info.context
 
         async def acknowledge() -> AlertRecord:
-            return await context.services.usage_reports.acknowledge(
-                context.principal, parse_id(input.id)
-            )
+            return await context.services.usage.acknowledge(context.principal, parse_id(input.id))
 
         alert, errors = await attempt(acknowledge)
         return AcknowledgeSecurityAlertPayload(

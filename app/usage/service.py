@@ -21,7 +21,8 @@ from app.pagination import Page, PageRequest, SortOrder, keyset_page
 from app.projects.access import AccessControl, Permission
 from app.security.principal import Principal
 from app.settings import MonitoringConfig
-from app.usage.ingest import AlertKind, hour_of
+from app.usage.alerts import AlertKind
+from app.usage.batch import hour_of
 from app.usage.tables import KeyClientIp, SecurityAlert, UsageHourly
 
 MAX_RANGE = timedelta(days=400)

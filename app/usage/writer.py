@@ -35,7 +35,6 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
@@ -43,7 +42,7 @@ import msgspec
 
 from app import db
 from app.observability import configure_logging
-from app.settings import DatabaseConfig, MonitoringConfig, Settings, UsageConfig
+from app.settings import DatabaseConfig, MonitoringConfig, Settings
 from app.usage.recorder import BatchOutcome, UsageRecord
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,6 @@ class WriterConfig:
 
     database_url: str = field(repr=False)  # it may hold a password
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
-    raw_retention: timedelta = UsageConfig.raw_retention
     log_level: str = "INFO"
     json_logs: bool = False
 
@@ -88,7 +86,6 @@ class WriterConfig:
         return cls(
             database_url=settings.database.url,
             monitoring=settings.monitoring,
-            raw_retention=settings.usage.raw_retention,
             log_level=settings.log_level,
             json_logs=settings.log_format == "json",
         )
@@ -317,7 +314,7 @@ class _Child:
         from app.usage.ingest import UsageIngest
 
         self._config = config
-        self._ingest = UsageIngest(config.monitoring, config.raw_retention)
+        self._ingest = UsageIngest(config.monitoring)
         self._connected = False
 
     async def write(self, message: bytes) -> _Reply:

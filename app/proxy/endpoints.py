@@ -37,7 +37,7 @@ from app.proxy.dialects import (
     upstream_auth_headers,
 )
 from app.proxy.exchange import BodyTooLarge, ClientGone, Exchange
-from app.proxy.routing import ProjectRoutes, Route
+from app.proxy.model_routes import ProjectRoutes, Route
 from app.proxy.upstream import as_proxy_error, forwarded_headers, response_headers
 from app.security.guard import BearerRejected, bearer_token
 from app.security.refusals import Refusal
@@ -74,9 +74,9 @@ class _Call:
     def record(
         self, status: int, tokens: TokenCounter | None = None, *, upstream_failed: bool = False
     ) -> None:
-        if self.verified is None or not self.services.usage.enabled:
+        if self.verified is None or not self.services.usage_recorder.enabled:
             return
-        self.services.usage.record(
+        self.services.usage_recorder.record(
             UsageRecord(
                 project_id=self.verified.project_id,
                 api_key_id=self.verified.key_id,

@@ -58,7 +58,7 @@ def _record(scope: Scope, principal: Principal, status: int, started: float) -> 
     services: Any = scope["app"].state.services
     if principal.project_id is None or principal.api_key_id is None:
         return
-    services.usage.record(
+    services.usage_recorder.record(
         UsageRecord(
             project_id=principal.project_id,
             api_key_id=principal.api_key_id,
