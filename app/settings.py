@@ -280,6 +280,9 @@ class Settings:
                     env_vars, "TRAYLINX_LOGIN_ATTEMPTS_PER_IP", 100, minimum=1
                 ),
             ),
+            graphql=GraphQLLimits(
+                deadline_seconds=_seconds(env_vars, "TRAYLINX_GRAPHQL_DEADLINE_SECONDS", 10)
+            ),
             api_keys=ApiKeyConfig(
                 last_use_flush=timedelta(
                     seconds=_int(env_vars, "TRAYLINX_LAST_USE_FLUSH_SECONDS", 5, minimum=1)

@@ -174,3 +174,13 @@ def test_the_cli_refuses_a_bad_serve_argument_in_one_line(
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(message)
     assert "Traceback" not in result.stderr
+
+
+def test_the_graphql_deadline_is_a_setting(tmp_path: Path) -> None:
+    def deadline(value: str) -> float:
+        environ = {"TRAYLINX_VAR_DIR": str(tmp_path), "TRAYLINX_GRAPHQL_DEADLINE_SECONDS": value}
+        return Settings.from_env(environ).graphql.deadline_seconds
+
+    assert deadline("2.5") == 2.5
+    with pytest.raises(SettingsError, match="TRAYLINX_GRAPHQL_DEADLINE_SECONDS"):
+        deadline("0")

@@ -17,14 +17,12 @@ from piccolo.engine.sqlite import convert_datetime_in
 from app import db
 from app.clock import FrozenClock
 from app.main import create_app
-from app.migration_helpers import for_engine
 from app.services import Services
 from app.settings import Settings
 from app.usage.ingest import UsageIngest
 from app.usage.recorder import BatchOutcome, UsageRecord, UsageRecorder
 from app.usage.retention import forget_raw_events
 from app.usage.tables import UsageEvent, UsageHourly, UsageProjectHourly
-from piccolo_migrations.traylinx_2026_11_27t14_35_30_000000 import BACKFILL
 from tests.conftest import TEST_HASHER, running
 from tests.graphql_client import GraphQLClient, Session
 from tests.helpers import (
@@ -744,7 +742,7 @@ async def test_a_page_of_keys_reads_their_usage_in_one_query(
     assert sorted(reads[0]) == sorted([first["id"], second["id"], idle["id"]])
 
 
-async def test_project_hours_sum_the_keys_and_the_migration_rebuilds_them(
+async def test_project_hours_sum_the_keys(
     traffic: Traffic,
 ) -> None:
     start = traffic.clock.now().replace(minute=0, second=0, microsecond=0)
@@ -766,15 +764,8 @@ async def test_project_hours_sum_the_keys_and_the_migration_rebuilds_them(
     keys = [row["requests"] for row in await UsageHourly.select(UsageHourly.requests)]
     assert sorted(keys) == [4, 5]
 
-    # What the migration does for usage recorded before the project table existed.
-    async with db.transaction():
-        await UsageProjectHourly.delete(force=True)
-        await UsageProjectHourly.raw(for_engine(BACKFILL, db.engine()))
-    ids = [row["id"] for row in await UsageProjectHourly.select(UsageProjectHourly.id)]
-    assert len(ids) == 2
-    assert all(uuid.UUID(str(row_id)).version == 4 for row_id in ids)
-
-    assert (await traffic.query(USAGE, window))["project"]["usage"] == recorded
+    projects = await UsageProjectHourly.select(UsageProjectHourly.requests)
+    assert sorted(row["requests"] for row in projects) == [4, 5]
 
 
 async def test_raw_events_past_retention_go_in_chunks_and_the_hours_stay(
