@@ -19,9 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 async def test_the_tables_and_the_migrations_agree() -> None:
     # What `piccolo migrations new traylinx --auto` would write: nothing, or a table changed
     # without its migration.
-    changes = await AutoMigrationManager(auto_input="y").get_alter_statements(
-        app_config=APP_CONFIG
-    )
+    changes = await AutoMigrationManager(auto_input="y").get_alter_statements(app_config=APP_CONFIG)
 
     statements = [statement for change in changes for statement in change.statements]
     assert statements == [], "a table changed without a migration: see the README's Upgrading"
