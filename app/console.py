@@ -113,6 +113,7 @@ GRAPHIQL_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>GraphiQL - TrayLinx Keys</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/graphiql/graphiql.min.css">
 <link rel="stylesheet" href="/graphiql/plugin-explorer.css">
 </head>
