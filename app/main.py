@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
@@ -25,12 +26,14 @@ from app.console import console_routes
 from app.graphql.controller import graphql_controller
 from app.http_errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS, is_client_gone
 from app.observability import observe_requests
+from app.policies.enforcer import AccessRefused
 from app.proxy.endpoints import proxy_mount
 from app.security.guard import BearerRejected
 from app.security.passwords import PasswordHasher
 from app.security.refusals import PUBLIC_MESSAGE
 from app.services import Services
 from app.settings import Settings
+from app.usage.recorder import UsageRecord
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ def create_app(
             started.push_async_callback(sessions.close)
             services.access_token_authenticator.attach(sessions)
             started.callback(services.access_token_authenticator.attach, None)
+            started.push_async_callback(services.policies.counters.close)
             services.last_use.start()
             started.push_async_callback(services.last_use.stop)
             if services.usage_writer is not None:
@@ -87,6 +91,7 @@ def create_app(
         state=_state(services),
         exception_handlers={
             BearerRejected: _bearer_rejected,
+            AccessRefused: _access_refused,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
@@ -173,6 +178,27 @@ def _bearer_rejected(request: Request[Any, Any, Any], error: BearerRejected) -> 
         status_code=HTTP_401_UNAUTHORIZED,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
+
+
+def _access_refused(request: Request[Any, Any, Any], error: AccessRefused) -> Response[Any]:
+    """A key whose policy does not let it read the API (scope READ, or its address): 403,
+    counted in the metrics and in the key's usage."""
+    services: Services = request.app.state.services
+    reason = error.refused.reason
+    services.metrics.policy_refusals.labels(reason.value).inc()
+    services.usage_recorder.record(
+        UsageRecord(
+            project_id=error.project_id,
+            api_key_id=error.key_id,
+            endpoint=request.url.path,
+            status=HTTP_403_FORBIDDEN,
+            latency_ms=0,
+            at=services.clock.now(),
+            client_ip=request.client.host if request.client else None,
+            policy_refusal=reason.value,
+        )
+    )
+    return Response(_errors(error.refused.message, "FORBIDDEN"), status_code=HTTP_403_FORBIDDEN)
 
 
 def _errors(message: str, code: str) -> dict[str, Any]:

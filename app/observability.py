@@ -64,6 +64,28 @@ class UsageRecorderCollector(Collector):
             )
 
 
+class PolicyCountersCollector(Collector):
+    """Where key policies are counted: shared (Redis) or this process alone."""
+
+    def __init__(self, counters: Any) -> None:
+        self._counters = counters
+
+    def collect(self) -> Iterable[Metric]:
+        shared = hasattr(self._counters, "available")
+        yield GaugeMetricFamily(
+            "traylinx_policy_counters_shared",
+            "1 while key policies are counted in Redis for every process; 0 while this process "
+            "counts alone (no TRAYLINX_REDIS_URL, or Redis unreachable).",
+            value=1 if shared and self._counters.available else 0,
+        )
+        if shared:
+            yield CounterMetricFamily(
+                "traylinx_policy_counters_errors",
+                "Failed calls to Redis (the process counted alone meanwhile).",
+                value=self._counters.errors,
+            )
+
+
 class Metrics:
     """One registry per app, so several apps in one process (tests) do not collide."""
 
@@ -100,8 +122,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.policy_refusals = Counter(
+            "traylinx_policy_refusals",
+            "Requests refused by their key's policy, by reason (scope, address, model, "
+            "requests_per_minute, tokens_per_minute, concurrency, budget).",
+            ["reason"],
+            registry=self.registry,
+        )
+
     def watch_recorder(self, recorder: Any, writer: Any | None = None) -> None:
         self.registry.register(UsageRecorderCollector(recorder, writer))
+
+    def watch_counters(self, counters: Any) -> None:
+        self.registry.register(PolicyCountersCollector(counters))
 
     def auth_failed(self, refusal: Refusal) -> None:
         self.auth_failures.labels(refusal.value).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.accounts.authenticator import AccessTokenAuthenticator
 from app.accounts.service import AccountService
@@ -14,6 +15,8 @@ from app.clock import Clock
 from app.llm_keys.catalog import ModelCatalog
 from app.llm_keys.service import LlmKeyService
 from app.observability import Metrics
+from app.policies.counters import Counters, MemoryCounters, RedisCounters
+from app.policies.enforcer import PolicyEnforcer
 from app.projects.access import AccessControl
 from app.projects.service import ProjectService
 from app.proxy.model_routes import RouteCache
@@ -25,7 +28,7 @@ from app.settings import Settings, UsageWriterKind
 from app.usage.ingest import UsageIngest
 from app.usage.recorder import UsageRecorder
 from app.usage.retention import RawEventRetention, forget_raw_events
-from app.usage.service import UsageService
+from app.usage.service import UsageService, usage_since
 from app.usage.writer import ProcessWriter, WriterConfig
 
 
@@ -51,6 +54,8 @@ class Services:
     usage_writer: ProcessWriter | None
     # Reads usage: series, summaries, addresses, alerts.
     usage: UsageService
+    # Key policies: scopes, allow-lists, rate limits and budgets.
+    policies: PolicyEnforcer
     metrics: Metrics
 
     @classmethod
@@ -69,7 +74,6 @@ class Services:
             throttle=LoginThrottle(settings.auth, clock, settings.secret_key),
         )
         projects = ProjectService(clock=clock, access=access, accounts=accounts, audit=audit)
-        api_keys = ApiKeyService(clock=clock, access=access, audit=audit)
         llm_keys = LlmKeyService(
             clock=clock,
             access=access,
@@ -77,6 +81,9 @@ class Services:
             audit=audit,
             keyring=settings.keyring,
             catalog=ModelCatalog.load(settings.model_catalog_file),
+        )
+        api_keys = ApiKeyService(
+            clock=clock, access=access, audit=audit, models=llm_keys.project_model_ids
         )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
         # Also the recorder's hourly housekeeping (raw events past retention go), which runs
@@ -100,8 +107,10 @@ class Services:
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=recorder.record)
         access_token_authenticator = AccessTokenAuthenticator(access_tokens, clock)
+        counters = _policy_counters(settings)
         metrics = Metrics()
         metrics.watch_recorder(recorder, usage_writer)
+        metrics.watch_counters(counters)
         return cls(
             settings=settings,
             clock=clock,
@@ -120,5 +129,17 @@ class Services:
             usage_recorder=recorder,
             usage_writer=usage_writer,
             usage=UsageService(clock, settings.monitoring, access=access, api_keys=api_keys),
+            policies=PolicyEnforcer(counters, clock, _recorded_usage),
             metrics=metrics,
         )
+
+
+def _policy_counters(settings: Settings) -> Counters:
+    if settings.redis_url is None:
+        return MemoryCounters()
+    return RedisCounters(settings.redis_url.reveal())
+
+
+async def _recorded_usage(owner_kind: str, owner_id: str, start: datetime) -> tuple[int, int]:
+    used = await usage_since(owner_kind, owner_id, start)
+    return used.tokens, used.cost_micros

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import sys
 import warnings
 from typing import TYPE_CHECKING, Any, cast
@@ -23,6 +24,8 @@ from app.observability import configure_logging
 from app.settings import ServingConfig, Settings, SettingsError
 from app.slow_clients import SlowClientGuard
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve until stopped (SIGINT, SIGTERM); with several workers, uvicorn restarts one that
     dies."""
+    warn_of_counters_per_process(settings, workers)
     uvicorn.run(
         f"{__name__}:worker_app",
         factory=True,
@@ -40,6 +44,25 @@ def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
         port=port,
         **server_options(settings),
     )
+
+
+def warn_of_counters_per_process(settings: Settings, workers: int) -> None:
+    """Key policies' rate limits and budgets are exact across processes only in Redis."""
+    if settings.redis_url is not None:
+        return
+    if workers > 1:
+        log.warning(
+            "%d workers and no TRAYLINX_REDIS_URL: each worker counts key policies' rate "
+            "limits, requests in flight and budgets on its own, so a key may get up to %d times "
+            "its limits; set TRAYLINX_REDIS_URL to share them",
+            workers,
+            workers,
+        )
+    elif settings.database.engine == "postgres":
+        log.warning(
+            "no TRAYLINX_REDIS_URL: key policies' rate limits and budgets are counted in this "
+            "process; servers sharing this PostgreSQL database each count their own"
+        )
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

@@ -221,6 +221,9 @@ class Settings:
     model_catalog_file: Path | None = None
     var_dir: Path = DEFAULT_VAR_DIR
     console_dir: Path = DEFAULT_CONSOLE_DIR
+    # Where key policies' counters live when several processes share them; None: in memory.
+    # A Secret: the URL may carry a password.
+    redis_url: Secret | None = None
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -335,6 +338,7 @@ class Settings:
             model_catalog_file=_optional_path(env_vars.get("TRAYLINX_MODEL_CATALOG")),
             var_dir=var_dir,
             console_dir=_optional_path(env_vars.get("TRAYLINX_CONSOLE_DIR")) or DEFAULT_CONSOLE_DIR,
+            redis_url=_redis_url(env_vars.get("TRAYLINX_REDIS_URL")),
             log_level=_log_level(env_vars.get("TRAYLINX_LOG_LEVEL", "INFO")),
             log_format=_log_format(env_vars.get("TRAYLINX_LOG_FORMAT"), env),
         )
@@ -515,6 +519,15 @@ def _read_generated(path: Path) -> str:
             return value
         time.sleep(0.02)
     raise SettingsError(f"{path} is empty; delete it to generate a new value")
+
+
+def _redis_url(raw: str | None) -> Secret | None:
+    url = (raw or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("TRAYLINX_REDIS_URL must start with redis://, rediss:// or unix://")
+    return Secret(url)
 
 
 def _optional_path(raw: str | None) -> Path | None:

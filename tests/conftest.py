@@ -30,11 +30,12 @@ from app.main import create_app
 from app.piccolo_app import APP_CONFIG
 from app.security.crypto import EncryptionKey
 from app.security.passwords import PasswordHasher
-from app.settings import Settings
+from app.settings import Secret, Settings
 from tests.fake_provider import FakeProvider
 from tests.graphql_client import GraphQLClient
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Real Argon2id, at a cost that keeps hundreds of sign-ups in the suite fast.
 TEST_HASHER = PasswordHasher(memory_kib=1024, time_cost=1)
 CLIENT_IP = "203.0.113.7"
@@ -263,7 +264,7 @@ ProxyFactory = Callable[..., contextlib.AbstractAsyncContextManager[Proxy]]
 @pytest.fixture
 def make_proxy(settings: Settings, clock: FrozenClock, fake_provider: FakeProvider) -> ProxyFactory:
     @contextlib.asynccontextmanager
-    async def start(**proxy_settings: Any) -> AsyncIterator[Proxy]:
+    async def start(redis_url: str | None = None, **proxy_settings: Any) -> AsyncIterator[Proxy]:
         proxy_config = replace(
             settings.proxy,
             **{
@@ -274,9 +275,12 @@ def make_proxy(settings: Settings, clock: FrozenClock, fake_provider: FakeProvid
         )
         db.activate(db.make_engine(settings.database))
         await _empty_tables()
-        application = create_app(
-            replace(settings, proxy=proxy_config), clock=clock, hasher=TEST_HASHER
+        configured = replace(
+            settings,
+            proxy=proxy_config,
+            redis_url=Secret(redis_url) if redis_url else None,
         )
+        application = create_app(configured, clock=clock, hasher=TEST_HASHER)
         async with (
             running(application),
             live_http(application) as url,
@@ -285,6 +289,24 @@ def make_proxy(settings: Settings, clock: FrozenClock, fake_provider: FakeProvid
             yield Proxy(url=url, app=application, gql=GraphQLClient(http))
 
     return start
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis the tests share counters through; skipped without it, unless `CI` is set."""
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2) as client:
+            client.ping()
+    except Exception as error:
+        reason = f"Redis at {url} is not reachable ({type(error).__name__})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI requires it", pytrace=False)
+        pytest.skip(reason)
+    return url
 
 
 @pytest.fixture

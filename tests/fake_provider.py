@@ -122,19 +122,24 @@ class FakeProvider:
                     "usage": usage,
                 }
             )
+        with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events = [
             {
                 **base,
                 "object": "chat.completion.chunk",
                 "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+                # As OpenAI does: asked for usage, every chunk carries the field, null but last.
+                **({"usage": None} if with_usage else {}),
             }
             for text in self._texts()
         ]
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if with_usage:
             events.append(
                 {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
             )
-        frames = [f"data: {json.dumps(event)}\n\n".encode() for event in events]
+        frames = [
+            f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode() for event in events
+        ]
         return await self._stream(request, [*frames, b"data: [DONE]\n\n"])
 
     async def _responses(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:

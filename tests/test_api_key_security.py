@@ -305,9 +305,9 @@ async def test_made_up_key_ids_cannot_grow_what_the_sqlite_lookup_keeps(tmp_path
     path = tmp_path / "keys.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.executescript(
-            "CREATE TABLE projects (id TEXT PRIMARY KEY, llm_keys_version INTEGER);"
+            "CREATE TABLE projects (id TEXT PRIMARY KEY, llm_keys_version INTEGER, budgets TEXT);"
             "CREATE TABLE api_keys (id TEXT PRIMARY KEY, project TEXT, secret_digest TEXT,"
-            " expires_at TEXT, deleted_at TEXT);"
+            " expires_at TEXT, deleted_at TEXT, policy TEXT);"
         )
     lookup = SQLiteLookup(str(path), KEY_ROWS, kept_rows=3)
     try:

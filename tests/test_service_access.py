@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
+from app.api_keys.policy import Budgets, BudgetsInput, PolicyInput
 from app.api_keys.service import ApiKeyService
 from app.audit.service import AuditService
 from app.errors import NotFound
@@ -124,6 +125,29 @@ OUTSIDER_CALLS: dict[str, tuple[Call, str]] = {
         "refused",
     ),
     "ApiKeyService.delete": (lambda s, p, e: s.api_keys.delete(p, key_id=e.key_id), "refused"),
+    "ApiKeyService.rotate": (
+        lambda s, p, e: s.api_keys.rotate(p, key_id=e.key_id, grace_period=timedelta(0)),
+        "refused",
+    ),
+    "ApiKeyService.update_policy": (
+        lambda s, p, e: s.api_keys.update_policy(p, key_id=e.key_id, policy=PolicyInput()),
+        "refused",
+    ),
+    "ProjectService.budgets": (lambda s, p, e: s.projects.budgets(p, e.project_id), "refused"),
+    "ProjectService.update_budgets": (
+        lambda s, p, e: s.projects.update_budgets(
+            p, project_id=e.project_id, budgets=BudgetsInput()
+        ),
+        "refused",
+    ),
+    "UsageService.budget_usage": (
+        lambda s, p, e: s.usage.budget_usage(p, e.project_id, Budgets(), None),
+        "refused",
+    ),
+    "LlmKeyService.project_model_ids": (
+        lambda s, p, e: s.llm_keys.project_model_ids(p, e.project_id),
+        "refused",
+    ),
     "ApiKeyService.keys": (lambda s, p, e: s.api_keys.keys(p, e.project_id, PAGE), "refused"),
     "ApiKeyService.key": (lambda s, p, e: s.api_keys.key(p, e.project_id, e.key_id), "nothing"),
     "ApiKeyService.keys_by_id": (

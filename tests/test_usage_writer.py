@@ -84,6 +84,8 @@ def test_a_batch_arrives_as_it_was_sent() -> None:
         auth_failure="expired",
         upstream_failed=True,
         rejected=False,
+        policy_refusal="budget",
+        cost_micros=1_234,
     )
     # Every field set, and set apart from its default, so no field can travel as another.
     assert all(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING
 
 import strawberry
 
 from app.accounts.graphql import UserType
+from app.api_keys.policy_graphql import ApiKeyPolicyInput, ApiKeyPolicyType, BudgetUsageType
 from app.api_keys.service import (
     ApiKeyOrder,
     ApiKeyOrderField,
@@ -90,6 +91,25 @@ class ApiKeyType:
     def expires_soon(self, info: AppInfo) -> bool:
         return info.context.services.usage.expires_soon(self.record.expires_at)
 
+    @strawberry.field(description="What the key may do: scopes, allow-lists, limits, budgets.")
+    def policy(self) -> ApiKeyPolicyType:
+        return ApiKeyPolicyType.of(self.record.policy)
+
+    @strawberry.field(description="Where the key's budgets stand this period.")
+    async def budget_usage(self, info: AppInfo) -> BudgetUsageType:
+        context = info.context
+        usage = await context.services.usage.budget_usage(
+            context.principal, self.record.project_id, self.record.policy.budgets, self.record.id
+        )
+        return BudgetUsageType.of(usage)
+
+    @strawberry.field(
+        description="The key that replaced this one in a rotation; this one works until its "
+        "`expiresAt` (the grace period's end)."
+    )
+    def replaced_by(self) -> strawberry.ID | None:
+        return strawberry.ID(self.record.replaced_by) if self.record.replaced_by else None
+
     @strawberry.field(description="Who created the key; null when read with a project API key.")
     async def created_by(self, info: AppInfo) -> UserType | None:
         if self.record.created_by is None:
@@ -140,6 +160,9 @@ class CreateApiKeyInput:
     expires_at: datetime | None = strawberry.field(
         default=None, description="When the key stops working; null or blank: never."
     )
+    policy: ApiKeyPolicyInput | None = strawberry.field(
+        default=None, description="What the key may do; null: both scopes, no limits."
+    )
 
 
 @strawberry.type
@@ -174,6 +197,40 @@ class DeleteApiKeyPayload:
     user_errors: list[UserError] = user_errors_field()
 
 
+@strawberry.input
+class UpdateApiKeyPolicyInput:
+    id: strawberry.ID
+    policy: ApiKeyPolicyInput = strawberry.field(description="Replaces the whole policy.")
+
+
+@strawberry.type
+class UpdateApiKeyPolicyPayload:
+    api_key: ApiKeyType | None
+    user_errors: list[UserError] = user_errors_field()
+
+
+@strawberry.input
+class RotateApiKeyInput:
+    id: strawberry.ID
+    grace_period_seconds: int = strawberry.field(
+        description="How long the old key keeps working: 0 (revoked at once) to 604,800 (7 days)."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the new key stops working; null: never."
+    )
+
+
+@strawberry.type
+class RotateApiKeyPayload:
+    api_key: ApiKeyType | None = strawberry.field(description="The new key.")
+    secret: str | None = strawberry.field(description="The new key's secret, shown only here.")
+    previous_api_key: ApiKeyType | None = strawberry.field(
+        description="The old key, with the end of its grace period as `expiresAt` (null once "
+        "revoked at once: it is gone)."
+    )
+    user_errors: list[UserError] = user_errors_field()
+
+
 @strawberry.type
 class ApiKeyMutations:
     @strawberry.mutation(
@@ -189,6 +246,7 @@ class ApiKeyMutations:
                 project_id=parse_id(input.project_id, "projectId"),
                 note=input.note,
                 expires_at=input.expires_at,
+                policy=input.policy.to_input() if input.policy else None,
             )
 
         issued, errors = await attempt(create)
@@ -227,6 +285,55 @@ class ApiKeyMutations:
         return DeleteApiKeyPayload(
             deleted_api_key_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )
+
+    @strawberry.mutation(
+        description="Replace a key's policy (OWNER or ADMIN); it applies from the next request "
+        "on every server process. Errors: INVALID (naming the field), NOT_FOUND, FORBIDDEN.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_api_key_policy(
+        self, info: AppInfo, input: UpdateApiKeyPolicyInput
+    ) -> UpdateApiKeyPolicyPayload:
+        context = info.context
+        key, errors = await attempt(
+            lambda: context.services.api_keys.update_policy(
+                context.principal, key_id=str(input.id), policy=input.policy.to_input()
+            )
+        )
+        return UpdateApiKeyPolicyPayload(
+            api_key=ApiKeyType.of(key) if key else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="A new key with the same note and policy, its secret shown once; the old "
+        "key keeps working for the grace period, then is refused as expired (OWNER or ADMIN). "
+        "Errors: INVALID, NOT_FOUND, FORBIDDEN.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def rotate_api_key(self, info: AppInfo, input: RotateApiKeyInput) -> RotateApiKeyPayload:
+        rotated, errors = await attempt(lambda: _rotate(info, input))
+        if rotated is None:
+            return RotateApiKeyPayload(
+                api_key=None, secret=None, previous_api_key=None, user_errors=errors
+            )
+        issued, previous = rotated
+        gone = input.grace_period_seconds == 0
+        return RotateApiKeyPayload(
+            api_key=ApiKeyType.of(issued.key),
+            secret=issued.secret,
+            previous_api_key=None if gone else ApiKeyType.of(previous),
+            user_errors=[],
+        )
+
+
+async def _rotate(info: AppInfo, input: RotateApiKeyInput) -> tuple[IssuedKey, ApiKeyRecord]:
+    context = info.context
+    return await context.services.api_keys.rotate(
+        context.principal,
+        key_id=str(input.id),
+        grace_period=timedelta(seconds=max(-1, min(input.grace_period_seconds, 10**9))),
+        expires_at=input.expires_at,
+    )
 
 
 __all__ = [

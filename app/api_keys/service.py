@@ -7,14 +7,25 @@ may share a note, and both work until the old one is deleted.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 from app import db
+from app.api_keys.policy import (
+    OPEN_POLICY,
+    KeyPolicy,
+    PolicyInput,
+    policy_from_json,
+    policy_to_json,
+    validate_policy,
+)
 from app.api_keys.tables import ApiKey
 from app.audit.service import AuditService
 from app.clock import Clock, is_expired
@@ -26,6 +37,7 @@ from app.security.principal import Principal
 from app.text import invisible_problem
 
 MAX_NOTE_LENGTH = 200
+MAX_GRACE_PERIOD = timedelta(days=7)
 MAX_SEARCH_LENGTH = 200
 _CREATE_ATTEMPTS = 3
 
@@ -70,6 +82,9 @@ class ApiKeyRecord:
     expires_at: datetime | None
     last_used_at: datetime | None
     last_used_ip: str | None
+    policy: KeyPolicy = OPEN_POLICY
+    # The key that replaced this one in a rotation with a grace period.
+    replaced_by: str | None = None
 
     def status(self, now: datetime) -> ApiKeyStatus:
         return ApiKeyStatus.EXPIRED if is_expired(self.expires_at, now) else ApiKeyStatus.ACTIVE
@@ -86,6 +101,11 @@ class IssuedKey:
         return f"IssuedKey(key={self.key!r}, secret='**********')"
 
 
+# The model ids a project can use (its catalog): what a key's allowed models are checked
+# against. A function, so that this service does not depend on the provider keys' one.
+ProjectModels = Callable[[Principal, uuid.UUID], Awaitable[Sequence[str]]]
+
+
 @dataclass(frozen=True)
 class KeyFilter:
     """Which of a project's live keys a list shows."""
@@ -95,10 +115,13 @@ class KeyFilter:
 
 
 class ApiKeyService:
-    def __init__(self, *, clock: Clock, access: AccessControl, audit: AuditService) -> None:
+    def __init__(
+        self, *, clock: Clock, access: AccessControl, audit: AuditService, models: ProjectModels
+    ) -> None:
         self._clock = clock
         self._access = access
         self._audit = audit
+        self._models = models
 
     async def create(
         self,
@@ -107,12 +130,115 @@ class ApiKeyService:
         project_id: uuid.UUID,
         note: str,
         expires_at: datetime | None,
+        policy: PolicyInput | None = None,
     ) -> IssuedKey:
         await self._access.authorize(
             principal, project_id, Permission.MANAGE_API_KEYS, action="create API keys"
         )
         now = self._clock.now()
-        note = _valid_key_fields(note, expires_at, now)
+        known = await self._known_models(principal, project_id, policy)
+        note, checked = _valid_key_fields(note, expires_at, now, policy, known)
+        async with db.transaction():
+            await self._confirm_manager(
+                principal, project_id, "create API keys", _project_not_found()
+            )
+            issued = await self._issue(principal, project_id, note, expires_at, checked)
+            await self._audit_change(principal, "api_key.create", issued.key)
+        return issued
+
+    async def rotate(
+        self,
+        principal: Principal,
+        *,
+        key_id: str,
+        grace_period: timedelta,
+        expires_at: datetime | None = None,
+    ) -> tuple[IssuedKey, ApiKeyRecord]:
+        """A new key with the same note and policy, shown once; the old one works until the
+        grace period ends (0: revoked at once), then is refused as expired. Returns the new key
+        and the old one as it now stands."""
+        now = self._clock.now()
+        problems = ProblemCollector()
+        if not timedelta(0) <= grace_period <= MAX_GRACE_PERIOD:
+            problems.add(
+                "gracePeriodSeconds",
+                f"Give 0 (revoke at once) to {int(MAX_GRACE_PERIOD.total_seconds()):,} seconds "
+                "(7 days).",
+            )
+        if expires_at is not None and expires_at <= now:
+            problems.add("expiresAt", "Choose an expiry in the future, or none.")
+        problems.raise_if_any()
+        old = await self._managed_key(principal, key_id, "rotate API keys")
+        async with db.transaction():
+            await self._confirm_manager(
+                principal, old.project_id, "rotate API keys", _key_not_found()
+            )
+            issued = await self._issue(principal, old.project_id, old.note, expires_at, old.policy)
+            ends = _grace_end(old.expires_at, now + grace_period)
+            changes: dict[Any, Any] = {ApiKey.replaced_by: issued.key.id}
+            if grace_period == timedelta(0):
+                changes[ApiKey.deleted_at] = now
+            else:
+                changes[ApiKey.expires_at] = ends
+            rotated = (
+                await ApiKey.update(changes)
+                .where((ApiKey.id == old.id) & ApiKey.deleted_at.is_null())
+                .returning(ApiKey.id)
+            )
+            if not rotated:  # deleted a moment ago
+                raise _key_not_found()
+            previous = replace(old, expires_at=ends, replaced_by=issued.key.id)
+            await self._audit_change(
+                principal,
+                "api_key.rotate",
+                issued.key,
+                previous_key=old.id,
+                grace_period_seconds=int(grace_period.total_seconds()),
+            )
+        return issued, previous
+
+    async def update_policy(
+        self, principal: Principal, *, key_id: str, policy: PolicyInput
+    ) -> ApiKeyRecord:
+        """Replace the key's whole policy; it applies on every process from the next request."""
+        key = await self._managed_key(principal, key_id, "change API key policies")
+        checked = validate_policy(
+            policy, await self._known_models(principal, key.project_id, policy)
+        )
+        async with db.transaction():
+            await self._confirm_manager(
+                principal, key.project_id, "change API key policies", _key_not_found()
+            )
+            updated = (
+                await ApiKey.update({ApiKey.policy: policy_to_json(checked)})
+                .where((ApiKey.id == key.id) & ApiKey.deleted_at.is_null())
+                .returning(ApiKey.id)
+            )
+            if not updated:
+                raise _key_not_found()
+            changed = replace(key, policy=checked)
+            await self._audit_change(
+                principal, "api_key.update_policy", changed, policy=policy_summary(checked)
+            )
+        return changed
+
+    async def _known_models(
+        self, principal: Principal, project_id: uuid.UUID, policy: PolicyInput | None
+    ) -> frozenset[str]:
+        if policy is None or policy.allowed_models is None:
+            return frozenset()
+        return frozenset(await self._models(principal, project_id))
+
+    async def _issue(
+        self,
+        principal: Principal,
+        project_id: uuid.UUID,
+        note: str,
+        expires_at: datetime | None,
+        policy: KeyPolicy,
+    ) -> IssuedKey:
+        """Insert a new key, in the caller's transaction. A key id collision (odds ~1e-21) is
+        retried with a fresh id, in a savepoint of its own."""
         for attempt in range(_CREATE_ATTEMPTS):
             key_id = tokens.new_key_id()
             secret = tokens.new_project_key(key_id)
@@ -121,24 +247,16 @@ class ApiKeyService:
                 project_id=project_id,
                 note=note,
                 start=tokens.key_start(key_id),
-                created_at=now,
+                created_at=self._clock.now(),
                 created_by=principal.user_id,
                 expires_at=expires_at,
                 last_used_at=None,
                 last_used_ip=None,
+                policy=policy,
             )
-            try:
-                async with db.transaction():
-                    await self._confirm_manager(
-                        principal, project_id, "create API keys", _project_not_found()
-                    )
-                    await ApiKey.insert(_row(record, tokens.digest(secret)))
-                    await self._audit_change(principal, "api_key.create", record)
-            except Exception as error:
-                # A key id collision (odds ~1e-21) is retried with a fresh id.
-                if db.is_unique_violation(error) and attempt + 1 < _CREATE_ATTEMPTS:
-                    continue
-                raise
+            if await ApiKey.exists().where(ApiKey.id == key_id) and attempt + 1 < _CREATE_ATTEMPTS:
+                continue
+            await ApiKey.insert(_row(record, tokens.digest(secret)))
             return IssuedKey(key=record, secret=secret)
         raise AssertionError("unreachable")
 
@@ -292,14 +410,35 @@ def _visible_to(access: ProjectAccess, key: ApiKeyRecord) -> ApiKeyRecord:
     return replace(key, last_used_ip=None, created_by=None)
 
 
-def _valid_key_fields(note: str, expires_at: datetime | None, now: datetime) -> str:
-    """Every problem with a new key's fields at once; the note, trimmed."""
+def _valid_key_fields(
+    note: str,
+    expires_at: datetime | None,
+    now: datetime,
+    policy: PolicyInput | None,
+    known_models: frozenset[str],
+) -> tuple[str, KeyPolicy]:
+    """Every problem with a new key's fields at once; the note, trimmed, and the policy."""
     problems = ProblemCollector()
     checked = problems.check(lambda: _valid_note(note), otherwise="")
     if expires_at is not None and expires_at <= now:
         problems.add("expiresAt", "Choose an expiry in the future, or none.")
+    checked_policy = (
+        OPEN_POLICY
+        if policy is None
+        else problems.check(lambda: validate_policy(policy, known_models), otherwise=OPEN_POLICY)
+    )
     problems.raise_if_any()
-    return checked
+    return checked, checked_policy
+
+
+def _grace_end(expires_at: datetime | None, grace_end: datetime) -> datetime:
+    """When a rotated key stops: at the grace period's end, or its own expiry if sooner."""
+    return grace_end if expires_at is None else min(expires_at, grace_end)
+
+
+def policy_summary(policy: KeyPolicy) -> dict[str, Any]:
+    """The policy for the audit trail (nothing in it is secret)."""
+    return msgspec.json.decode(policy_to_json(policy))  # type: ignore[no-any-return]
 
 
 def _valid_note(note: str) -> str:
@@ -331,6 +470,7 @@ def _row(key: ApiKeyRecord, secret_digest: str) -> ApiKey:
         created_at=key.created_at,
         created_by=key.created_by,
         expires_at=key.expires_at,
+        policy=policy_to_json(key.policy),
     )
 
 
@@ -345,4 +485,14 @@ def _record(row: dict[str, Any]) -> ApiKeyRecord:
         expires_at=row["expires_at"],
         last_used_at=row["last_used_at"],
         last_used_ip=row["last_used_ip"],
+        policy=policy_from_json(_json_text(row["policy"])),
+        replaced_by=row["replaced_by"],
     )
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON column as text: SQLite hands it back as text, PostgreSQL's driver too, a test's
+    fixture perhaps decoded."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)

@@ -1,6 +1,6 @@
 """Project API keys: only a digest of each secret is kept."""
 
-from piccolo.columns import UUID, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, ForeignKey, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -21,3 +21,7 @@ class ApiKey(Table, tablename="api_keys"):
     last_used_ip = Varchar(length=45, null=True, default=None)
     # Deleted keys stay (revoked) so a request still presenting one can be recognised as such.
     deleted_at = Timestamptz(null=True, default=None)
+    # What the key may do (app/api_keys/policy.py); keys made before policies keep both scopes.
+    policy = JSON(null=False, default={"scopes": ["PROXY", "READ"]})
+    # Set on a key rotated with a grace period: the id of the key that replaces it.
+    replaced_by = Varchar(length=16, null=True, default=None)

@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 
 from app import db
 from app.api_keys.lookup import KeyLookup, StoredKey
+from app.api_keys.policy import Budgets, KeyPolicy, Scope
 from app.api_keys.tables import ApiKey
 from app.clock import Clock, is_expired
+from app.policies.enforcer import AccessRefused, check_access
 from app.security import tokens
 from app.security.guard import BearerRejected
 from app.security.principal import Principal
@@ -51,7 +53,12 @@ class ApiKeyAuthenticator:
         return tokens.looks_like_project_key(token)
 
     async def authenticate(self, token: str, client_ip: str | None) -> Principal:
-        return (await self.verify(token, client_ip)).principal
+        """For the GraphQL API: the key must have the READ scope and allow the address."""
+        verified = await self.verify(token, client_ip)
+        refused = check_access(verified.policy, Scope.READ, client_ip)
+        if refused is not None:
+            raise AccessRefused(refused, verified.key_id, verified.project_id)
+        return verified.principal
 
     async def verify(self, token: str, client_ip: str | None) -> VerifiedKey:
         """Like `authenticate`, with what the proxy needs besides the principal."""
@@ -75,6 +82,8 @@ class ApiKeyAuthenticator:
             project_id=stored.project_id,
             key_id=parts.key_id,
             llm_keys_version=stored.llm_keys_version,
+            policy=stored.policy,
+            project_budgets=stored.project_budgets,
         )
 
     def _refused(
@@ -114,6 +123,8 @@ class VerifiedKey:
     key_id: str
     # The project's LLM-keys version at this instant (see app/proxy/model_routes.py).
     llm_keys_version: int
+    policy: KeyPolicy
+    project_budgets: Budgets
 
 
 @dataclass

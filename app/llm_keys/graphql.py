@@ -14,8 +14,15 @@ from app.graphql.cost import list_bound
 from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.permissions import IsAuthenticated
-from app.llm_keys.catalog import Model, ModelSource, Provider
-from app.llm_keys.service import MAX_CUSTOM_MODELS, MAX_KEY_MODELS, KeyChanges, LlmKeyRecord
+from app.llm_keys.catalog import Model, ModelPrice, ModelSource, Provider
+from app.llm_keys.service import (
+    MAX_CUSTOM_MODELS,
+    MAX_KEY_MODELS,
+    CustomPrice,
+    KeyChanges,
+    LlmKeyRecord,
+)
+from app.money import usd
 
 if TYPE_CHECKING:
     import uuid
@@ -26,15 +33,54 @@ ModelSourceEnum = strawberry.enum(
 )
 
 
+@strawberry.type(name="ModelPrice", description="USD per million tokens.")
+class ModelPriceType:
+    input_usd_per_million_tokens: str
+    output_usd_per_million_tokens: str
+    as_of: str | None = strawberry.field(
+        description="When the catalog's price was read off the provider's price list; null for "
+        "a price the project gave its custom model."
+    )
+
+    @classmethod
+    def of(cls, price: ModelPrice) -> ModelPriceType:
+        return cls(
+            input_usd_per_million_tokens=usd(price.input_micros),
+            output_usd_per_million_tokens=usd(price.output_micros),
+            as_of=price.as_of,
+        )
+
+
 @strawberry.type(name="LlmModel")
 class LlmModelType:
     id: str
     provider: LlmProvider  # type: ignore[valid-type]
     source: ModelSourceEnum  # type: ignore[valid-type]
+    price: ModelPriceType | None = strawberry.field(
+        description="Null: no known price; requests count against token budgets only, and "
+        "spend budgets leave them out."
+    )
 
     @classmethod
     def of(cls, model: Model) -> LlmModelType:
-        return cls(id=model.id, provider=model.provider, source=model.source)
+        return cls(
+            id=model.id,
+            provider=model.provider,
+            source=model.source,
+            price=ModelPriceType.of(model.price) if model.price else None,
+        )
+
+
+@strawberry.input(name="CustomModelPriceInput")
+class CustomModelPriceInput:
+    model: str = strawberry.field(description="One of the key's custom models.")
+    input_usd_per_million_tokens: str = strawberry.field(description='e.g. "2.50"; 0-10000.')
+    output_usd_per_million_tokens: str = strawberry.field(description='e.g. "10.00"; 0-10000.')
+
+    def to_price(self) -> CustomPrice:
+        return CustomPrice(
+            self.model, self.input_usd_per_million_tokens, self.output_usd_per_million_tokens
+        )
 
 
 @strawberry.type(
@@ -101,6 +147,9 @@ class AddLlmApiKeyInput:
     secret_key: str = strawberry.field(description="The key from the provider's dashboard.")
     custom_models: list[str] = strawberry.field(default_factory=list)
     with_default_models: bool = True
+    custom_model_prices: list[CustomModelPriceInput] = strawberry.field(
+        default_factory=list, description="Prices of some or all of the custom models."
+    )
 
     def __repr__(self) -> str:
         return "AddLlmApiKeyInput(...)"  # holds secretKey: never shown
@@ -118,6 +167,9 @@ class UpdateLlmApiKeyInput:
     secret_key: str | None = None
     custom_models: list[str] | None = None
     with_default_models: bool | None = None
+    custom_model_prices: list[CustomModelPriceInput] | None = strawberry.field(
+        default=None, description="Replaces every custom model's price; null: kept."
+    )
 
     def __repr__(self) -> str:
         return "UpdateLlmApiKeyInput(...)"  # holds secretKey: never shown
@@ -157,6 +209,7 @@ class LlmKeyMutations:
                 secret_key=input.secret_key,
                 custom_models=input.custom_models,
                 with_default_models=input.with_default_models,
+                custom_model_prices=[price.to_price() for price in input.custom_model_prices],
             )
 
         key, errors = await attempt(add)
@@ -181,6 +234,9 @@ class LlmKeyMutations:
                     secret_key=input.secret_key,
                     custom_models=input.custom_models,
                     with_default_models=input.with_default_models,
+                    custom_model_prices=[p.to_price() for p in input.custom_model_prices]
+                    if input.custom_model_prices is not None
+                    else None,
                 ),
             )
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +25,13 @@ from app.llm_keys.catalog import (
     MAX_MODEL_ID_LENGTH,
     Model,
     ModelCatalog,
+    ModelPrice,
     Provider,
     is_model_id,
     resolve,
 )
 from app.llm_keys.tables import LlmApiKey
+from app.money import usd_micros
 from app.projects.access import AccessControl, Permission
 from app.projects.service import ProjectService
 from app.security.crypto import Keyring, MissingEncryptionKey
@@ -57,6 +59,17 @@ class LlmKeyRecord:
     created_at: datetime
     created_by: uuid.UUID | None
     updated_at: datetime
+    # Prices the project gave its custom models (USD per million tokens, as micro-USD).
+    custom_model_prices: Mapping[str, ModelPrice] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CustomPrice:
+    """A custom model's price as a client sends it: USD per million tokens, as decimals."""
+
+    model: str
+    input_usd: str
+    output_usd: str
 
 
 @dataclass(frozen=True)
@@ -73,12 +86,14 @@ class KeyChanges:
     secret_key: str | None = None
     custom_models: Sequence[str] | None = None
     with_default_models: bool | None = None
+    custom_model_prices: Sequence[CustomPrice] | None = None
 
     def changed_fields(self) -> list[str]:
         named = (
             ("secretKey", self.secret_key),
             ("customModels", self.custom_models),
             ("withDefaultModels", self.with_default_models),
+            ("customModelPrices", self.custom_model_prices),
         )
         return [name for name, value in named if value is not None]
 
@@ -117,11 +132,14 @@ class LlmKeyService:
         secret_key: str,
         custom_models: Sequence[str],
         with_default_models: bool,
+        custom_model_prices: Sequence[CustomPrice] = (),
     ) -> LlmKeyRecord:
         await self._access.authorize(
             principal, project_id, Permission.MANAGE_LLM_API_KEYS, action="add LLM API keys"
         )
-        secret, models = _valid_key_fields(secret_key, custom_models, with_default_models)
+        secret, models, prices = _valid_key_fields(
+            secret_key, custom_models, with_default_models, custom_model_prices
+        )
         now = self._clock.now()
         record = LlmKeyRecord(
             id=uuid.uuid4(),
@@ -133,6 +151,7 @@ class LlmKeyService:
             created_at=now,
             created_by=principal.user_id,
             updated_at=now,
+            custom_model_prices=prices,
         )
         try:
             async with db.transaction():
@@ -159,7 +178,7 @@ class LlmKeyService:
         written, so two admins changing different things at once both get their change.
         """
         key = await self._managed_key(principal, key_id, "update LLM API keys")
-        secret, models = _valid_changes(changes)
+        secret, models, prices = _valid_changes(changes)
         async with db.transaction():
             await self._confirm_manager(principal, key.project_id, "update LLM API keys")
             await db.lock_for_update(LlmApiKey, key_id)
@@ -177,6 +196,14 @@ class LlmKeyService:
                 ),
                 secret_hint=current.secret_hint if secret is None else _hint(secret),
                 updated_at=self._clock.now(),
+            )
+            updated = replace(
+                updated,
+                custom_model_prices=_prices_for(
+                    updated.custom_models,
+                    current.custom_model_prices if prices is None else prices,
+                    changed=prices is not None,
+                ),
             )
             _require_some_model(updated.custom_models, updated.with_default_models)
             await LlmApiKey.update(self._changed_values(updated, secret, changes)).where(
@@ -196,6 +223,8 @@ class LlmKeyService:
             values[LlmApiKey.custom_models] = json.dumps(list(updated.custom_models))
         if changes.with_default_models is not None:
             values[LlmApiKey.with_default_models] = updated.with_default_models
+        if changes.custom_models is not None or changes.custom_model_prices is not None:
+            values[LlmApiKey.custom_model_prices] = _prices_json(updated.custom_model_prices)
         if secret is not None:
             values[LlmApiKey.secret_ciphertext] = self._keyring.encrypt(secret, _binding(updated))
             values[LlmApiKey.encryption_key_id] = self._keyring.newest_id
@@ -223,7 +252,12 @@ class LlmKeyService:
         return await _project_keys(project_id)
 
     def models_of(self, key: LlmKeyRecord) -> list[Model]:
-        return self.catalog.models_of_key(key.provider, key.custom_models, key.with_default_models)
+        return self.catalog.models_of_key(
+            key.provider, key.custom_models, key.with_default_models, key.custom_model_prices
+        )
+
+    async def project_model_ids(self, principal: Principal, project_id: uuid.UUID) -> list[str]:
+        return [model.id for model in await self.project_models(principal, project_id)]
 
     async def project_models(self, principal: Principal, project_id: uuid.UUID) -> list[Model]:
         """The project's effective catalog: each model id once, routed by the documented rule."""
@@ -342,6 +376,7 @@ class LlmKeyService:
             encryption_key_id=self._keyring.newest_id,
             secret_hint=key.secret_hint,
             custom_models=json.dumps(list(key.custom_models)),
+            custom_model_prices=_prices_json(key.custom_model_prices),
             with_default_models=key.with_default_models,
             created_at=key.created_at,
             created_by=key.created_by,
@@ -371,20 +406,30 @@ async def _project_keys(project_id: uuid.UUID) -> list[LlmKeyRecord]:
 
 
 def _valid_key_fields(
-    secret_key: str, custom_models: Sequence[str], with_default_models: bool
-) -> tuple[str, tuple[str, ...]]:
-    """Every problem with a new key's fields at once: the secret and the models, checked."""
+    secret_key: str,
+    custom_models: Sequence[str],
+    with_default_models: bool,
+    custom_model_prices: Sequence[CustomPrice],
+) -> tuple[str, tuple[str, ...], dict[str, ModelPrice]]:
+    """Every problem with a new key's fields at once: the secret, the models, their prices."""
     problems = ProblemCollector()
     secret = problems.check(lambda: _valid_secret(secret_key), otherwise="")
     models = problems.check(lambda: _valid_custom_models(custom_models), otherwise=None)
     if models is not None:
         problems.check(lambda: _require_some_model(models, with_default_models), otherwise=None)
+    no_prices: dict[str, ModelPrice] = {}
+    prices = problems.check(
+        lambda: _valid_prices(custom_model_prices, models or ()), otherwise=no_prices
+    )
     problems.raise_if_any()
-    return secret, models or ()
+    return secret, models or (), prices
 
 
-def _valid_changes(changes: KeyChanges) -> tuple[str | None, tuple[str, ...] | None]:
-    """The new secret and models, checked together; None where they do not change."""
+def _valid_changes(
+    changes: KeyChanges,
+) -> tuple[str | None, tuple[str, ...] | None, dict[str, ModelPrice] | None]:
+    """The new secret, models and prices, checked together; None where they do not change.
+    Prices are checked against the models sent with them (else the key's, at write time)."""
     problems = ProblemCollector()
     new_secret, new_models = changes.secret_key, changes.custom_models
     secret = (
@@ -397,8 +442,77 @@ def _valid_changes(changes: KeyChanges) -> tuple[str | None, tuple[str, ...] | N
         if new_models is None
         else problems.check(lambda: _valid_custom_models(new_models), otherwise=None)
     )
+    new_prices = changes.custom_model_prices
+    prices = (
+        None
+        if new_prices is None
+        else problems.check(lambda: _valid_prices(new_prices, models), otherwise=None)
+    )
     problems.raise_if_any()
-    return secret, models
+    return secret, models, prices
+
+
+# The most a price may be: far above any provider's (USD per million tokens).
+MAX_PRICE_MICROS = 10_000 * 1_000_000
+
+
+def _valid_prices(
+    prices: Sequence[CustomPrice], custom_models: Sequence[str] | None
+) -> dict[str, ModelPrice]:
+    """Prices of custom models; `custom_models` None: checked against the key's at write time."""
+    problems = []
+    checked: dict[str, ModelPrice] = {}
+    for index, price in enumerate(prices):
+        at = ("customModelPrices", str(index))
+        if custom_models is not None and price.model not in custom_models:
+            problems.append(
+                FieldProblem(field=(*at, "model"), message="Price only the key's custom models.")
+            )
+        amounts = []
+        for name, text in (
+            ("inputUsdPerMillionTokens", price.input_usd),
+            ("outputUsdPerMillionTokens", price.output_usd),
+        ):
+            micros = usd_micros(text)
+            if micros is None or micros > MAX_PRICE_MICROS:
+                problems.append(
+                    FieldProblem(
+                        field=(*at, name),
+                        message='Give USD per million tokens from 0 to 10000, such as "2.50", '
+                        "with at most 6 decimals.",
+                    )
+                )
+            amounts.append(micros or 0)
+        checked[price.model] = ModelPrice(amounts[0], amounts[1])
+    if problems:
+        raise InvalidInput(problems)
+    return checked
+
+
+def _prices_for(
+    models: Sequence[str], prices: Mapping[str, ModelPrice], *, changed: bool
+) -> dict[str, ModelPrice]:
+    """The prices that apply to `models`: a model no longer custom loses its price."""
+    if changed:
+        unknown = [model for model in prices if model not in models]
+        if unknown:
+            raise InvalidInput.single(
+                "customModelPrices", f"`{unknown[0][:60]}` is not one of the key's custom models."
+            )
+    return {model: price for model, price in prices.items() if model in models}
+
+
+def _prices_json(prices: Mapping[str, ModelPrice]) -> str:
+    return json.dumps(
+        {model: {"input": p.input_micros, "output": p.output_micros} for model, p in prices.items()}
+    )
+
+
+def _prices_from(stored: Any) -> dict[str, ModelPrice]:
+    return {
+        model: ModelPrice(int(price["input"]), int(price["output"]))
+        for model, price in (stored or {}).items()
+    }
 
 
 def _binding(key: LlmKeyRecord) -> bytes:
@@ -482,4 +596,5 @@ def _record(row: dict[str, Any]) -> LlmKeyRecord:
         created_at=row["created_at"],
         created_by=row["created_by"],
         updated_at=row["updated_at"],
+        custom_model_prices=_prices_from(db.json_value(row["custom_model_prices"])),
     )

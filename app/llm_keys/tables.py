@@ -18,6 +18,8 @@ class LlmApiKey(Table, tablename="llm_api_keys"):
     encryption_key_id = Varchar(length=32, null=False, index=True)
     secret_hint = Varchar(length=8, null=False)
     custom_models = JSON(null=False, default="[]")
+    # Prices of custom models, by model id: {"input": micro-USD per million tokens, "output": ...}.
+    custom_model_prices = JSON(null=False, default={})
     with_default_models = Boolean(null=False, default=True)
     created_at = Timestamptz(null=False)
     created_by = UUID(null=True, default=None)

@@ -16,6 +16,16 @@ from app.api_keys.graphql import (
     api_key_by_id,
     api_keys_connection,
 )
+from app.api_keys.policy import Budgets
+from app.api_keys.policy_graphql import (
+    BudgetInput,
+    BudgetUsageType,
+    SpendBudgetInput,
+    SpendBudgetType,
+    TokenBudgetType,
+    budget_types,
+    budgets_input,
+)
 from app.api_keys.service import ApiKeyStatus, KeyFilter
 from app.audit.graphql import AuditEventType, audit_events_connection
 from app.errors import NotFound
@@ -84,6 +94,17 @@ class ProjectPermissionsType:
         return cls(**{permission.value: access.can(permission) for permission in Permission})
 
 
+@strawberry.type(name="ProjectBudget", description="Null fields: no such budget.")
+class ProjectBudgetType:
+    token_budget: TokenBudgetType | None
+    spend_budget_usd: SpendBudgetType | None
+
+    @classmethod
+    def of(cls, budgets: Budgets) -> ProjectBudgetType:
+        tokens, spend = budget_types(budgets)
+        return cls(token_budget=tokens, spend_budget_usd=spend)
+
+
 @strawberry.type(name="Project")
 class ProjectType:
     id: strawberry.ID
@@ -108,6 +129,24 @@ class ProjectType:
     @property
     def _id(self) -> uuid.UUID:
         return self.access.project.id
+
+    @strawberry.field(
+        description="The project's token and spend budgets: every key's requests count against "
+        "them, with each key's own."
+    )
+    async def budget(self, info: AppInfo) -> ProjectBudgetType:
+        context = info.context
+        budgets = await context.services.projects.budgets(context.principal, self._id)
+        return ProjectBudgetType.of(budgets)
+
+    @strawberry.field(description="Where the project's budgets stand this period.")
+    async def budget_usage(self, info: AppInfo) -> BudgetUsageType:
+        context = info.context
+        budgets = await context.services.projects.budgets(context.principal, self._id)
+        usage = await context.services.usage.budget_usage(
+            context.principal, self._id, budgets, None
+        )
+        return BudgetUsageType.of(usage)
 
     @strawberry.field(description="What the caller may do in this project.")
     def viewer_can(self) -> ProjectPermissionsType:
@@ -259,8 +298,43 @@ class RemoveProjectMemberPayload:
     user_errors: list[UserError] = user_errors_field()
 
 
+@strawberry.input
+class UpdateProjectBudgetInput:
+    project_id: strawberry.ID
+    token_budget: BudgetInput | None = strawberry.field(default=None, description="Null: none.")
+    spend_budget_usd: SpendBudgetInput | None = strawberry.field(
+        default=None, description="Null: none."
+    )
+
+
+@strawberry.type
+class UpdateProjectBudgetPayload:
+    budget: ProjectBudgetType | None
+    user_errors: list[UserError] = user_errors_field()
+
+
 @strawberry.type
 class ProjectMutations:
+    @strawberry.mutation(
+        description="Replace the project's budgets (OWNER or ADMIN); they apply from the next "
+        "request. Errors: INVALID, NOT_FOUND, FORBIDDEN.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_project_budget(
+        self, info: AppInfo, input: UpdateProjectBudgetInput
+    ) -> UpdateProjectBudgetPayload:
+        context = info.context
+        budgets, errors = await attempt(
+            lambda: context.services.projects.update_budgets(
+                context.principal,
+                project_id=parse_id(input.project_id, "projectId"),
+                budgets=budgets_input(input.token_budget, input.spend_budget_usd),
+            )
+        )
+        return UpdateProjectBudgetPayload(
+            budget=ProjectBudgetType.of(budgets) if budgets else None, user_errors=errors
+        )
+
     @strawberry.mutation(
         description="Create a project; the caller becomes its OWNER.",
         permission_classes=[IsAuthenticated],

@@ -6,6 +6,7 @@ project's data asks it first.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,13 @@ from typing import Any
 
 from app import db
 from app.accounts.service import AccountService
+from app.api_keys.policy import (
+    Budgets,
+    BudgetsInput,
+    budgets_from_json,
+    budgets_to_json,
+    validate_budgets,
+)
 from app.audit.service import AuditService
 from app.clock import Clock
 from app.errors import AlreadyExists, Forbidden, InvalidInput, LastOwner, NotFound, Unauthenticated
@@ -186,6 +194,41 @@ class ProjectService:
             )
         self._access.forget(principal, project_id)
 
+    async def budgets(self, principal: Principal, project_id: uuid.UUID) -> Budgets:
+        """The project's token and spend budgets (every key's requests count against them)."""
+        await self._access.access(principal, project_id)
+        row = await Project.select(Project.budgets).where(Project.id == project_id).first()
+        return budgets_from_json(_json_text(row["budgets"]) if row else None)
+
+    async def update_budgets(
+        self, principal: Principal, *, project_id: uuid.UUID, budgets: BudgetsInput
+    ) -> Budgets:
+        """Replace the project's budgets (OWNER or ADMIN); they apply from the next request."""
+        await self._access.authorize(
+            principal, project_id, Permission.MANAGE_API_KEYS, action="change the budget"
+        )
+        checked = validate_budgets(budgets)
+        async with db.transaction():
+            await self._access.authorize_write(
+                principal,
+                project_id,
+                Permission.MANAGE_API_KEYS,
+                action="change the budget",
+                updates_project=True,
+            )
+            await Project.update({Project.budgets: budgets_to_json(checked)}).where(
+                Project.id == project_id
+            )
+            await self._audit.record(
+                principal,
+                action="project.update_budget",
+                target_type="project",
+                target_id=str(project_id),
+                project_id=project_id,
+                details=json.loads(budgets_to_json(checked)),
+            )
+        return checked
+
     async def mark_llm_keys_changed(self, project_id: uuid.UUID) -> None:
         """Call inside the transaction that changes the project's LLM keys: every server process
         sees the new version on its next proxied request and rebuilds its routes."""
@@ -209,6 +252,10 @@ class ProjectService:
             )
         )
         return member
+
+
+def _json_text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else json.dumps(value)
 
 
 def _valid_name(name: str) -> str:

@@ -1,6 +1,6 @@
 """Projects and who belongs to them."""
 
-from piccolo.columns import UUID, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -14,6 +14,8 @@ class Project(Table, tablename="projects"):
     # Bumped with every change to the project's LLM keys; read together with the API key on each
     # proxied request, it tells every server process when its routing cache is stale.
     llm_keys_version = Integer(null=False, default=0)
+    # The project's token and spend budgets (app/api_keys/policy.py), read with each key.
+    budgets = JSON(null=False, default={})
 
 
 class Membership(Table, tablename="memberships"):

@@ -8,12 +8,15 @@ to be authenticated.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from app.llm_keys.catalog import Provider
+from app.policies.enforcer import RateState
 
 
 class ErrorKind(StrEnum):
@@ -29,6 +32,10 @@ class ErrorKind(StrEnum):
     UPSTREAM_TIMEOUT = "upstream_timeout"
     # Our database is unreachable: nothing is wrong with the request; retry shortly.
     UNAVAILABLE = "unavailable"
+    # The key's policy: it may not (scope, address, model), not now (rate), or no more (budget).
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    BUDGET_EXHAUSTED = "budget_exhausted"
     INTERNAL = "internal"
 
 
@@ -42,6 +49,9 @@ _STATUS = {
     ErrorKind.UPSTREAM_UNREACHABLE: 502,
     ErrorKind.UPSTREAM_TIMEOUT: 504,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.BUDGET_EXHAUSTED: 429,
     ErrorKind.INTERNAL: 500,
 }
 
@@ -55,6 +65,10 @@ _OPENAI_TYPES = {
     ErrorKind.UPSTREAM_UNREACHABLE: ("api_error", "upstream_unreachable"),
     ErrorKind.UPSTREAM_TIMEOUT: ("api_error", "upstream_timeout"),
     ErrorKind.UNAVAILABLE: ("api_error", "service_unavailable"),
+    ErrorKind.FORBIDDEN: ("invalid_request_error", "permission_denied"),
+    ErrorKind.RATE_LIMITED: ("requests", "rate_limit_exceeded"),
+    # What OpenAI answers when an account's quota is used up; its SDK does not retry it.
+    ErrorKind.BUDGET_EXHAUSTED: ("insufficient_quota", "insufficient_quota"),
     ErrorKind.INTERNAL: ("api_error", "internal_error"),
 }
 
@@ -68,6 +82,9 @@ _ANTHROPIC_TYPES = {
     ErrorKind.UPSTREAM_UNREACHABLE: "api_error",
     ErrorKind.UPSTREAM_TIMEOUT: "timeout_error",
     ErrorKind.UNAVAILABLE: "api_error",
+    ErrorKind.FORBIDDEN: "permission_error",
+    ErrorKind.RATE_LIMITED: "rate_limit_error",
+    ErrorKind.BUDGET_EXHAUSTED: "rate_limit_error",
     ErrorKind.INTERNAL: "api_error",
 }
 
@@ -85,6 +102,8 @@ _USAGE_WINDOW = 600
 class ProxyError(Exception):
     kind: ErrorKind
     message: str
+    # Sent with the error: Retry-After, rate-limit headers, x-should-retry.
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def status(self) -> int:
@@ -112,6 +131,35 @@ def stream_error_event(provider: Provider, message: str) -> bytes:
         body = error_body(provider, ErrorKind.UPSTREAM_UNREACHABLE, message)
         return b"\n\nevent: error\ndata: " + body + b"\n\n"
     return b"\n\ndata: " + error_body(provider, ErrorKind.UPSTREAM_UNREACHABLE, message) + b"\n\n"
+
+
+def rate_limit_headers(provider: Provider, rate: RateState, now: datetime) -> dict[str, str]:
+    """A key's rate limits as the provider's own headers, so its SDK paces itself."""
+    headers: dict[str, str] = {}
+    reset = now + timedelta(seconds=rate.reset_s)
+    for what, limit, remaining in (
+        ("requests", rate.requests_limit, rate.requests_remaining),
+        ("tokens", rate.tokens_limit, rate.tokens_remaining),
+    ):
+        if limit is None:
+            continue
+        if provider is Provider.ANTHROPIC:
+            headers[f"anthropic-ratelimit-{what}-limit"] = str(limit)
+            headers[f"anthropic-ratelimit-{what}-remaining"] = str(remaining)
+            headers[f"anthropic-ratelimit-{what}-reset"] = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            headers[f"x-ratelimit-limit-{what}"] = str(limit)
+            headers[f"x-ratelimit-remaining-{what}"] = str(remaining)
+            headers[f"x-ratelimit-reset-{what}"] = _duration(rate.reset_s)
+    return headers
+
+
+def _duration(seconds: float) -> str:
+    """As OpenAI writes it: 250ms, 12s, 1m0s."""
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))}ms"
+    whole = math.ceil(seconds)
+    return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
 
 
 def upstream_auth_headers(
@@ -160,3 +208,76 @@ class TokenCounter:
                 self.input_tokens = count
             else:
                 self.output_tokens = count
+
+
+# --- usage on every stream -----------------------------------------------------------------------
+#
+# An OpenAI chat completion streamed without `stream_options.include_usage` reports no tokens, and
+# most clients do not ask for them. So the proxy asks for them on every such stream, and gives
+# the client the stream it asked for: without the final usage chunk, and without the
+# `"usage": null` that every other chunk then carries. The one exception to the byte-for-byte
+# pass-through.
+
+_STREAM_OPTIONS = "stream_options"
+
+
+def with_usage_asked(body: bytes) -> bytes | None:
+    """The body of a streamed chat completion that does not ask for usage, asking for it; None
+    when it needs no change (not streamed, or usage asked already)."""
+    if b'"stream"' not in body:
+        return None
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(request, dict) or request.get("stream") is not True:
+        return None
+    options = request.get(_STREAM_OPTIONS)
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return None
+    request[_STREAM_OPTIONS] = {
+        **(options if isinstance(options, dict) else {}),
+        "include_usage": True,
+    }
+    return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class UsageHider:
+    """Takes the stream from the provider, gives back the stream the client asked for: server-sent
+    events whose data carries `usage`, rewritten or dropped as above. Bytes pass untouched when
+    they are not such an event."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._pending + chunk
+        end = data.rfind(b"\n\n")
+        if end == -1:
+            self._pending = data
+            return b""
+        complete, self._pending = data[: end + 2], data[end + 2 :]
+        if b'"usage"' not in complete:
+            return complete
+        return b"".join(_without_usage(event) for event in complete.split(b"\n\n")[:-1])
+
+    def flush(self) -> bytes:
+        rest, self._pending = self._pending, b""
+        return rest
+
+
+def _without_usage(event: bytes) -> bytes:
+    if b'"usage"' not in event or not event.startswith(b"data: {"):
+        return event + b"\n\n"
+    try:
+        chunk = json.loads(event[6:])
+    except ValueError:
+        return event + b"\n\n"
+    if not isinstance(chunk, dict) or "usage" not in chunk:
+        return event + b"\n\n"
+    if chunk["usage"] is not None and chunk.get("choices") == []:
+        return b""  # the usage chunk the client did not ask for
+    del chunk["usage"]
+    return (
+        b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    )

@@ -24,21 +24,31 @@ from litestar.handlers import ASGIRouteHandler
 from litestar.types import HTTPScope, Receive, Scope, Send
 
 from app import db
+from app.api_keys.policy import Scope as KeyScope
 from app.api_keys.verifier import VerifiedKey
 from app.http_errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
-from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, Provider, is_model_id
+from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, ModelPrice, Provider, is_model_id
+from app.policies.enforcer import PolicyRefusal, Refused, Ticket, check_access
 from app.proxy.client import UpstreamError, UpstreamResponse
 from app.proxy.dialects import (
     ErrorKind,
     ProxyError,
     TokenCounter,
+    UsageHider,
     error_body,
+    rate_limit_headers,
     stream_error_event,
     upstream_auth_headers,
+    with_usage_asked,
 )
 from app.proxy.exchange import BodyTooLarge, ClientGone, Exchange
 from app.proxy.model_routes import ProjectRoutes, Route
-from app.proxy.upstream import as_proxy_error, forwarded_headers, response_headers
+from app.proxy.upstream import (
+    RESPONSE_HEADER_PREFIXES,
+    as_proxy_error,
+    forwarded_headers,
+    response_headers,
+)
 from app.security.guard import BearerRejected, bearer_token
 from app.security.refusals import Refusal
 from app.services import Services
@@ -70,10 +80,16 @@ class _Call:
     verified: VerifiedKey | None = None
     provider: Provider | None = None
     model: str | None = None
+    price: ModelPrice | None = None
+    # Admitted by the key's policy: settled (tokens, spend, the place in flight) exactly once.
+    ticket: Ticket | None = None
+    policy_refusal: PolicyRefusal | None = None
 
     def record(
         self, status: int, tokens: TokenCounter | None = None, *, upstream_failed: bool = False
     ) -> None:
+        cost = self._cost(tokens)
+        self.settle(tokens, cost, forwarded=self.provider is not None)
         if self.verified is None or not self.services.usage_recorder.enabled:
             return
         self.services.usage_recorder.record(
@@ -90,8 +106,26 @@ class _Call:
                 output_tokens=tokens.output_tokens if tokens else None,
                 client_ip=self.client_ip,
                 upstream_failed=upstream_failed,
+                policy_refusal=self.policy_refusal.value if self.policy_refusal else None,
+                cost_micros=cost,
             )
         )
+
+    def settle(
+        self, tokens: TokenCounter | None, cost: int | None = None, *, forwarded: bool = False
+    ) -> None:
+        """Tell the key's counters what the request used (once; nothing when never admitted)."""
+        ticket, self.ticket = self.ticket, None
+        if ticket is not None:
+            used = (tokens.input_tokens or 0) + (tokens.output_tokens or 0) if tokens else 0
+            self.services.policies.settle(
+                ticket, tokens=used, cost_micros=cost, forwarded=forwarded
+            )
+
+    def _cost(self, tokens: TokenCounter | None) -> int | None:
+        if self.price is None or tokens is None or tokens.input_tokens is None:
+            return None
+        return self.price.cost_micros(tokens.input_tokens or 0, tokens.output_tokens or 0)
 
     def record_error(self, error: ProxyError) -> None:
         upstream_failed = error.kind in _UPSTREAM_FAILURES
@@ -164,6 +198,54 @@ def _route(routes: ProjectRoutes, model: str, dialect: Provider) -> Route:
     return route
 
 
+def _check_access(call: _Call, verified: VerifiedKey, model: str | None = None) -> None:
+    """Scope and address (and the model, once known): the key's policy, with no I/O."""
+    refused = check_access(verified.policy, KeyScope.PROXY, call.client_ip, model)
+    if refused is not None:
+        raise _policy_error(call, refused, Provider.OPENAI)
+
+
+async def _admit(call: _Call, verified: VerifiedKey, dialect: Provider) -> Ticket:
+    """Rate limits, requests in flight and budgets: asked of the counters when the key or its
+    project has any."""
+    admitted = await call.services.policies.admit(
+        verified.key_id, verified.project_id, verified.policy, verified.project_budgets
+    )
+    if isinstance(admitted, Refused):
+        raise _policy_error(call, admitted, dialect)
+    return admitted
+
+
+def _policy_error(call: _Call, refused: Refused, dialect: Provider) -> ProxyError:
+    call.policy_refusal = refused.reason
+    call.services.metrics.policy_refusals.labels(refused.reason.value).inc()
+    headers: dict[str, str] = {}
+    if refused.rate is not None:
+        headers.update(rate_limit_headers(dialect, refused.rate, call.services.clock.now()))
+    if refused.reason is PolicyRefusal.BUDGET:
+        kind = ErrorKind.BUDGET_EXHAUSTED
+        headers["x-should-retry"] = "false"  # both SDKs honour it: a budget does not come back
+    elif refused.reason.retryable:
+        kind = ErrorKind.RATE_LIMITED
+        seconds = refused.retry_after_s or 1
+        headers["retry-after"] = str(seconds)
+        headers["retry-after-ms"] = str(seconds * 1000)
+    else:
+        kind = ErrorKind.FORBIDDEN
+    return ProxyError(kind, refused.message, tuple(headers.items()))
+
+
+def _add_rate_headers(headers: dict[str, str], call: _Call, dialect: Provider) -> None:
+    """A key with rate limits answers with its own; the provider's (the whole account's) go."""
+    rate = call.ticket.rate if call.ticket is not None else None
+    if rate is None:
+        return
+    for name in [name for name in headers if name.startswith(RESPONSE_HEADER_PREFIXES)]:
+        del headers[name]
+    headers.update(rate_limit_headers(dialect, rate, call.services.clock.now()))
+
+
+_CHAT_COMPLETIONS = "/v1/chat/completions"
 _ENDPOINT_HINT = {
     Provider.OPENAI: "/v1/chat/completions, /v1/responses or /v1/embeddings",
     Provider.ANTHROPIC: "/v1/messages",
@@ -178,6 +260,7 @@ async def _answer_error(
         headers["allow"] = allow
     if error.kind is ErrorKind.UNAVAILABLE:
         headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    headers.update(error.headers)
     await exchange.respond(error.status, error_body(dialect, error.kind, error.message), headers)
 
 
@@ -197,11 +280,22 @@ class _Forward:
     async def __call__(self, exchange: Exchange, call: _Call) -> None:
         services = call.services
         verified = call.verified = await _verify(exchange, call)
+        _check_access(call, verified)
         body = await _body(exchange, services.settings.proxy.max_body_bytes)
         model = _requested_model(body)
+        # Before routing: a key limited to some models learns nothing of the project's others
+        # (which exist, which speak which format).
+        _check_access(call, verified, model)
         route = _route(await _routes(call, verified), model, self.dialect)
         # Only a model the project routes is recorded: the field is the client's to fill.
-        call.model, call.provider = model, route.provider
+        call.model, call.price = model, route.price
+        call.ticket = await _admit(call, verified, self.dialect)
+        hide_usage = False
+        if exchange.path == _CHAT_COMPLETIONS:
+            asking = with_usage_asked(body)
+            if asking is not None:
+                body, hide_usage = asking, True
+        call.provider = route.provider
         headers = forwarded_headers(exchange.headers)
         headers.update(
             upstream_auth_headers(
@@ -224,8 +318,9 @@ class _Forward:
             )
             passed = response_headers(upstream.headers)
             passed.setdefault("content-type", "application/json")
+            _add_rate_headers(passed, call, self.dialect)
             if upstream.content_type == "text/event-stream":
-                relay = _relay(upstream, call, self.dialect)
+                relay = _relay(upstream, call, self.dialect, hide_usage)
                 await exchange.stream(upstream.status, passed, relay)
             else:
                 await _relay_whole(exchange, upstream, passed, call, route.provider)
@@ -264,7 +359,7 @@ async def _relay_whole(
 
 
 async def _relay(
-    upstream: UpstreamResponse, call: _Call, dialect: Provider
+    upstream: UpstreamResponse, call: _Call, dialect: Provider, hide_usage: bool = False
 ) -> AsyncIterator[bytes]:
     """Pass server-sent events through as they arrive, counting tokens on the way.
 
@@ -275,10 +370,16 @@ async def _relay(
     """
     tokens = TokenCounter()
     status = upstream.status
+    hider = UsageHider() if hide_usage else None
     try:
         async for chunk in upstream.chunks():
             tokens.feed(chunk)
-            yield chunk
+            if hider is None:
+                yield chunk
+            elif shown := hider.feed(chunk):
+                yield shown
+        if hider is not None and (rest := hider.flush()):
+            yield rest
     except UpstreamError:
         status = 502
         log.info("upstream stream from %s broke off", call.provider)
@@ -296,7 +397,8 @@ async def _relay(
 
 async def _list_models(exchange: Exchange, call: _Call) -> None:
     verified = call.verified = await _verify(exchange, call)
-    models = (await _routes(call, verified)).models
+    _check_access(call, verified)
+    models = _allowed(verified, (await _routes(call, verified)).models)
     call.record(200)
     await _answer_json(exchange, _model_list(_dialect_of(exchange), models))
 
@@ -304,11 +406,18 @@ async def _list_models(exchange: Exchange, call: _Call) -> None:
 async def _retrieve_model(exchange: Exchange, call: _Call) -> None:
     model_id = exchange.path.removeprefix(_MODEL_PREFIX)
     verified = call.verified = await _verify(exchange, call)
-    match = [m for m in (await _routes(call, verified)).models if m.id == model_id]
+    _check_access(call, verified)
+    models = _allowed(verified, (await _routes(call, verified)).models)
+    match = [m for m in models if m.id == model_id]
     if not match:
         raise ProxyError(ErrorKind.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.")
     call.record(200)
     await _answer_json(exchange, _model_entry(_dialect_of(exchange), match[0]))
+
+
+def _allowed(verified: VerifiedKey, models: list[Model]) -> list[Model]:
+    """The models the key may use: a key limited to some sees only those."""
+    return [model for model in models if verified.policy.allows_model(model.id)]
 
 
 def _model_entry(dialect: Provider, model: Model) -> dict[str, Any]:
@@ -414,6 +523,7 @@ class ProxyApp:
             await _answer_error(exchange, dialect, error)
         except ClientGone:
             log.info("client disconnected before sending its whole request on %s", path)
+            call.settle(None)
         except Exception as error:
             failure = _failure(error, path)
             call.record_error(failure)

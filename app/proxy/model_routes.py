@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from app.llm_keys.catalog import Model, Provider, resolve
+from app.llm_keys.catalog import Model, ModelPrice, Provider, resolve
 from app.llm_keys.service import LlmKeyService
 
 
@@ -21,6 +21,8 @@ class Route:
     provider: Provider
     llm_key_id: uuid.UUID
     secret: str = field(repr=False)
+    # What the model's tokens cost; None: counted against token budgets only.
+    price: ModelPrice | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class RouteCache:
                 provider=model.provider,
                 llm_key_id=key_by_provider[model.provider].id,
                 secret=secrets_by_key[key_by_provider[model.provider].id],
+                price=model.price,
             )
             for model_id, model in winners.items()
         }

@@ -46,6 +46,9 @@ class HourTotals:
     counts: dict[Outcome, int] = field(default_factory=lambda: defaultdict(int))
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_micros: int = 0
+    # Tokens of requests for models without a price: counted in token budgets, not in spend.
+    unpriced_tokens: int = 0
 
     @property
     def errors(self) -> int:
@@ -98,8 +101,13 @@ class BatchTotals:
         if totals is None:
             totals = self.hours[key] = HourTotals(project_id=record.project_id)
         totals.counts[outcome_of(record)] += 1
+        tokens = (record.input_tokens or 0) + (record.output_tokens or 0)
         totals.input_tokens += record.input_tokens or 0
         totals.output_tokens += record.output_tokens or 0
+        if record.cost_micros is not None:
+            totals.cost_micros += record.cost_micros
+        else:
+            totals.unpriced_tokens += tokens
 
     def _saw_address(self, record: UsageRecord, ip: str) -> None:
         # Refused requests (auth_failure) say nothing about where the key is really used.

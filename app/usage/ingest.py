@@ -37,6 +37,8 @@ _EVENT_COLUMNS = (
     "output_tokens",
     "client_ip",
     "auth_failure",
+    "policy_refusal",
+    "cost_micros",
     "created_at",
 )
 
@@ -74,6 +76,8 @@ _COUNTERS = (
     "auth_failures",
     "input_tokens",
     "output_tokens",
+    "cost_micros",
+    "unpriced_tokens",
 )
 
 
@@ -207,6 +211,8 @@ def _counts(totals: HourTotals) -> tuple[int, ...]:
         counts[Outcome.AUTH_FAILURE],
         totals.input_tokens,
         totals.output_tokens,
+        totals.cost_micros,
+        totals.unpriced_tokens,
     )
 
 
@@ -257,6 +263,8 @@ def _details(record: UsageRecord) -> tuple[Any, ...]:
         record.output_tokens,
         record.client_ip,
         record.auth_failure,
+        record.policy_refusal,
+        record.cost_micros,
     )
 
 

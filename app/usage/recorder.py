@@ -46,6 +46,10 @@ class UsageRecord(msgspec.Struct, gc=False, omit_defaults=True):
     upstream_failed: bool = False
     # Answered 200 but refused in the body (a GraphQL operation that ended in errors).
     rejected: bool = False
+    # Refused by the key's policy: a `PolicyRefusal` value (scope, address, budget, ...).
+    policy_refusal: str | None = None
+    # What the tokens cost at the model's price, in millionths of a dollar; None: no price.
+    cost_micros: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

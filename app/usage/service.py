@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from app import db
+from app.api_keys.policy import BudgetPeriod, Budgets, period_bounds
 from app.api_keys.service import ApiKeyService
 from app.clock import Clock
 from app.errors import InvalidInput, NotFound
@@ -143,6 +144,35 @@ class UsageService:
             totals = totals.plus(point)
         return UsageSeries(points=points, totals=totals)
 
+    async def budget_usage(
+        self, principal: Principal, project_id: uuid.UUID, budgets: Budgets, key_id: str | None
+    ) -> BudgetUsage:
+        """Where `budgets` (a key's, or with `key_id` None the project's) stand this period, as
+        recorded (the last few seconds of traffic may not be written yet)."""
+        await self._access.access(principal, project_id)
+        owner = ("key", key_id) if key_id is not None else ("project", str(project_id))
+        now = self._clock.now()
+
+        async def standing(period: BudgetPeriod, limit: int, spend: bool) -> BudgetStanding:
+            start, end = period_bounds(period, now)
+            used = await usage_since(*owner, start)
+            return BudgetStanding(
+                period=period,
+                limit=limit,
+                used=used.cost_micros if spend else used.tokens,
+                resets_at=end,
+                unpriced_tokens=used.unpriced_tokens if spend else 0,
+            )
+
+        return BudgetUsage(
+            tokens=await standing(budgets.tokens.period, budgets.tokens.limit, False)
+            if budgets.tokens
+            else None,
+            spend=await standing(budgets.spend.period, budgets.spend.limit_micros, True)
+            if budgets.spend
+            else None,
+        )
+
     async def last_24_hours(
         self, principal: Principal, keys: Sequence[tuple[uuid.UUID, str]]
     ) -> dict[str, KeyActivity]:
@@ -257,6 +287,58 @@ class UsageService:
             return False
         now = self._clock.now()
         return now < expires_at <= now + self.config.expires_soon
+
+
+@dataclass(frozen=True)
+class BudgetStanding:
+    """One budget in its current period: the limit, what is used, when it starts again."""
+
+    period: BudgetPeriod
+    limit: int  # tokens, or micro-USD
+    used: int
+    resets_at: datetime
+    # Spend budgets: tokens of models without a price, which the spend leaves out.
+    unpriced_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class BudgetUsage:
+    tokens: BudgetStanding | None
+    spend: BudgetStanding | None
+
+
+@dataclass(frozen=True)
+class PeriodUsage:
+    """Tokens and spend recorded for a key or a project since the start of a budget period."""
+
+    tokens: int
+    cost_micros: int
+    unpriced_tokens: int
+
+
+async def usage_since(owner_kind: str, owner_id: str, start: datetime) -> PeriodUsage:
+    """What a key (`owner_kind` "key") or a project ("project") used from `start`, as recorded:
+    what seeds a budget's counter, and what `budgetUsage` reads. Whole hours: budget periods
+    start on the hour."""
+    if owner_kind == "key":
+        rows = await UsageHourly.raw(_KEY_USAGE_SINCE, owner_id, start)
+    else:
+        rows = await UsageHourly.raw(_PROJECT_USAGE_SINCE, uuid.UUID(owner_id), start)
+    row = rows[0] if rows else {}
+    return PeriodUsage(
+        tokens=int(row.get("tokens") or 0),
+        cost_micros=int(row.get("cost_micros") or 0),
+        unpriced_tokens=int(row.get("unpriced_tokens") or 0),
+    )
+
+
+_USAGE_SUMS = (
+    "SELECT SUM(input_tokens + output_tokens) AS tokens, SUM(cost_micros) AS cost_micros, "
+    "SUM(unpriced_tokens) AS unpriced_tokens FROM {table} WHERE {owner} = {{}} "
+    "AND hour_start >= {{}}"
+)
+_KEY_USAGE_SINCE = _USAGE_SUMS.format(table="usage_hourly", owner="api_key_id")
+_PROJECT_USAGE_SINCE = _USAGE_SUMS.format(table="usage_project_hourly", owner="project_id")
 
 
 def _check_range(start: datetime, end: datetime, granularity: Granularity) -> None:

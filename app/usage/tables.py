@@ -20,6 +20,10 @@ class UsageEvent(Table, tablename="usage_events"):
     client_ip = Varchar(length=45, null=True, default=None)
     # Set when the request was refused for a known key: revoked, expired or a wrong secret.
     auth_failure = Varchar(length=16, null=True, default=None)
+    # Set when the key's policy refused the request (app/policies/enforcer.py).
+    policy_refusal = Varchar(length=32, null=True, default=None)
+    # What the tokens cost at the model's price, in millionths of a dollar; null: no price.
+    cost_micros = BigInt(null=True, default=None)
     created_at = Timestamptz(null=False)
 
 
@@ -37,6 +41,9 @@ class UsageHourly(Table, tablename="usage_hourly"):
     auth_failures = Integer(null=False, default=0)
     input_tokens = Integer(null=False, default=0)
     output_tokens = Integer(null=False, default=0)
+    # Spend at the models' prices, and the tokens of models without a price (not in the spend).
+    cost_micros = BigInt(null=False, default=0)
+    unpriced_tokens = BigInt(null=False, default=0)
 
 
 class UsageProjectHourly(Table, tablename="usage_project_hourly"):
@@ -57,6 +64,8 @@ class UsageProjectHourly(Table, tablename="usage_project_hourly"):
     auth_failures = BigInt(null=False, default=0)
     input_tokens = BigInt(null=False, default=0)
     output_tokens = BigInt(null=False, default=0)
+    cost_micros = BigInt(null=False, default=0)
+    unpriced_tokens = BigInt(null=False, default=0)
 
 
 class KeyClientIp(Table, tablename="key_client_ips"):

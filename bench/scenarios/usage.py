@@ -47,8 +47,12 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from app import db
+from app.api_keys.service import ApiKeyService
+from app.api_keys.tables import ApiKey as ApiKeyRow
+from app.audit.service import AuditService
 from app.clock import SystemClock
-from app.projects.service import ProjectAccess, ProjectRecord, Role
+from app.projects.access import AccessControl, ProjectAccess, ProjectRecord, Role
+from app.projects.tables import Project
 from app.security import tokens
 from app.security.principal import Principal
 from app.settings import MonitoringConfig
@@ -429,15 +433,8 @@ async def settle(engine: Engine[Any]) -> str:
 
 
 async def measure_queries(traffic: Traffic, options: RunOptions) -> list[Measurement]:
-    service = UsageService(SystemClock(), MonitoringConfig())
-    access = ProjectAccess(
-        project=ProjectRecord(
-            id=traffic.project_id, name="Bench project", created_at=traffic.start
-        ),
-        principal=Principal.user(uuid.uuid4()),
-        role=Role.OWNER,
-    )
     busiest, busiest_count = traffic.expected.most_common(1)[0]
+    service, access = await _reader_of(traffic, busiest)
     quick = " (--quick)" if options.quick else ""
     cases = [
         (
@@ -474,9 +471,50 @@ async def measure_queries(traffic: Traffic, options: RunOptions) -> list[Measure
     return measurements
 
 
+async def _reader_of(traffic: Traffic, key_id: str) -> tuple[UsageService, Principal]:
+    """The usage reader, and an owner of the bench's project: the project and the key the
+    per-key series asks for exist as rows (the reader checks both), the other keys as usage."""
+    access_control = AccessControl()
+    audit = AuditService(SystemClock(), access_control)
+    api_keys = ApiKeyService(
+        clock=SystemClock(), access=access_control, audit=audit, models=_no_models
+    )
+    async with db.transaction():
+        await Project.insert(
+            Project(id=traffic.project_id, name="Bench project", created_at=traffic.start)
+        )
+        await ApiKeyRow.insert(
+            ApiKeyRow(
+                id=key_id,
+                project=traffic.project_id,
+                note="busiest",
+                start=tokens.key_start(key_id),
+                secret_digest="0" * 64,
+                created_at=traffic.start,
+            )
+        )
+    owner = Principal.user(uuid.uuid4())
+    # The owner's standing, as a request would have read it (no membership row is needed).
+    owner.standing[traffic.project_id] = ProjectAccess(
+        project=ProjectRecord(
+            id=traffic.project_id, name="Bench project", created_at=traffic.start
+        ),
+        principal=owner,
+        role=Role.OWNER,
+    )
+    service = UsageService(
+        SystemClock(), MonitoringConfig(), access=access_control, api_keys=api_keys
+    )
+    return service, owner
+
+
+async def _no_models(principal: Principal, project_id: uuid.UUID) -> list[str]:
+    return []
+
+
 def series_check(
     service: UsageService,
-    access: ProjectAccess,
+    owner: Principal,
     traffic: Traffic,
     granularity: Granularity,
     key_id: str | None,
@@ -488,7 +526,8 @@ def series_check(
 
     async def call() -> bool:
         series = await service.series(
-            access,
+            owner,
+            traffic.project_id,
             start=traffic.start,
             end=traffic.end,
             granularity=granularity,

@@ -1,0 +1,337 @@
+"""Enforcing key policies: what a request made with a project key may do, decided before it is
+forwarded, and what it used, counted when its response has ended.
+
+Order of the checks, each refusal with its own reason (`PolicyRefusal`):
+
+    SCOPE        the key lacks the scope (PROXY for /v1, READ for GraphQL)         403
+    ADDRESS      the client address is not in the key's allow-list                   403
+    MODEL        the model is not in the key's allow-list                            403
+    REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, CONCURRENCY                              429, retry
+    BUDGET       the key's or the project's token or spend budget is used up          429, no retry
+
+The first three need no I/O. The rest is one admission to the counters (`counters.py`), asked
+only when the key or its project has such limits: keys without them cost nothing here.
+
+Budgets are not overspent by more than the requests in flight when the limit was reached:
+a request is admitted while the budget has room, and what it uses is known when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from app.api_keys.policy import (
+    BudgetPeriod,
+    Budgets,
+    KeyPolicy,
+    Scope,
+    period_bounds,
+    period_label,
+)
+from app.clock import Clock
+from app.policies.counters import (
+    MINUTE_MS,
+    Admission,
+    Budget,
+    Counters,
+    Limit,
+    Outcome,
+    Seed,
+    Settlement,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+# A day past its period's end, a budget counter goes: a clock a little behind still finds it.
+_GRACE_MS = 24 * 3600 * 1000
+# Seeding a missing counter and asking again: enough for a counter that expires in between.
+_SEED_ROUNDS = 4
+
+
+class PolicyRefusal(StrEnum):
+    SCOPE = "scope"
+    ADDRESS = "address"
+    MODEL = "model"
+    REQUESTS_PER_MINUTE = "requests_per_minute"
+    TOKENS_PER_MINUTE = "tokens_per_minute"
+    CONCURRENCY = "concurrency"
+    BUDGET = "budget"
+
+    @property
+    def retryable(self) -> bool:
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {
+        PolicyRefusal.REQUESTS_PER_MINUTE,
+        PolicyRefusal.TOKENS_PER_MINUTE,
+        PolicyRefusal.CONCURRENCY,
+    }
+)
+_BY_OUTCOME = {
+    Outcome.REQUESTS_PER_MINUTE: PolicyRefusal.REQUESTS_PER_MINUTE,
+    Outcome.TOKENS_PER_MINUTE: PolicyRefusal.TOKENS_PER_MINUTE,
+    Outcome.CONCURRENCY: PolicyRefusal.CONCURRENCY,
+    Outcome.BUDGET: PolicyRefusal.BUDGET,
+}
+
+
+class BudgetKind(StrEnum):
+    TOKENS = "tokens"
+    USD = "usd"
+
+
+@dataclass(frozen=True)
+class BudgetCounter:
+    """One budget as counted: whose (a key or a project), of what, in which period."""
+
+    owner: str  # "key:<id>" or "project:<uuid>"
+    kind: BudgetKind
+    period: BudgetPeriod
+    limit: int  # tokens, or micro-USD
+    label: str
+    start: datetime
+    end: datetime
+
+    @property
+    def counter(self) -> str:
+        return f"budget:{self.owner}:{self.kind.value}:{self.label}"
+
+    def ttl_ms(self, now: datetime) -> int:
+        return int((self.end - now).total_seconds() * 1000) + _GRACE_MS
+
+
+# What a budget has used so far in a period, as recorded in the usage tables: (owner kind,
+# owner id, start) -> (tokens, micro-USD). Seeds a counter that does not exist yet.
+UsageSoFar = Callable[[str, str, datetime], Awaitable[tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class RateState:
+    """What the rate-limit headers tell the client."""
+
+    requests_limit: int | None
+    requests_remaining: int
+    tokens_limit: int | None
+    tokens_remaining: int
+    # Seconds until the minute's counters start again.
+    reset_s: float
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An admitted request: what to report when its response has ended."""
+
+    request_id: str
+    key_id: str
+    minute: int
+    counted: bool  # whether the counters were asked (limits exist)
+    tokens_per_minute: bool
+    in_flight: bool
+    budgets: tuple[BudgetCounter, ...]
+    rate: RateState | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: PolicyRefusal
+    message: str
+    retry_after_s: int | None = None
+    rate: RateState | None = None
+
+
+def check_access(
+    policy: KeyPolicy, scope: Scope, client_ip: str | None, model: str | None = None
+) -> Refused | None:
+    """Scope, address and model: decided from the policy alone, with no I/O."""
+    if not policy.allows_scope(scope):
+        what = "call models through the proxy" if scope is Scope.PROXY else "read the API"
+        return Refused(PolicyRefusal.SCOPE, f"This API key may not {what} (scope {scope}).")
+    if not policy.allows_ip(client_ip):
+        return Refused(PolicyRefusal.ADDRESS, "This API key may not be used from this address.")
+    if model is not None and not policy.allows_model(model):
+        # Never which models are allowed: a leaked key learns nothing of the project.
+        return Refused(PolicyRefusal.MODEL, "This API key may not use this model.")
+    return None
+
+
+class AccessRefused(Exception):
+    """A key's policy refused a GraphQL request (scope READ, or the address): HTTP 403."""
+
+    def __init__(self, refused: Refused, key_id: str, project_id: uuid.UUID) -> None:
+        super().__init__(refused.reason.value)
+        self.refused = refused
+        self.key_id = key_id
+        self.project_id = project_id
+
+
+class PolicyEnforcer:
+    def __init__(self, counters: Counters, clock: Clock, usage_so_far: UsageSoFar) -> None:
+        self._counters = counters
+        self._clock = clock
+        self._usage_so_far = usage_so_far
+
+    @property
+    def counters(self) -> Counters:
+        return self._counters
+
+    async def admit(
+        self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets
+    ) -> Ticket | Refused:
+        now = self._clock.now()
+        now_ms = int(now.timestamp() * 1000)
+        minute = now_ms // MINUTE_MS
+        budgets = (
+            *_budget_counters(f"key:{key_id}", policy.budgets, now),
+            *_budget_counters(f"project:{project_id}", project, now),
+        )
+        request_id = secrets.token_hex(8)
+        if not policy.limits_anything and not budgets:
+            return Ticket(request_id, key_id, minute, False, False, False, (), None)
+        admission = Admission(
+            request_id=request_id,
+            now_ms=now_ms,
+            requests=_limit(f"rpm:{key_id}:{minute}", policy.requests_per_minute),
+            tokens=_limit(f"tpm:{key_id}:{minute}", policy.tokens_per_minute),
+            in_flight=_limit(f"flight:{key_id}", policy.max_concurrent_requests),
+            budgets=tuple(Budget(b.counter, b.limit, b.ttl_ms(now)) for b in budgets),
+        )
+        verdict = await self._admit_seeding(admission, budgets, now)
+        reset_s = (MINUTE_MS - now_ms % MINUTE_MS) / 1000
+        rate = _rate_state(policy, verdict, reset_s)
+        if verdict.outcome is Outcome.ADMITTED:
+            return Ticket(
+                request_id,
+                key_id,
+                minute,
+                True,
+                policy.tokens_per_minute is not None,
+                policy.max_concurrent_requests is not None,
+                budgets,
+                rate,
+            )
+        reason = _BY_OUTCOME.get(verdict.outcome, PolicyRefusal.BUDGET)
+        if reason is PolicyRefusal.BUDGET:
+            budget = (
+                budgets[verdict.budget_index] if 0 <= verdict.budget_index < len(budgets) else None
+            )
+            return Refused(reason, _budget_message(budget), rate=rate)
+        # A place in flight frees up when a request ends, usually within seconds; a minute's
+        # counts start again when the minute does.
+        retry_after = 1 if reason is PolicyRefusal.CONCURRENCY else math.ceil(reset_s) or 1
+        return Refused(reason, _rate_message(reason), retry_after, rate)
+
+    def settle(
+        self, ticket: Ticket, *, tokens: int, cost_micros: int | None, forwarded: bool = True
+    ) -> None:
+        """Report what an admitted request used, once its response has ended (or, with
+        `forwarded=False`, that it never went out)."""
+        if not ticket.counted:
+            return
+        now = self._clock.now()
+        amounts = [
+            (
+                budget.counter,
+                (tokens if budget.kind is BudgetKind.TOKENS else (cost_micros or 0))
+                if forwarded
+                else 0,
+                budget.ttl_ms(now),
+            )
+            for budget in ticket.budgets
+        ]
+        self._counters.settle(
+            Settlement(
+                request_id=ticket.request_id,
+                in_flight=f"flight:{ticket.key_id}" if ticket.in_flight else None,
+                tokens=_limit(f"tpm:{ticket.key_id}:{ticket.minute}", 1)
+                if ticket.tokens_per_minute
+                else None,
+                token_count=tokens if forwarded else 0,
+                budgets=tuple(amounts),
+            )
+        )
+
+    async def _admit_seeding(
+        self, admission: Admission, budgets: tuple[BudgetCounter, ...], now: datetime
+    ) -> Verdict:
+        for _ in range(_SEED_ROUNDS):
+            verdict = await self._counters.admit(admission)
+            if verdict.outcome is not Outcome.SEED:
+                return verdict
+            budget = budgets[verdict.budget_index]
+            kind, _, owner_id = budget.owner.partition(":")
+            tokens, micros = await self._usage_so_far(kind, owner_id, budget.start)
+            await self._counters.seed(
+                Seed(
+                    budget.counter,
+                    tokens if budget.kind is BudgetKind.TOKENS else micros,
+                    budget.ttl_ms(now),
+                )
+            )
+        log.warning("a budget counter kept disappearing; the request is refused for now")
+        return Verdict(Outcome.BUDGET)
+
+
+def _limit(counter: str, limit: int | None) -> Limit | None:
+    return Limit(counter, limit) if limit is not None else None
+
+
+def _budget_counters(owner: str, budgets: Budgets, now: datetime) -> list[BudgetCounter]:
+    counters = []
+    if budgets.tokens is not None:
+        counters.append(
+            _budget(owner, BudgetKind.TOKENS, budgets.tokens.period, budgets.tokens.limit, now)
+        )
+    if budgets.spend is not None:
+        counters.append(
+            _budget(owner, BudgetKind.USD, budgets.spend.period, budgets.spend.limit_micros, now)
+        )
+    return counters
+
+
+def _budget(
+    owner: str, kind: BudgetKind, period: BudgetPeriod, limit: int, now: datetime
+) -> BudgetCounter:
+    start, end = period_bounds(period, now)
+    return BudgetCounter(owner, kind, period, limit, period_label(period, now), start, end)
+
+
+def _rate_state(policy: KeyPolicy, verdict: Verdict, reset_s: float) -> RateState | None:
+    if policy.requests_per_minute is None and policy.tokens_per_minute is None:
+        return None
+    return RateState(
+        requests_limit=policy.requests_per_minute,
+        requests_remaining=max(0, (policy.requests_per_minute or 0) - verdict.requests),
+        tokens_limit=policy.tokens_per_minute,
+        tokens_remaining=max(0, (policy.tokens_per_minute or 0) - verdict.tokens),
+        reset_s=reset_s,
+    )
+
+
+def _rate_message(reason: PolicyRefusal) -> str:
+    return {
+        PolicyRefusal.REQUESTS_PER_MINUTE: "This API key made too many requests this minute.",
+        PolicyRefusal.TOKENS_PER_MINUTE: "This API key used too many tokens this minute.",
+        PolicyRefusal.CONCURRENCY: "This API key has too many requests in progress.",
+    }[reason]
+
+
+def _budget_message(budget: BudgetCounter | None) -> str:
+    if budget is None:
+        return "A budget of this API key or its project is used up."
+    whose = "This API key's" if budget.owner.startswith("key:") else "This project's"
+    what = "token" if budget.kind is BudgetKind.TOKENS else "spend"
+    period = "day" if budget.period is BudgetPeriod.DAY else "month"
+    return (
+        f"{whose} {what} budget for this {period} is used up; it starts again at "
+        f"{budget.end.isoformat().replace('+00:00', 'Z')}."
+    )
