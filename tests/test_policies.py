@@ -550,6 +550,43 @@ async def test_a_spend_budget_counts_priced_models_and_says_what_it_leaves_out(
     assert usage == {"limit": "0.00019", "used": "0.000196", "unpricedTokens": TOKENS_PER_CALL}
 
 
+HOURLY_SPEND = """
+query($id: ID!, $from: DateTime!, $to: DateTime!) {
+  project(id: $id) {
+    usage(from: $from, to: $to, granularity: HOUR) {
+      points { start requests spendUsd unpricedTokens }
+    }
+  }
+}
+"""
+
+
+async def test_usage_over_time_shows_spend_and_the_tokens_without_a_price(
+    solo: Team, clock: FrozenClock
+) -> None:
+    key = await solo.key()
+    for model in ("gpt-4o", "ft:acme-1", "gpt-4o"):
+        assert (await solo.chat(key, model=model)).status_code == 200
+    await solo.flush()
+    hour = clock.now().replace(minute=0, second=0, microsecond=0)
+
+    data = await solo.gql.execute(
+        HOURLY_SPEND,
+        {
+            "id": solo.project_id,
+            "from": (hour - timedelta(hours=1)).isoformat(),
+            "to": (hour + timedelta(hours=1)).isoformat(),
+        },
+        solo.owner.access_token,
+    )
+
+    before, this_hour = data["project"]["usage"]["points"]
+    assert (before["spendUsd"], before["unpricedTokens"]) == ("0.00", 0)
+    assert this_hour["requests"] == 3
+    # Two gpt-4o calls at 98 micro-dollars each; the fine-tuned model has no price.
+    assert (this_hour["spendUsd"], this_hour["unpricedTokens"]) == ("0.000196", TOKENS_PER_CALL)
+
+
 async def test_a_project_budget_holds_for_all_its_keys(team: Team) -> None:
     await team.gql.execute(
         UPDATE_BUDGET,

@@ -343,3 +343,192 @@ async def test_two_owners_removing_each_other_at_once_leave_one_owner(
     assert sorted(len(e) for e in errors) == [0, 1]
     failed = next(e for e in errors if e)
     assert failed[0]["code"] in {"LAST_OWNER", "NOT_FOUND"}
+
+
+CHANGE_ROLE = """
+mutation ChangeRole($input: UpdateProjectMemberRoleInput!) {
+  updateProjectMemberRole(input: $input) {
+    member { role user { email } }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def change_role(
+    gql: GraphQLClient, actor: Session, project_id: str, target: Session, role: str
+) -> dict[str, Any]:
+    data = await gql.execute(
+        CHANGE_ROLE,
+        {"input": {"projectId": project_id, "userId": target.user_id, "role": role}},
+        actor.access_token,
+    )
+    payload: dict[str, Any] = data["updateProjectMemberRole"]
+    return payload
+
+
+async def test_owner_changes_a_members_role_and_it_applies_at_once(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    project = await create_project(gql, ada)
+    await add_member(gql, ada, project["id"], bob.email, "MEMBER")
+    clock.advance(timedelta(seconds=1))
+    refused = await gql.errors(AUDIT, {"id": project["id"]}, bob.access_token)
+
+    payload = await change_role(gql, ada, project["id"], bob, "ADMIN")
+    seen_by_bob = await gql.execute(AUDIT, {"id": project["id"]}, bob.access_token)
+
+    assert refused[0]["extensions"]["code"] == "FORBIDDEN"
+    assert payload == {"member": {"role": "ADMIN", "user": {"email": bob.email}}, "userErrors": []}
+    events = [edge["node"] for edge in seen_by_bob["project"]["auditEvents"]["edges"]]
+    assert events[0]["action"] == "project.member_role_change"
+    assert events[0]["details"] == {"from": "MEMBER", "to": "ADMIN"}
+    assert events[0]["targetId"] == bob.user_id
+
+
+async def test_the_last_owner_cannot_demote_themselves(gql: GraphQLClient) -> None:
+    ada = await sign_up(gql)
+    project = await create_project(gql, ada)
+
+    payload = await change_role(gql, ada, project["id"], ada, "ADMIN")
+    after = await gql.execute(PROJECT, {"id": project["id"]}, ada.access_token)
+
+    assert payload["member"] is None
+    assert payload["userErrors"][0]["code"] == "LAST_OWNER"
+    assert payload["userErrors"][0]["field"] == ["role"]
+    assert after["project"]["viewerRole"] == "OWNER"
+
+
+async def test_an_owner_hands_over_and_steps_down(gql: GraphQLClient) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    project = await create_project(gql, ada)
+    await add_member(gql, ada, project["id"], bob.email, "MEMBER")
+
+    promoted = await change_role(gql, ada, project["id"], bob, "OWNER")
+    stepped_down = await change_role(gql, ada, project["id"], ada, "MEMBER")
+    refused = await change_role(gql, ada, project["id"], bob, "MEMBER")
+
+    assert promoted["userErrors"] == [] and stepped_down["userErrors"] == []
+    assert refused["userErrors"][0]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("role", ["ADMIN", "MEMBER"])
+async def test_only_an_owner_changes_roles(gql: GraphQLClient, role: str) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    cat = await sign_up(gql)
+    project = await create_project(gql, ada)
+    await add_member(gql, ada, project["id"], bob.email, role)
+    await add_member(gql, ada, project["id"], cat.email, "MEMBER")
+
+    payload = await change_role(gql, bob, project["id"], cat, "ADMIN")
+
+    assert payload["userErrors"][0]["code"] == "FORBIDDEN"
+
+
+async def test_changing_a_non_members_role_is_not_found(gql: GraphQLClient) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    project = await create_project(gql, ada)
+
+    payload = await change_role(gql, ada, project["id"], bob, "ADMIN")
+
+    assert payload["userErrors"][0]["code"] == "NOT_FOUND"
+    assert payload["userErrors"][0]["field"] == ["userId"]
+
+
+async def test_setting_the_same_role_again_changes_and_audits_nothing(gql: GraphQLClient) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    project = await create_project(gql, ada)
+    await add_member(gql, ada, project["id"], bob.email, "ADMIN")
+
+    payload = await change_role(gql, ada, project["id"], bob, "ADMIN")
+    data = await gql.execute(AUDIT, {"id": project["id"]}, ada.access_token)
+
+    assert payload["userErrors"] == []
+    assert data["project"]["auditEvents"]["totalCount"] == 2
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
+    gql: GraphQLClient,
+) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    project = await create_project(gql, ada)
+    await add_member(gql, ada, project["id"], bob.email, "OWNER")
+
+    results = await asyncio.gather(
+        change_role(gql, ada, project["id"], bob, "MEMBER"),
+        change_role(gql, bob, project["id"], ada, "MEMBER"),
+    )
+
+    assert sorted(len(result["userErrors"]) for result in results) == [0, 1]
+    roles = await gql.execute(PROJECT, {"id": project["id"]}, ada.access_token)
+    owners = [
+        edge["node"]
+        for edge in roles["project"]["members"]["edges"]
+        if edge["node"]["role"] == "OWNER"
+    ]
+    assert len(owners) == 1
+
+
+FILTERED_AUDIT = """
+query FilteredAudit($id: ID!, $action: String, $actorId: ID, $targetId: String) {
+  project(id: $id) {
+    auditActions
+    auditEvents(action: $action, actorId: $actorId, targetId: $targetId) {
+      totalCount
+      edges { node { action targetId actor { email } } }
+    }
+  }
+}
+"""
+
+
+async def test_the_audit_trail_filters_by_action_actor_and_target(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    cat = await sign_up(gql)
+    project = await create_project(gql, ada)
+    await add_member(gql, ada, project["id"], bob.email, "OWNER")
+    clock.advance(timedelta(seconds=1))
+    await add_member(gql, bob, project["id"], cat.email, "MEMBER")
+    clock.advance(timedelta(seconds=1))
+    await change_role(gql, bob, project["id"], cat, "ADMIN")
+
+    async def events(**only: str) -> list[tuple[str, str]]:
+        data = await gql.execute(FILTERED_AUDIT, {"id": project["id"], **only}, ada.access_token)
+        return [
+            (edge["node"]["action"], edge["node"]["actor"]["email"])
+            for edge in data["project"]["auditEvents"]["edges"]
+        ]
+
+    everything = await gql.execute(FILTERED_AUDIT, {"id": project["id"]}, ada.access_token)
+    assert everything["project"]["auditActions"] == [
+        "project.create",
+        "project.member_add",
+        "project.member_role_change",
+    ]
+    assert await events(action="project.member_add") == [
+        ("project.member_add", bob.email),
+        ("project.member_add", ada.email),
+    ]
+    assert await events(actorId=bob.user_id) == [
+        ("project.member_role_change", bob.email),
+        ("project.member_add", bob.email),
+    ]
+    assert await events(actorId=bob.user_id, action="project.member_add") == [
+        ("project.member_add", bob.email)
+    ]
+    assert await events(targetId=cat.user_id) == [
+        ("project.member_role_change", bob.email),
+        ("project.member_add", bob.email),
+    ]
+    assert await events(action="no.such_action") == []
+    assert await events(actorId="not-an-id") == []

@@ -116,6 +116,12 @@ OUTSIDER_CALLS: dict[str, tuple[Call, str]] = {
         lambda s, p, e: s.projects.remove_member(p, project_id=e.project_id, user_id=e.member_id),
         "refused",
     ),
+    "ProjectService.update_member_role": (
+        lambda s, p, e: s.projects.update_member_role(
+            p, project_id=e.project_id, user_id=e.member_id, role=Role.OWNER
+        ),
+        "refused",
+    ),
     "ApiKeyService.create": (
         lambda s, p, e: s.api_keys.create(p, project_id=e.project_id, note="x", expires_at=None),
         "refused",
@@ -206,6 +212,10 @@ OUTSIDER_CALLS: dict[str, tuple[Call, str]] = {
     "UsageService.acknowledge": (lambda s, p, e: s.usage.acknowledge(p, e.alert_id), "refused"),
     "AuditService.project_events": (
         lambda s, p, e: s.audit.project_events(p, e.project_id, PAGE),
+        "refused",
+    ),
+    "AuditService.project_actions": (
+        lambda s, p, e: s.audit.project_actions(p, e.project_id),
         "refused",
     ),
 }

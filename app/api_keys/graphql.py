@@ -21,7 +21,13 @@ from app.api_keys.service import (
 from app.graphql.context import AppInfo
 from app.graphql.errors import UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
-from app.graphql.pagination import Connection, connection_of, page_request
+from app.graphql.pagination import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    connection_of,
+    page_request,
+)
 from app.graphql.permissions import IsAuthenticated
 from app.usage.graphql import ClientIpType, UsageSummaryType, key_client_ips, key_usage_24h
 
@@ -79,7 +85,7 @@ class ApiKeyType:
 
     @strawberry.field(description="Addresses the key was used from, most recently seen first.")
     async def client_ips(
-        self, info: AppInfo, first: int | None = None, after: str | None = None
+        self, info: AppInfo, first: FirstArgument = None, after: AfterArgument = None
     ) -> Connection[ClientIpType]:
         return await key_client_ips(info, self.record, first, after)
 

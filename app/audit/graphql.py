@@ -9,8 +9,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.accounts.graphql import UserType
-from app.audit.service import AuditRecord
+from app.audit.service import AuditFilter, AuditRecord
+from app.errors import DomainError
 from app.graphql.context import AppInfo
+from app.graphql.errors import QueryError
 from app.graphql.pagination import Connection, connection_of
 from app.pagination import PageRequest
 
@@ -54,9 +56,21 @@ class AuditEventType:
         )
 
 
+# Actions are a fixed vocabulary of the code; the bound leaves room for the ones to come.
+AUDIT_ACTIONS_BOUND = 100
+
+
 async def audit_events_connection(
-    info: AppInfo, project_id: uuid.UUID, page: PageRequest
+    info: AppInfo, project_id: uuid.UUID, page: PageRequest, only: AuditFilter
 ) -> Connection[AuditEventType]:
     context = info.context
-    events = context.services.audit.project_events(context.principal, project_id, page)
+    events = context.services.audit.project_events(context.principal, project_id, page, only)
     return await connection_of(info, events, AuditEventType.of)
+
+
+async def audit_actions_of(info: AppInfo, project_id: uuid.UUID) -> list[str]:
+    context = info.context
+    try:
+        return await context.services.audit.project_actions(context.principal, project_id)
+    except DomainError as error:
+        raise QueryError(error) from None

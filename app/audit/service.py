@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from piccolo.custom_types import Combinable
+
 from app import db
 from app.audit.tables import AuditEvent
 from app.clock import Clock
@@ -31,6 +33,34 @@ class AuditRecord:
     details: dict[str, Any]
     client_ip: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events to list; every given condition must hold."""
+
+    action: str | None = None
+    # A person's id or a project API key's id: whoever acted.
+    actor_id: str | None = None
+    target_id: str | None = None
+
+    def conditions(self, base: Combinable) -> Combinable:
+        where = base
+        if self.action is not None:
+            where &= AuditEvent.action == self.action
+        if self.target_id is not None:
+            where &= AuditEvent.target_id == self.target_id
+        if self.actor_id is not None:
+            where &= self._actor_condition(self.actor_id)
+        return where
+
+    @staticmethod
+    def _actor_condition(actor_id: str) -> Combinable:
+        by_key = AuditEvent.actor_api_key_id == actor_id
+        try:
+            return by_key | (AuditEvent.actor_user_id == uuid.UUID(actor_id))
+        except ValueError:
+            return by_key
 
 
 class AuditService:
@@ -64,17 +94,34 @@ class AuditService:
         )
 
     async def project_events(
-        self, principal: Principal, project_id: uuid.UUID, page: PageRequest
+        self,
+        principal: Principal,
+        project_id: uuid.UUID,
+        page: PageRequest,
+        only: AuditFilter = AuditFilter(),
     ) -> Page[AuditRecord]:
         """What was done in the project, newest first (OWNER and ADMIN)."""
         await self._access.authorize(
             principal, project_id, Permission.READ_AUDIT_LOG, action="read the audit trail"
         )
-        query = AuditEvent.select().where(AuditEvent.project_id == project_id)
-        count = AuditEvent.count().where(AuditEvent.project_id == project_id)
+        conditions = only.conditions(AuditEvent.project_id == project_id)
+        query = AuditEvent.select().where(conditions)
+        count = AuditEvent.count().where(conditions)
         return await keyset_page(
             query, count, page, SortOrder(AuditEvent.created_at), AuditEvent.id, _to_record
         )
+
+    async def project_actions(self, principal: Principal, project_id: uuid.UUID) -> list[str]:
+        """The actions the project's trail holds, for a filter to offer (OWNER and ADMIN)."""
+        await self._access.authorize(
+            principal, project_id, Permission.READ_AUDIT_LOG, action="read the audit trail"
+        )
+        rows = (
+            await AuditEvent.select(AuditEvent.action)
+            .where(AuditEvent.project_id == project_id)
+            .distinct()
+        )
+        return sorted(row["action"] for row in rows)
 
 
 def _to_record(row: dict[str, Any]) -> AuditRecord:

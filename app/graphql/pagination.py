@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
@@ -11,7 +11,21 @@ from app.errors import DomainError
 from app.graphql.context import AppInfo, taking_turns
 from app.graphql.cost import COUNTED_ABOVE, list_bound
 from app.graphql.errors import QueryError
-from app.pagination import Page, PageRequest
+from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+
+FirstArgument = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"How many items to return: 0-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
+    ),
+]
+AfterArgument = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Return the items after this cursor (a previous page's `endCursor`); "
+        "cursors are opaque, and one this server did not make is refused as BAD_USER_INPUT."
+    ),
+]
 
 Item = TypeVar("Item")
 Node = TypeVar("Node")

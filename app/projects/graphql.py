@@ -27,13 +27,25 @@ from app.api_keys.policy_graphql import (
     budgets_input,
 )
 from app.api_keys.service import ApiKeyStatus, KeyFilter
-from app.audit.graphql import AuditEventType, audit_events_connection
+from app.audit.graphql import (
+    AUDIT_ACTIONS_BOUND,
+    AuditEventType,
+    audit_actions_of,
+    audit_events_connection,
+)
+from app.audit.service import AuditFilter
 from app.errors import NotFound
 from app.graphql.context import AppInfo
 from app.graphql.cost import list_bound
 from app.graphql.errors import UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
-from app.graphql.pagination import Connection, connection_of, page_request
+from app.graphql.pagination import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    connection_of,
+    page_request,
+)
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.catalog import Provider
 from app.llm_keys.graphql import LlmApiKeyType, LlmModelType, llm_api_keys, project_models
@@ -154,7 +166,7 @@ class ProjectType:
 
     @strawberry.field(description="Members, newest first.")
     async def members(
-        self, info: AppInfo, first: int | None = None, after: str | None = None
+        self, info: AppInfo, first: FirstArgument = None, after: AfterArgument = None
     ) -> Connection[ProjectMemberType]:
         context = info.context
         members = context.services.projects.members(
@@ -170,8 +182,8 @@ class ProjectType:
     async def api_keys(
         self,
         info: AppInfo,
-        first: int | None = None,
-        after: str | None = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
         search: str | None = None,
         status: ApiKeyStatusEnum | None = None,  # type: ignore[valid-type]
         order_by: ApiKeyOrderInput | None = None,
@@ -204,8 +216,8 @@ class ProjectType:
     async def security_alerts(
         self,
         info: AppInfo,
-        first: int | None = None,
-        after: str | None = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
         include_acknowledged: bool = False,
     ) -> Connection[SecurityAlertType]:
         return await security_alerts(info, self._id, first, after, include_acknowledged)
@@ -225,12 +237,47 @@ class ProjectType:
         return await project_models(info, self._id)
 
     @strawberry.field(
-        description="What was done in this project, newest first (owners and admins)."
+        description="What was done in this project, newest first (owners and admins). "
+        "Filters combine: every one given must hold."
     )
     async def audit_events(
-        self, info: AppInfo, first: int | None = None, after: str | None = None
+        self,
+        info: AppInfo,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        action: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only events of this action, e.g. `api_key.create` "
+                "(see `auditActions`)."
+            ),
+        ] = None,
+        actor_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only events done by this person (a user id) or this project "
+                "API key (a key id)."
+            ),
+        ] = None,
+        target_id: Annotated[
+            str | None,
+            strawberry.argument(description="Only events about this object, e.g. an API key's id."),
+        ] = None,
     ) -> Connection[AuditEventType]:
-        return await audit_events_connection(info, self._id, page_request(first, after))
+        only = AuditFilter(
+            action=action,
+            actor_id=str(actor_id) if actor_id is not None else None,
+            target_id=target_id,
+        )
+        return await audit_events_connection(info, self._id, page_request(first, after), only)
+
+    @strawberry.field(
+        description="The actions this project's audit trail holds, sorted, for a filter to "
+        "offer (owners and admins).",
+        metadata=list_bound(AUDIT_ACTIONS_BOUND),
+    )
+    async def audit_actions(self, info: AppInfo) -> list[str]:
+        return await audit_actions_of(info, self._id)
 
 
 @strawberry.type
@@ -240,7 +287,7 @@ class ProjectQueries:
         permission_classes=[IsAuthenticated],
     )
     async def projects(
-        self, info: AppInfo, first: int | None = None, after: str | None = None
+        self, info: AppInfo, first: FirstArgument = None, after: AfterArgument = None
     ) -> Connection[ProjectType]:
         context = info.context
         projects = context.services.projects.projects_of(
@@ -295,6 +342,19 @@ class RemoveProjectMemberInput:
 @strawberry.type
 class RemoveProjectMemberPayload:
     removed_user_id: strawberry.ID | None
+    user_errors: list[UserError] = user_errors_field()
+
+
+@strawberry.input
+class UpdateProjectMemberRoleInput:
+    project_id: strawberry.ID
+    user_id: strawberry.ID
+    role: ProjectRole  # type: ignore[valid-type]
+
+
+@strawberry.type
+class UpdateProjectMemberRolePayload:
+    member: ProjectMemberType | None
     user_errors: list[UserError] = user_errors_field()
 
 
@@ -397,6 +457,29 @@ class ProjectMutations:
 
         removed, errors = await attempt(remove)
         return RemoveProjectMemberPayload(removed_user_id=removed, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Change a member's role (OWNER only). Errors: LAST_OWNER (the project's "
+        "only owner cannot stop being one), NOT_FOUND, FORBIDDEN.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_project_member_role(
+        self, info: AppInfo, input: UpdateProjectMemberRoleInput
+    ) -> UpdateProjectMemberRolePayload:
+        context = info.context
+
+        async def change() -> MemberRecord:
+            return await context.services.projects.update_member_role(
+                context.principal,
+                project_id=parse_id(input.project_id, "projectId"),
+                user_id=parse_id(input.user_id, "userId"),
+                role=Role(input.role),
+            )
+
+        member, errors = await attempt(change)
+        return UpdateProjectMemberRolePayload(
+            member=ProjectMemberType.of(member) if member else None, user_errors=errors
+        )
 
 
 __all__ = ["ProjectMutations", "ProjectQueries", "ProjectType"]

@@ -169,6 +169,40 @@ class ProjectService:
             raise
         return member
 
+    async def update_member_role(
+        self, principal: Principal, *, project_id: uuid.UUID, user_id: uuid.UUID, role: Role
+    ) -> MemberRecord:
+        """Change a member's role (OWNER); the last owner keeps the role."""
+        async with db.transaction():
+            # Two owners demoting each other at once must not leave the project ownerless.
+            await self._access.owner_under_lock(principal, project_id, "change roles")
+            row = await _membership_row(project_id, user_id)
+            if row is None:
+                raise NotFound("This person is not a member of the project.", field=("userId",))
+            previous = Role(row["role"])
+            demoted = previous is Role.OWNER and role is not Role.OWNER
+            if demoted and await _owner_count(project_id) <= 1:
+                raise LastOwner(
+                    "A project needs at least one owner: make another member an owner first.",
+                    field=("role",),
+                )
+            if previous is not role:
+                await Membership.update({Membership.role: role.value}).where(
+                    Membership.id == row["id"]
+                )
+                await self._audit.record(
+                    principal,
+                    action="project.member_role_change",
+                    target_type="user",
+                    target_id=str(user_id),
+                    project_id=project_id,
+                    details={"from": previous.value, "to": role.value},
+                )
+        self._access.forget(principal, project_id)
+        return MemberRecord(
+            project_id=project_id, user_id=user_id, role=role, joined_at=row["created_at"]
+        )
+
     async def remove_member(
         self, principal: Principal, *, project_id: uuid.UUID, user_id: uuid.UUID
     ) -> None:

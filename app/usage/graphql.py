@@ -19,6 +19,7 @@ from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection_of, page_request
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.scalars import parse_datetime
+from app.money import usd
 from app.usage.alerts import AlertKind
 from app.usage.service import (
     MAX_BUCKETS,
@@ -45,6 +46,13 @@ class UsagePointType:
     errors: int = strawberry.field(description="Client, server and upstream errors.")
     input_tokens: int
     output_tokens: int
+    spend_usd: str = strawberry.field(
+        description='USD at the models\' prices, e.g. "0.0125"; tokens of models without a '
+        "price are in `unpricedTokens` instead."
+    )
+    unpriced_tokens: int = strawberry.field(
+        description="Input + output tokens of models without a price."
+    )
 
     @classmethod
     def of(cls, point: UsagePoint) -> UsagePointType:
@@ -54,6 +62,8 @@ class UsagePointType:
             errors=point.errors,
             input_tokens=point.input_tokens,
             output_tokens=point.output_tokens,
+            spend_usd=usd(point.cost_micros),
+            unpriced_tokens=point.unpriced_tokens,
         )
 
 

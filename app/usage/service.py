@@ -45,6 +45,8 @@ class UsagePoint:
     errors: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_micros: int = 0
+    unpriced_tokens: int = 0
 
     def plus(self, other: UsagePoint) -> UsagePoint:
         return UsagePoint(
@@ -53,6 +55,8 @@ class UsagePoint:
             errors=self.errors + other.errors,
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
+            cost_micros=self.cost_micros + other.cost_micros,
+            unpriced_tokens=self.unpriced_tokens + other.unpriced_tokens,
         )
 
 
@@ -136,6 +140,8 @@ class UsageService:
                         errors=int(row["errors"]),
                         input_tokens=int(row["input_tokens"]),
                         output_tokens=int(row["output_tokens"]),
+                        cost_micros=int(row["cost_micros"]),
+                        unpriced_tokens=int(row["unpriced_tokens"]),
                     )
                 )
         points = list(buckets.values())
@@ -379,13 +385,14 @@ async def _hourly_totals(
 
 _PROJECT_HOURS = (
     "SELECT hour_start, requests, client_errors + server_errors + upstream_errors AS errors, "
-    "input_tokens, output_tokens FROM usage_project_hourly "
+    "input_tokens, output_tokens, cost_micros, unpriced_tokens FROM usage_project_hourly "
     "WHERE project_id = {} AND hour_start >= {} AND hour_start < {}"
 )
 _KEY_HOURS = (
     "SELECT project_id, hour_start, requests, "
-    "client_errors + server_errors + upstream_errors AS errors, input_tokens, output_tokens "
-    "FROM usage_hourly WHERE api_key_id = {} AND hour_start >= {} AND hour_start < {}"
+    "client_errors + server_errors + upstream_errors AS errors, input_tokens, output_tokens, "
+    "cost_micros, unpriced_tokens FROM usage_hourly "
+    "WHERE api_key_id = {} AND hour_start >= {} AND hour_start < {}"
 )
 
 

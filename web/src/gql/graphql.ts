@@ -5,6 +5,8 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 export type AddLlmApiKeyInput = {
+  /** Prices of some or all of the custom models. */
+  customModelPrices?: Array<CustomModelPriceInput>;
   customModels?: Array<string>;
   projectId: string | number;
   provider: LlmProvider;
@@ -13,20 +15,65 @@ export type AddLlmApiKeyInput = {
   withDefaultModels?: boolean;
 };
 
+/** A whole policy: fields left out or null mean no limit (scopes: both). */
+export type ApiKeyPolicyInput = {
+  /** At most 100 IPv4/IPv6 addresses or CIDR ranges, e.g. 203.0.113.0/24. */
+  allowedIps?: Array<string> | null | undefined;
+  /** At most 100 model ids of the project's `models`. */
+  allowedModels?: Array<string> | null | undefined;
+  /** 1-10,000. */
+  maxConcurrentRequests?: number | null | undefined;
+  /** 1-1,000,000. */
+  requestsPerMinute?: number | null | undefined;
+  scopes?: Array<ApiKeyScope> | null | undefined;
+  spendBudgetUsd?: SpendBudgetInput | null | undefined;
+  tokenBudget?: BudgetInput | null | undefined;
+  /** 1-1,000,000,000. */
+  tokensPerMinute?: number | null | undefined;
+};
+
+/** PROXY: may call the models through /v1. READ: may read its project over GraphQL. */
+export type ApiKeyScope =
+  | 'PROXY'
+  | 'READ';
+
 export type ApiKeyStatus =
   | 'ACTIVE'
   | 'EXPIRED';
+
+/** Tokens (input + output) per period. */
+export type BudgetInput = {
+  /** 1 to 2,000,000,000 tokens. */
+  limit: number;
+  period: BudgetPeriod;
+};
+
+/** A UTC calendar day or month: a budget starts again at its end. */
+export type BudgetPeriod =
+  | 'DAY'
+  | 'MONTH';
 
 export type CreateApiKeyInput = {
   /** When the key stops working; null or blank: never. */
   expiresAt?: string | null | undefined;
   /** Where the key is used, e.g. `Production backend`. */
   note: string;
+  /** What the key may do; null: both scopes, no limits. */
+  policy?: ApiKeyPolicyInput | null | undefined;
   projectId: string | number;
 };
 
 export type CreateProjectInput = {
   name: string;
+};
+
+export type CustomModelPriceInput = {
+  /** e.g. "2.50"; 0-10000. */
+  inputUsdPerMillionTokens: string;
+  /** One of the key's custom models. */
+  model: string;
+  /** e.g. "10.00"; 0-10000. */
+  outputUsdPerMillionTokens: string;
 };
 
 export type DeleteApiKeyInput = {
@@ -67,6 +114,12 @@ export type SignUpInput = {
   refreshTokenInCookie?: boolean;
 };
 
+export type SpendBudgetInput = {
+  /** USD as a decimal string, e.g. "50.00": above 0, at most 10,000,000, at most 6 decimals. */
+  limit: string;
+  period: BudgetPeriod;
+};
+
 export type UpdateApiKeyNoteInput = {
   id: string | number;
   note: string;
@@ -74,6 +127,8 @@ export type UpdateApiKeyNoteInput = {
 
 /** Absent (or null) fields stay as they are. */
 export type UpdateLlmApiKeyInput = {
+  /** Replaces every custom model's price; null: kept. */
+  customModelPrices?: Array<CustomModelPriceInput> | null | undefined;
   customModels?: Array<string> | null | undefined;
   id: string | number;
   secretKey?: string | null | undefined;
