@@ -114,7 +114,9 @@ def _migrate(settings: Settings) -> int:
     async def run() -> None:
         db.activate(db.make_engine(settings.database))
         await db.migrate()
-        await Services.build(settings, SystemClock()).llm_keys.check_keyring()
+        services = Services.build(settings, SystemClock())
+        await services.llm_keys.check_keyring()
+        await services.webhooks.check_keyring()
 
     if _run_or_explain(run()) is _FAILED:
         return 1
@@ -146,11 +148,15 @@ def _rotate_encryption_key(settings: Settings, *, batch_size: int) -> int:
         db.activate(db.make_engine(settings.database))
         await db.start()
         try:
-            service = Services.build(settings, SystemClock()).llm_keys
-            return await service.rotate_encryption(
+            services = Services.build(settings, SystemClock())
+            report = await services.llm_keys.rotate_encryption(
                 batch_size=batch_size,
                 on_batch=lambda done: print(f"re-encrypted {done} so far", flush=True),
             )
+            resealed = await services.webhooks.rotate_encryption()
+            if resealed:
+                print(f"re-encrypted {resealed} webhook signing secrets", flush=True)
+            return report
         finally:
             await db.stop()
 

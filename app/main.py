@@ -52,8 +52,9 @@ def create_app(
             db.activate(db.make_engine(settings.database))
             await db.start(pool_max_size=settings.database.pool_max_size)
             started.push_async_callback(db.stop)
-            # Refuse to serve when stored provider secrets need a key the keyring lacks.
+            # Refuse to serve when stored secrets need a key the keyring lacks.
             await services.llm_keys.check_keyring()
+            await services.webhooks.check_keyring()
             keys = open_key_lookup()
             started.push_async_callback(keys.close)
             services.api_key_authenticator.attach(keys)
@@ -71,6 +72,9 @@ def create_app(
             services.usage_recorder.start()
             started.push_async_callback(services.usage_recorder.stop)
             started.push_async_callback(services.upstream.stop)
+            if settings.webhooks.enabled:
+                services.webhook_dispatcher.start()
+                started.push_async_callback(services.webhook_dispatcher.stop)
             started.callback(services.routes.clear)
             yield
 

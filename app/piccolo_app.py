@@ -17,6 +17,7 @@ from app.usage.tables import (
     UsageHourly,
     UsageProjectHourly,
 )
+from app.webhooks.tables import Notice, Webhook, WebhookDelivery, WebhookMessage
 
 MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent / "piccolo_migrations"
 
@@ -39,5 +40,9 @@ APP_CONFIG = AppConfig(
         KeyClientIp,
         SecurityAlert,
         Lease,
+        Webhook,
+        WebhookMessage,
+        WebhookDelivery,
+        Notice,
     ],
 )

@@ -12,6 +12,7 @@ from app.api_keys.service import ApiKeyService
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
 from app.audit.service import AuditService
 from app.clock import Clock
+from app.leaks.service import LeakService
 from app.llm_keys.catalog import ModelCatalog
 from app.llm_keys.service import LlmKeyService
 from app.observability import Metrics
@@ -30,6 +31,10 @@ from app.usage.recorder import UsageRecorder
 from app.usage.retention import RawEventRetention, forget_raw_events
 from app.usage.service import UsageService, usage_since
 from app.usage.writer import ProcessWriter, WriterConfig
+from app.webhooks.dispatcher import WebhookDispatcher
+from app.webhooks.events import Outbox
+from app.webhooks.notices import Notices
+from app.webhooks.service import WebhookService
 
 
 @dataclass
@@ -57,6 +62,13 @@ class Services:
     # Key policies: scopes, allow-lists, rate limits and budgets.
     policies: PolicyEnforcer
     metrics: Metrics
+    # Where changes leave their webhook events, in their own transaction.
+    outbox: Outbox
+    webhooks: WebhookService
+    # Sends the queued deliveries, off the request path.
+    webhook_dispatcher: WebhookDispatcher
+    # Keys found in public: the scanner's and GitHub's reports.
+    leaks: LeakService
 
     @classmethod
     def build(
@@ -65,6 +77,7 @@ class Services:
         access_tokens = AccessTokenCodec(settings.secret_key, settings.auth.access_token_ttl)
         access = AccessControl()
         audit = AuditService(clock, access)
+        outbox = Outbox()
         accounts = AccountService(
             clock=clock,
             hasher=hasher or PasswordHasher(),
@@ -81,15 +94,20 @@ class Services:
             audit=audit,
             keyring=settings.keyring,
             catalog=ModelCatalog.load(settings.model_catalog_file),
+            outbox=outbox,
         )
         api_keys = ApiKeyService(
-            clock=clock, access=access, audit=audit, models=llm_keys.project_model_ids
+            clock=clock,
+            access=access,
+            audit=audit,
+            models=llm_keys.project_model_ids,
+            outbox=outbox,
         )
         last_use = LastUseRecorder(flush_every=settings.api_keys.last_use_flush)
         # Also the recorder's hourly housekeeping (raw events past retention go), which runs
         # here whichever process writes the batches: one chunked delete an hour, by whichever
         # serving process holds the retention lease.
-        ingest = UsageIngest(settings.monitoring)
+        ingest = UsageIngest(settings.monitoring, outbox)
         retention = settings.usage.raw_retention
         usage_writer = (
             ProcessWriter(WriterConfig.of(settings))
@@ -107,6 +125,22 @@ class Services:
         )
         api_key_authenticator = ApiKeyAuthenticator(clock, last_use, on_refused=recorder.record)
         access_token_authenticator = AccessTokenAuthenticator(access_tokens, clock)
+        webhooks = WebhookService(
+            clock=clock,
+            access=access,
+            audit=audit,
+            keyring=settings.keyring,
+            outbox=outbox,
+            config=settings.webhooks,
+        )
+        dispatcher = WebhookDispatcher(
+            clock=clock,
+            keyring=settings.keyring,
+            config=settings.webhooks,
+            audit=audit,
+            chores=[Notices(clock, settings.monitoring, outbox)],
+        )
+        outbox.on_queued(dispatcher.wake)
         counters = _policy_counters(settings)
         metrics = Metrics()
         metrics.watch_recorder(recorder, usage_writer)
@@ -131,6 +165,10 @@ class Services:
             usage=UsageService(clock, settings.monitoring, access=access, api_keys=api_keys),
             policies=PolicyEnforcer(counters, clock, _recorded_usage),
             metrics=metrics,
+            outbox=outbox,
+            webhooks=webhooks,
+            webhook_dispatcher=dispatcher,
+            leaks=LeakService(clock=clock, audit=audit, outbox=outbox),
         )
 
 

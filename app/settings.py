@@ -167,6 +167,37 @@ class MonitoringConfig:
     error_spike_floor: int = 20
 
 
+class LeakedKeyAction(StrEnum):
+    REVOKE = "revoke"
+    ALERT = "alert"
+
+
+@dataclass(frozen=True)
+class LeakConfig:
+    """What happens when GitHub reports one of our keys found in public."""
+
+    action: LeakedKeyAction = LeakedKeyAction.REVOKE
+    github_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    # Sent with the keys request to avoid GitHub's anonymous rate limit (needs no scope).
+    github_token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    # Development and tests only: lets endpoints on loopback and private networks be called.
+    allow_private_networks: bool = False
+    connect_timeout: float = 5.0
+    # One attempt, from connecting to the end of the (bounded) response.
+    timeout: float = 15.0
+    # How often each process looks for due deliveries queued by other processes (its own it
+    # sends at once).
+    poll_every: float = 1.0
+    # Attempts sent at once by one process.
+    concurrency: int = 16
+    # Off only to measure or to run a process that must not send.
+    enabled: bool = True
+
+
 @dataclass(frozen=True)
 class GraphQLLimits:
     max_depth: int = 10
@@ -217,6 +248,8 @@ class Settings:
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    leaks: LeakConfig = field(default_factory=LeakConfig)
     keyring: Keyring = field(default_factory=lambda: Keyring([EncryptionKey.generate("ephemeral")]))
     model_catalog_file: Path | None = None
     var_dir: Path = DEFAULT_VAR_DIR
@@ -333,6 +366,25 @@ class Settings:
                     env_vars, "TRAYLINX_ALERT_REQUEST_SPIKE_FLOOR", 100, minimum=1
                 ),
                 error_spike_floor=_int(env_vars, "TRAYLINX_ALERT_ERROR_SPIKE_FLOOR", 20, minimum=1),
+            ),
+            webhooks=WebhookConfig(
+                allow_private_networks=_bool(
+                    env_vars, "TRAYLINX_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False
+                ),
+                connect_timeout=_seconds(env_vars, "TRAYLINX_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5),
+                timeout=_seconds(env_vars, "TRAYLINX_WEBHOOK_TIMEOUT_SECONDS", 15),
+                poll_every=_seconds(env_vars, "TRAYLINX_WEBHOOK_POLL_SECONDS", 1),
+                concurrency=_int(
+                    env_vars, "TRAYLINX_WEBHOOK_CONCURRENCY", 16, minimum=1, maximum=1000
+                ),
+                enabled=_bool(env_vars, "TRAYLINX_WEBHOOKS_ENABLED", True),
+            ),
+            leaks=LeakConfig(
+                action=_leaked_key_action(env_vars.get("TRAYLINX_LEAKED_KEY_ACTION")),
+                github_keys_url=_base_url(
+                    env_vars, "TRAYLINX_GITHUB_SCANNING_KEYS_URL", LeakConfig.github_keys_url
+                ),
+                github_token=_optional_secret(env_vars.get("TRAYLINX_GITHUB_TOKEN")),
             ),
             keyring=_keyring(env_vars.get("TRAYLINX_ENCRYPTION_KEYS"), env, var_dir),
             model_catalog_file=_optional_path(env_vars.get("TRAYLINX_MODEL_CATALOG")),
@@ -528,6 +580,21 @@ def _redis_url(raw: str | None) -> Secret | None:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("TRAYLINX_REDIS_URL must start with redis://, rediss:// or unix://")
     return Secret(url)
+
+
+def _leaked_key_action(raw: str | None) -> LeakedKeyAction:
+    value = (raw or "").strip().lower() or LeakedKeyAction.REVOKE.value
+    try:
+        return LeakedKeyAction(value)
+    except ValueError:
+        raise SettingsError(
+            f"TRAYLINX_LEAKED_KEY_ACTION must be revoke or alert, not {raw!r}"
+        ) from None
+
+
+def _optional_secret(raw: str | None) -> Secret | None:
+    value = (raw or "").strip()
+    return Secret(value) if value else None
 
 
 def _optional_path(raw: str | None) -> Path | None:

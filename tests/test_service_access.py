@@ -21,6 +21,7 @@ from app.api_keys.policy import Budgets, BudgetsInput, PolicyInput
 from app.api_keys.service import ApiKeyService
 from app.audit.service import AuditService
 from app.errors import NotFound
+from app.leaks.service import LeakService
 from app.llm_keys.catalog import Provider
 from app.llm_keys.service import KeyChanges, LlmKeyService
 from app.pagination import PageRequest
@@ -31,10 +32,20 @@ from app.services import Services
 from app.usage.recorder import UsageRecord
 from app.usage.service import Granularity, UsageService
 from app.usage.tables import SecurityAlert
+from app.webhooks.events import WebhookEvent
+from app.webhooks.service import WebhookChanges, WebhookService
 from tests.graphql_client import GraphQLClient
 from tests.helpers import add_llm_key, create_key, create_project, sign_up
 
-SERVICES = (ProjectService, ApiKeyService, LlmKeyService, UsageService, AuditService)
+SERVICES = (
+    ProjectService,
+    ApiKeyService,
+    LlmKeyService,
+    UsageService,
+    AuditService,
+    WebhookService,
+    LeakService,
+)
 
 # Entry points that take no caller, and why that is safe.
 NO_CALLER = {
@@ -46,6 +57,10 @@ NO_CALLER = {
     "LlmKeyService.reveal_secret": "operators' check from a shell; nothing calls it per request",
     "LlmKeyService.rotate_encryption": "the rotate-encryption-key command",
     "AuditService.record": "joins the transaction of a checked change",
+    "WebhookService.check_keyring": "start-up check of the keyring, no project data returned",
+    "WebhookService.rotate_encryption": "the rotate-encryption-key command",
+    "LeakService.statuses": "the scan command, run by an operator; answers for the keys given",
+    "LeakService.report": "the scan command, and GitHub's reports once their signature holds",
 }
 
 
@@ -58,6 +73,7 @@ class Elsewhere:
     llm_key_id: uuid.UUID
     alert_id: uuid.UUID
     member_id: uuid.UUID
+    webhook_id: uuid.UUID
 
 
 @pytest.fixture
@@ -87,12 +103,19 @@ async def elsewhere(app: Litestar, gql: GraphQLClient) -> Elsewhere:
     await services.usage_recorder.flush()
     alert = await SecurityAlert.select(SecurityAlert.id).first()
     assert alert is not None
+    webhook = await services.webhooks.add(
+        Principal.user(uuid.UUID(owner.user_id)),
+        project_id=uuid.UUID(project["id"]),
+        url="https://hooks.example.com/traylinx",
+        events=[WebhookEvent.API_KEY_CREATED],
+    )
     return Elsewhere(
         project_id=uuid.UUID(project["id"]),
         key_id=key["id"],
         llm_key_id=uuid.UUID(llm_key["id"]),
         alert_id=alert["id"],
         member_id=uuid.UUID(member.user_id),
+        webhook_id=webhook.webhook.id,
     )
 
 
@@ -216,6 +239,42 @@ OUTSIDER_CALLS: dict[str, tuple[Call, str]] = {
     ),
     "AuditService.project_actions": (
         lambda s, p, e: s.audit.project_actions(p, e.project_id),
+        "refused",
+    ),
+    "WebhookService.add": (
+        lambda s, p, e: s.webhooks.add(
+            p,
+            project_id=e.project_id,
+            url="https://attacker.example.com/",
+            events=[WebhookEvent.KEY_LEAKED],
+        ),
+        "refused",
+    ),
+    "WebhookService.update": (
+        lambda s, p, e: s.webhooks.update(
+            p, webhook_id=e.webhook_id, changes=WebhookChanges(url="https://attacker.example.com/")
+        ),
+        "refused",
+    ),
+    "WebhookService.delete": (
+        lambda s, p, e: s.webhooks.delete(p, webhook_id=e.webhook_id),
+        "refused",
+    ),
+    "WebhookService.rotate_secret": (
+        lambda s, p, e: s.webhooks.rotate_secret(p, webhook_id=e.webhook_id),
+        "refused",
+    ),
+    "WebhookService.send_test": (
+        lambda s, p, e: s.webhooks.send_test(p, webhook_id=e.webhook_id),
+        "refused",
+    ),
+    "WebhookService.webhooks": (lambda s, p, e: s.webhooks.webhooks(p, e.project_id), "refused"),
+    "WebhookService.webhook": (
+        lambda s, p, e: s.webhooks.webhook(p, e.project_id, e.webhook_id),
+        "refused",
+    ),
+    "WebhookService.deliveries": (
+        lambda s, p, e: s.webhooks.deliveries(p, e.webhook_id, PAGE),
         "refused",
     ),
 }

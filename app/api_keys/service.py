@@ -35,6 +35,7 @@ from app.projects.access import AccessControl, Permission, ProjectAccess
 from app.security import tokens
 from app.security.principal import Principal
 from app.text import invisible_problem
+from app.webhooks.events import Outbox, WebhookEvent
 
 MAX_NOTE_LENGTH = 200
 MAX_GRACE_PERIOD = timedelta(days=7)
@@ -116,12 +117,19 @@ class KeyFilter:
 
 class ApiKeyService:
     def __init__(
-        self, *, clock: Clock, access: AccessControl, audit: AuditService, models: ProjectModels
+        self,
+        *,
+        clock: Clock,
+        access: AccessControl,
+        audit: AuditService,
+        models: ProjectModels,
+        outbox: Outbox,
     ) -> None:
         self._clock = clock
         self._access = access
         self._audit = audit
         self._models = models
+        self._outbox = outbox
 
     async def create(
         self,
@@ -144,6 +152,7 @@ class ApiKeyService:
             )
             issued = await self._issue(principal, project_id, note, expires_at, checked)
             await self._audit_change(principal, "api_key.create", issued.key)
+            await self._tell(WebhookEvent.API_KEY_CREATED, issued.key)
         return issued
 
     async def rotate(
@@ -195,6 +204,9 @@ class ApiKeyService:
                 previous_key=old.id,
                 grace_period_seconds=int(grace_period.total_seconds()),
             )
+            await self._tell(WebhookEvent.API_KEY_CREATED, issued.key, replaces=old.id)
+            if grace_period == timedelta(0):
+                await self._tell(WebhookEvent.API_KEY_DELETED, old, reason="rotated")
         return issued, previous
 
     async def update_policy(
@@ -294,6 +306,7 @@ class ApiKeyService:
             if not deleted:  # deleted by someone else a moment ago
                 raise _key_not_found()
             await self._audit_change(principal, "api_key.delete", key)
+            await self._tell(WebhookEvent.API_KEY_DELETED, key, reason="deleted")
         return key.id
 
     async def keys(
@@ -389,6 +402,12 @@ class ApiKeyService:
             principal, project_id, Permission.MANAGE_API_KEYS, action=action, missing=missing
         )
 
+    async def _tell(self, event: WebhookEvent, key: ApiKeyRecord, **extra: Any) -> None:
+        """The project's webhooks hear of the change, in its transaction."""
+        await self._outbox.publish(
+            key.project_id, event, {**key_facts(key), **extra}, now=self._clock.now()
+        )
+
     async def _audit_change(
         self, principal: Principal, action: str, key: ApiKeyRecord, **extra: Any
     ) -> None:
@@ -400,6 +419,16 @@ class ApiKeyService:
             project_id=key.project_id,
             details={"note": key.note, **extra},
         )
+
+
+def key_facts(key: ApiKeyRecord) -> dict[str, Any]:
+    """What a webhook or an alert may say about a key: ids and labels, never its secret."""
+    return {
+        "apiKeyId": key.id,
+        "note": key.note,
+        "start": key.start,
+        "expiresAt": key.expires_at.isoformat() if key.expires_at else None,
+    }
 
 
 def _visible_to(access: ProjectAccess, key: ApiKeyRecord) -> ApiKeyRecord:

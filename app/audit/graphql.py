@@ -29,6 +29,11 @@ class AuditEventType:
     actor_api_key_id: str | None = strawberry.field(
         description="The project API key that acted, when the actor was a key."
     )
+    actor_system: str | None = strawberry.field(
+        description="The part of the service that acted on its own, when neither a person nor "
+        "a key did: `scanner` (python -m app scan --revoke), `github_secret_scanning` (a "
+        "report from GitHub), `webhooks` (an endpoint disabled after failing for days)."
+    )
     details: JSON = strawberry.field(description="Non-secret facts about the change.")
     client_ip: str | None
     created_at: datetime
@@ -49,6 +54,7 @@ class AuditEventType:
             target_type=event.target_type,
             target_id=event.target_id,
             actor_api_key_id=event.actor_api_key_id,
+            actor_system=event.actor_system,
             details=cast(JSON, event.details),
             client_ip=event.client_ip,
             created_at=event.created_at,

@@ -27,6 +27,7 @@ class AuditRecord:
     project_id: uuid.UUID | None
     actor_user_id: uuid.UUID | None
     actor_api_key_id: str | None
+    actor_system: str | None
     action: str
     target_type: str
     target_id: str
@@ -84,6 +85,7 @@ class AuditService:
                 project_id=project_id,
                 actor_user_id=principal.user_id,
                 actor_api_key_id=principal.api_key_id,
+                actor_system=principal.system,
                 action=action,
                 target_type=target_type,
                 target_id=target_id,
@@ -131,6 +133,7 @@ def _to_record(row: dict[str, Any]) -> AuditRecord:
         project_id=row["project_id"],
         actor_user_id=row["actor_user_id"],
         actor_api_key_id=row["actor_api_key_id"],
+        actor_system=row["actor_system"],
         action=row["action"],
         target_type=row["target_type"],
         target_id=row["target_id"],

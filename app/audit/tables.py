@@ -10,6 +10,8 @@ class AuditEvent(Table, tablename="audit_events"):
     project_id = UUID(null=True, default=None)
     actor_user_id = UUID(null=True, default=None)
     actor_api_key_id = Varchar(length=64, null=True, default=None)
+    # A part of the service acting on its own (the leak scanner, GitHub's reports, webhooks).
+    actor_system = Varchar(length=40, null=True, default=None)
     action = Varchar(length=64, null=False)
     target_type = Varchar(length=32, null=False)
     target_id = Varchar(length=64, null=False)

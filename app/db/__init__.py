@@ -12,6 +12,7 @@ errors.py       DatabaseError and what a driver error means
 from app.db.bulk import copy_rows, execute_many, fetch, insert_computed_rows
 from app.db.engine import (
     activate,
+    after_commit,
     engine,
     is_sqlite,
     lock_for_share,
@@ -34,6 +35,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "activate",
+    "after_commit",
     "connect",
     "contains_text",
     "copy_rows",

@@ -8,8 +8,9 @@ serve SQLite or PostgreSQL - and the test suite can move between them.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,10 @@ def is_sqlite() -> bool:
     return isinstance(engine(), SQLiteEngine)
 
 
+# Callbacks to run once the outermost transaction under way commits (see `after_commit`).
+_committing: ContextVar[list[Callable[[], None]] | None] = ContextVar("committing", default=None)
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[None]:
     """The one way to write: every query inside runs in a single transaction.
@@ -90,13 +95,36 @@ async def transaction() -> AsyncIterator[None]:
     On SQLite, writes take the write lock up front (IMMEDIATE): a DEFERRED transaction that reads
     and then writes fails with "database is locked" under concurrency instead of waiting.
     """
+    if _committing.get() is not None:  # nested: the outermost one commits
+        async with _engine_transaction():
+            yield
+        return
+    callbacks: list[Callable[[], None]] = []
+    token = _committing.set(callbacks)
+    try:
+        async with _engine_transaction():
+            yield
+    finally:
+        _committing.reset(token)
+    for callback in callbacks:
+        callback()
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the transaction under way has committed (never if it rolls back); at
+    once outside a transaction. For telling other work about rows it can now see."""
+    callbacks = _committing.get()
+    if callbacks is None:
+        callback()
+    else:
+        callbacks.append(callback)
+
+
+def _engine_transaction() -> Any:
     current = engine()
     if isinstance(current, SQLiteEngine):
-        async with current.transaction(transaction_type=TransactionType.immediate):
-            yield
-    else:
-        async with current.transaction():
-            yield
+        return current.transaction(transaction_type=TransactionType.immediate)
+    return current.transaction()
 
 
 async def lock_for_update(table: type[Table], row_id: object) -> None:

@@ -41,6 +41,7 @@ from app.llm_keys.graphql import LlmKeyMutations
 from app.projects.graphql import ProjectMutations, ProjectQueries, ProjectType
 from app.settings import GraphQLLimits
 from app.usage.graphql import UsageMutations
+from app.webhooks.graphql import WebhookMutations
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,14 @@ def _past_deadline(seconds: float) -> GraphQLError:
 Query = merge_types("Query", (ViewerQuery, ProjectQueries))
 Mutation = merge_types(
     "Mutation",
-    (AccountMutations, ProjectMutations, ApiKeyMutations, LlmKeyMutations, UsageMutations),
+    (
+        AccountMutations,
+        ProjectMutations,
+        ApiKeyMutations,
+        LlmKeyMutations,
+        UsageMutations,
+        WebhookMutations,
+    ),
 )
 
 

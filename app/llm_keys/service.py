@@ -37,6 +37,7 @@ from app.projects.service import ProjectService
 from app.security.crypto import Keyring, MissingEncryptionKey
 from app.security.principal import Principal
 from app.text import invisible_problem
+from app.webhooks.events import Outbox, WebhookEvent
 
 MAX_SECRET_LENGTH = 500
 MAX_CUSTOM_MODELS = 100
@@ -115,7 +116,9 @@ class LlmKeyService:
         audit: AuditService,
         keyring: Keyring,
         catalog: ModelCatalog,
+        outbox: Outbox,
     ) -> None:
+        self._outbox = outbox
         self._clock = clock
         self._access = access
         self._projects = projects
@@ -386,6 +389,7 @@ class LlmKeyService:
     async def _audit_change(
         self, principal: Principal, action: str, key: LlmKeyRecord, changed: list[str]
     ) -> None:
+        """Audited, and the project's webhooks told, in the change's transaction."""
         details: dict[str, Any] = {"provider": key.provider.value, "secretHint": key.secret_hint}
         if changed:
             details["changed"] = changed
@@ -397,6 +401,24 @@ class LlmKeyService:
             project_id=key.project_id,
             details=details,
         )
+        await self._outbox.publish(
+            key.project_id,
+            WebhookEvent.LLM_API_KEY_CHANGED,
+            {
+                "llmApiKeyId": str(key.id),
+                "provider": key.provider.value,
+                "change": _CHANGES[action],
+                "changed": changed,
+            },
+            now=self._clock.now(),
+        )
+
+
+_CHANGES = {
+    "llm_api_key.add": "added",
+    "llm_api_key.update": "updated",
+    "llm_api_key.delete": "deleted",
+}
 
 
 async def _project_keys(project_id: uuid.UUID) -> list[LlmKeyRecord]:

@@ -42,6 +42,8 @@ class Permission(StrEnum):
     READ_SECURITY_ALERTS = "read_security_alerts"
     READ_CLIENT_IPS = "read_client_ips"
     READ_AUDIT_LOG = "read_audit_log"
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    READ_WEBHOOKS = "read_webhooks"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -59,6 +61,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.READ_SECURITY_ALERTS: _EVERY_ROLE,
     Permission.READ_CLIENT_IPS: _EVERY_ROLE,
     Permission.READ_AUDIT_LOG: MANAGERS,
+    Permission.MANAGE_WEBHOOKS: MANAGERS,
+    # An endpoint's URL can carry the receiving service's own token.
+    Permission.READ_WEBHOOKS: MANAGERS,
 }
 
 

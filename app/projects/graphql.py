@@ -60,6 +60,12 @@ from app.usage.graphql import (
     security_alerts,
     usage_points,
 )
+from app.webhooks.graphql import (
+    WEBHOOKS_BOUND,
+    WebhookType,
+    project_webhook,
+    project_webhooks,
+)
 
 ProjectRole = strawberry.enum(Role, name="ProjectRole")
 
@@ -100,6 +106,13 @@ class ProjectPermissionsType:
     read_security_alerts: bool = strawberry.field(description="People only.")
     read_client_ips: bool = strawberry.field(description="People only.")
     read_audit_log: bool = strawberry.field(description="(OWNER, ADMIN)")
+    manage_webhooks: bool = strawberry.field(
+        description="Add, change, test and delete webhooks, rotate their secrets (OWNER, ADMIN)."
+    )
+    read_webhooks: bool = strawberry.field(
+        description="See webhooks and their delivery logs (OWNER, ADMIN): an endpoint's URL "
+        "can carry the receiving service's token."
+    )
 
     @classmethod
     def of(cls, access: ProjectAccess) -> ProjectPermissionsType:
@@ -211,6 +224,17 @@ class ProjectType:
         return await project_usage(
             info, self._id, from_, to, granularity, str(api_key_id) if api_key_id else None
         )
+
+    @strawberry.field(
+        description="The project's webhooks, oldest first (owners and admins).",
+        metadata=list_bound(WEBHOOKS_BOUND),
+    )
+    async def webhooks(self, info: AppInfo) -> list[WebhookType]:
+        return await project_webhooks(info, self._id)
+
+    @strawberry.field(description="One webhook of the project; null when there is none.")
+    async def webhook(self, info: AppInfo, id: strawberry.ID) -> WebhookType | None:
+        return await project_webhook(info, self._id, str(id))
 
     @strawberry.field(description="Signs of a leaked or misused key, newest first.")
     async def security_alerts(

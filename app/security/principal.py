@@ -12,6 +12,7 @@ class PrincipalKind(StrEnum):
     ANONYMOUS = "anonymous"
     USER = "user"
     PROJECT = "project"  # a project acting through one of its API keys
+    SYSTEM = "system"  # a part of the service acting on its own; no project grants it anything
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Principal:
     user_id: uuid.UUID | None = None
     project_id: uuid.UUID | None = None
     api_key_id: str | None = None
+    # For SYSTEM: which part of the service ("scanner", "github_secret_scanning", "webhooks").
+    system: str | None = None
     # The caller's standing in each project it touched (app/projects/access.py), read once per
     # request: a principal lives exactly as long as its request.
     standing: dict[uuid.UUID, Any] = field(
@@ -45,6 +48,10 @@ class Principal:
             api_key_id=api_key_id,
             client_ip=client_ip,
         )
+
+    @classmethod
+    def acting_system(cls, name: str) -> Principal:
+        return cls(kind=PrincipalKind.SYSTEM, system=name)
 
     @property
     def is_authenticated(self) -> bool:

@@ -9,6 +9,7 @@ detection a no-op, whichever process detects it.
                         (168 h, hours without traffic as 0) and above an absolute floor
     ERROR_SPIKE         the same on errors (client, server and upstream), with its own floor
     REVOKED_KEY_IN_USE  a deleted or expired key presented again: once per key and day
+    KEY_LEAKED          a key reported found in public (app/leaks): once per key and place
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.settings import MonitoringConfig
 from app.usage.batch import AddressTotals, HourTotals
 from app.usage.recorder import UsageRecord
 from app.usage.tables import KeyClientIp, UsageHourly
+from app.webhooks.events import Outbox, WebhookEvent
 
 
 class AlertKind(StrEnum):
@@ -35,6 +37,7 @@ class AlertKind(StrEnum):
     REQUEST_SPIKE = "REQUEST_SPIKE"
     ERROR_SPIKE = "ERROR_SPIKE"
     REVOKED_KEY_IN_USE = "REVOKED_KEY_IN_USE"
+    KEY_LEAKED = "KEY_LEAKED"
 
 
 _INSERT_ALERT = """
@@ -42,6 +45,7 @@ INSERT INTO security_alerts (id, project_id, api_key_id, kind, condition, window
     window_end, evidence, created_at)
 VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})
 ON CONFLICT (api_key_id, kind, condition) DO NOTHING
+RETURNING id
 """
 
 
@@ -52,8 +56,9 @@ _SpikeCondition = tuple[str, datetime, str]
 class SecurityMonitor:
     """Checks a batch's totals against the alert thresholds; lives as long as its process."""
 
-    def __init__(self, config: MonitoringConfig) -> None:
+    def __init__(self, config: MonitoringConfig, outbox: Outbox | None = None) -> None:
         self._config = config
+        self._outbox = outbox or Outbox()
         # Per (key, hour, measure): the spike threshold, fixed once the hour has begun (it rests
         # on the hours before), and whether this process already raised the alert. A busy key
         # then costs one read per batch, not a read of its previous week every batch.
@@ -130,7 +135,8 @@ class SecurityMonitor:
             return
         self._raising.add(condition)
         kind = AlertKind.REQUEST_SPIKE if measure == "requests" else AlertKind.ERROR_SPIKE
-        await _raise_alert(
+        await raise_alert(
+            self._outbox,
             project_id,
             key_id,
             kind,
@@ -196,7 +202,8 @@ class SecurityMonitor:
         )
         if not (unfamiliar and settled):
             return
-        await _raise_alert(
+        await raise_alert(
+            self._outbox,
             address.project_id,
             key_id,
             AlertKind.UNFAMILIAR_IP,
@@ -214,7 +221,8 @@ class SecurityMonitor:
     async def revoked_key_in_use(self, record: UsageRecord) -> None:
         day = record.at.date()
         start = datetime.combine(day, datetime.min.time(), record.at.tzinfo)
-        await _raise_alert(
+        await raise_alert(
+            self._outbox,
             record.project_id,
             record.api_key_id,
             AlertKind.REVOKED_KEY_IN_USE,
@@ -245,7 +253,8 @@ async def _known_addresses(
     return known
 
 
-async def _raise_alert(
+async def raise_alert(
+    outbox: Outbox,
     project_id: uuid.UUID,
     key_id: str,
     kind: AlertKind,
@@ -254,10 +263,13 @@ async def _raise_alert(
     window: tuple[datetime, datetime],
     evidence: dict[str, Any],
     now: datetime,
-) -> None:
-    await db.fetch(
+) -> uuid.UUID | None:
+    """Store the alert unless this condition already raised one; the project's webhooks are
+    told in the same transaction. The new alert's id, or None when it was raised before."""
+    alert_id = uuid.uuid4()
+    inserted = await db.fetch(
         _INSERT_ALERT,
-        uuid.uuid4(),
+        alert_id,
         project_id,
         key_id,
         kind.value,
@@ -267,3 +279,19 @@ async def _raise_alert(
         json.dumps(evidence),
         now,
     )
+    if not inserted:
+        return None
+    await outbox.publish(
+        project_id,
+        WebhookEvent.SECURITY_ALERT_RAISED,
+        {
+            "alertId": str(alert_id),
+            "kind": kind.value,
+            "apiKeyId": key_id,
+            "windowStart": window[0].isoformat(),
+            "windowEnd": window[1].isoformat(),
+            "evidence": evidence,
+        },
+        now=now,
+    )
+    return alert_id

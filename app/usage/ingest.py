@@ -18,6 +18,7 @@ from app.settings import MonitoringConfig
 from app.usage.alerts import SecurityMonitor
 from app.usage.batch import AddressTotals, BatchTotals, HourTotals, Outcome, hour_of
 from app.usage.recorder import BatchOutcome, UsageRecord
+from app.webhooks.events import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,10 @@ ON CONFLICT (api_key_id, ip) DO UPDATE SET
 
 
 class UsageIngest:
-    def __init__(self, config: MonitoringConfig) -> None:
-        self._monitor = SecurityMonitor(config)
+    def __init__(self, config: MonitoringConfig, outbox: Outbox | None = None) -> None:
+        # The outbox tells this process's webhook dispatcher of alerts at once; a usage writer
+        # process has none, and the serving processes find its alerts' deliveries by polling.
+        self._monitor = SecurityMonitor(config, outbox)
 
     async def write(self, batch: Sequence[UsageRecord]) -> BatchOutcome:
         """Store a batch in one transaction. When the database refuses it for what a record

@@ -60,6 +60,7 @@ from app.usage.recorder import BatchOutcome, UsageRecord, UsageRecorder
 from app.usage.service import Granularity, UsageService
 from app.usage.tables import KeyClientIp, SecurityAlert, UsageEvent, UsageHourly
 from app.usage.writer import ProcessWriter, WriterConfig
+from app.webhooks.events import Outbox
 from bench.harness import HarnessError, progress, provisioned_database
 from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
 from bench.scenarios.api_keys import (
@@ -477,7 +478,11 @@ async def _reader_of(traffic: Traffic, key_id: str) -> tuple[UsageService, Princ
     access_control = AccessControl()
     audit = AuditService(SystemClock(), access_control)
     api_keys = ApiKeyService(
-        clock=SystemClock(), access=access_control, audit=audit, models=_no_models
+        clock=SystemClock(),
+        access=access_control,
+        audit=audit,
+        models=_no_models,
+        outbox=Outbox(),
     )
     async with db.transaction():
         await Project.insert(
