@@ -411,7 +411,8 @@ async def test_an_owner_hands_over_and_steps_down(gql: GraphQLClient) -> None:
     stepped_down = await change_role(gql, ada, project["id"], ada, "MEMBER")
     refused = await change_role(gql, ada, project["id"], bob, "MEMBER")
 
-    assert promoted["userErrors"] == [] and stepped_down["userErrors"] == []
+    assert promoted["userErrors"] == []
+    assert stepped_down["userErrors"] == []
     assert refused["userErrors"][0]["code"] == "FORBIDDEN"
 
 
