@@ -25,6 +25,7 @@ from app.clock import Clock, SystemClock
 from app.console import console_routes
 from app.graphql.controller import graphql_controller
 from app.http_errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS, is_client_gone
+from app.leaks.github import github_secret_scanning
 from app.observability import observe_requests
 from app.policies.enforcer import AccessRefused
 from app.proxy.endpoints import proxy_mount
@@ -86,6 +87,7 @@ def create_app(
             readyz,
             metrics,
             *session_routes,
+            github_secret_scanning,
             *console_routes(settings.console_dir),
         ],
         # The API is GraphQL (schema.graphql); Litestar's OpenAPI pages would only describe

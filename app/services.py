@@ -12,6 +12,7 @@ from app.api_keys.service import ApiKeyService
 from app.api_keys.verifier import ApiKeyAuthenticator, LastUseRecorder
 from app.audit.service import AuditService
 from app.clock import Clock
+from app.leaks.github import GitHubKeys
 from app.leaks.service import LeakService
 from app.llm_keys.catalog import ModelCatalog
 from app.llm_keys.service import LlmKeyService
@@ -69,6 +70,7 @@ class Services:
     webhook_dispatcher: WebhookDispatcher
     # Keys found in public: the scanner's and GitHub's reports.
     leaks: LeakService
+    github_keys: GitHubKeys
 
     @classmethod
     def build(
@@ -169,6 +171,7 @@ class Services:
             webhooks=webhooks,
             webhook_dispatcher=dispatcher,
             leaks=LeakService(clock=clock, audit=audit, outbox=outbox),
+            github_keys=GitHubKeys(settings.leaks),
         )
 
 

@@ -101,4 +101,19 @@ def public_error(error: GraphQLError) -> GraphQLError:
         return GraphQLError(
             error.message, nodes=error.nodes, path=error.path, extensions=original.extensions
         )
+    if not error.extensions and (original is None or isinstance(original, GraphQLError)):
+        # graphql-core's own refusals carry no code; clients branch on one.
+        return GraphQLError(
+            error.message, nodes=error.nodes, path=error.path, extensions={"code": _code_of(error)}
+        )
     return error
+
+
+def _code_of(error: GraphQLError) -> str:
+    """The code of a refusal graphql-core made: the document did not parse, a variable's value
+    did not fit its type, or the operation does not fit the schema."""
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
