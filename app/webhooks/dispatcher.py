@@ -86,7 +86,8 @@ class _Endpoint:
 # Due, and not held by a live claim. The outer WHERE repeats the condition: on PostgreSQL a row
 # another claim took between the subquery and the update is re-checked there.
 _CLAIM = """
-UPDATE webhook_deliveries SET claimed_until = {}, claimed_by = {}
+UPDATE webhook_deliveries
+SET claimed_until = {}, claimed_by = {}, attempts = attempts + 1, last_attempt_at = {}
 WHERE id IN (
     SELECT id FROM webhook_deliveries
     WHERE status = 'PENDING' AND next_attempt_at <= {}
@@ -131,8 +132,9 @@ class WebhookDispatcher:
 
     @property
     def claim_duration(self) -> timedelta:
-        # Longer than one attempt can take, so a live sender never loses its claim.
-        return timedelta(seconds=self._config.timeout * 2 + 5)
+        # Longer than one attempt can take (and then its recording), so a live sender keeps its
+        # claim; a dead one's lapses soon after.
+        return timedelta(seconds=self._config.timeout + 2)
 
     def wake(self) -> None:
         """New deliveries are committed: look now rather than at the next poll."""
@@ -221,6 +223,7 @@ class WebhookDispatcher:
                 self._holder,
                 now,
                 now,
+                now,
                 CLAIM_BATCH,
                 now,
             )
@@ -281,7 +284,8 @@ class WebhookDispatcher:
 
     async def _record(self, delivery: _Claimed, endpoint: _Endpoint, attempt: Attempt) -> None:
         now = self._clock.now()
-        attempts = delivery.attempts + 1
+        # Counted when claimed: an attempt whose sender died counts too.
+        attempts = delivery.attempts
         test = delivery.event is WebhookEvent.WEBHOOK_TEST
         async with db.transaction():
             enabled = test or await self._track_health(endpoint, ok=attempt.ok, now=now)
@@ -297,14 +301,12 @@ class WebhookDispatcher:
                 )
                 status = DeliveryStatus.PENDING if next_at else DeliveryStatus.FAILED
             await db.fetch(
-                "UPDATE webhook_deliveries SET status = {}, attempts = {}, next_attempt_at = {}, "
-                "last_attempt_at = {}, response_status = {}, response_ms = {}, last_error = {}, "
+                "UPDATE webhook_deliveries SET status = {}, next_attempt_at = {}, "
+                "response_status = {}, response_ms = {}, last_error = {}, "
                 "delivered_at = {}, claimed_until = NULL, claimed_by = NULL "
                 "WHERE id = {} AND claimed_by = {}",
                 status.value,
-                attempts,
                 next_at,
-                now,
                 attempt.status,
                 attempt.elapsed_ms,
                 attempt.error,
