@@ -18,12 +18,13 @@ from litestar import Litestar
 from app import db
 from app.clock import FrozenClock
 from app.graphql.scalars import parse_datetime
+from app.security.crypto import EncryptionKey, Keyring
 from app.settings import Settings
 from app.usage.recorder import UsageRecord
 from app.webhooks.dispatcher import RETRY_WINDOW
 from app.webhooks.events import WebhookEvent
 from app.webhooks.notices import Notices
-from app.webhooks.tables import WebhookDelivery, WebhookMessage
+from app.webhooks.tables import Webhook, WebhookDelivery, WebhookMessage
 from tests.conftest import TEST_HASHER, _empty_tables, client_for, running
 from tests.graphql_client import GraphQLClient, Session
 from tests.helpers import (
@@ -736,3 +737,24 @@ async def test_a_budget_passing_80_and_100_percent_is_told_once_each(hooks: Hook
         "periodStart": None,
         "resetsAt": None,
     }
+
+
+async def test_a_secret_that_does_not_open_fails_its_own_deliveries_only(hooks: Hooks) -> None:
+    broken, _ = await hooks.add(["API_KEY_CREATED"], url=hooks.receiver.url("/broken"))
+    await hooks.add(["API_KEY_CREATED"], url=hooks.receiver.url("/fine"))
+    # Sealed under a keyring this server does not have (as after a careless key rotation).
+    other = Keyring([EncryptionKey.generate("test1")])
+    sealed = other.encrypt("whsec_x", b"webhook:" + broken["id"].encode())
+    async with db.transaction():
+        await Webhook.update({Webhook.secret_ciphertext: sealed}).where(
+            Webhook.id == uuid.UUID(broken["id"])
+        )
+
+    await create_key(hooks.gql, hooks.owner, hooks.project_id)
+    [delivered] = await hooks.sent(1)
+    await hooks.later(timedelta(0))
+    failed = (await hooks.deliveries(0))[0]
+
+    assert delivered.path == "/fine"
+    assert failed["status"] == "PENDING"
+    assert failed["error"] == "its signing secret does not open with the keyring"

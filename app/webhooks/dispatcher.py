@@ -18,14 +18,14 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from app import db, leases
 from app.audit.service import AuditService
 from app.clock import Clock
-from app.security.crypto import Keyring
+from app.security.crypto import CryptoError, Keyring
 from app.security.principal import Principal
 from app.settings import WebhookConfig
 from app.webhooks.egress import Attempt, WebhookSender
@@ -76,11 +76,20 @@ class _Claimed:
 
 
 @dataclass(frozen=True)
+class _Outcome:
+    delivery: _Claimed
+    endpoint: _Endpoint
+    attempt: Attempt
+
+
+@dataclass(frozen=True)
 class _Endpoint:
     id: uuid.UUID
     project_id: uuid.UUID
     url: str
     secrets: tuple[str, ...]
+    # Why it cannot be signed for (its secret does not open with this keyring), if so.
+    problem: str | None = None
 
 
 # Due, and not held by a live claim. The outer WHERE repeats the condition: on PostgreSQL a row
@@ -97,6 +106,12 @@ WHERE id IN (
 RETURNING id, webhook, message, event, attempts, created_at
 """
 
+
+_RECORD = (
+    "UPDATE webhook_deliveries SET status = {}, next_attempt_at = {}, response_status = {}, "
+    "response_ms = {}, last_error = {}, delivered_at = {}, claimed_until = NULL, "
+    "claimed_by = NULL WHERE id = {} AND claimed_by = {}"
+)
 
 # 'PENDING' as a literal, so that PostgreSQL plans it on the partial index of pending rows.
 _ANY_DUE = (
@@ -184,7 +199,8 @@ class WebhookDispatcher:
                     await self._wake.wait()
 
     async def send_due(self) -> int:
-        """Claim due deliveries, send them, record what came of each; how many were sent."""
+        """Claim due deliveries, send them, record what came of them (in one transaction for
+        the batch); how many were attempted."""
         sender = self._sender or self._new_sender()
         try:
             claimed = await self._claim(self._clock.now())
@@ -193,11 +209,12 @@ class WebhookDispatcher:
             endpoints, payloads = await self._load(claimed)
             gate = asyncio.Semaphore(self._config.concurrency)
 
-            async def one(delivery: _Claimed) -> None:
+            async def one(delivery: _Claimed) -> _Outcome | None:
                 async with gate:
-                    await self._deliver(sender, delivery, endpoints, payloads)
+                    return await self._deliver(sender, delivery, endpoints, payloads)
 
-            await asyncio.gather(*(one(delivery) for delivery in claimed))
+            outcomes = await asyncio.gather(*(one(delivery) for delivery in claimed))
+            await self._record([outcome for outcome in outcomes if outcome is not None])
             return len(claimed)
         finally:
             if sender is not self._sender:
@@ -258,14 +275,19 @@ class WebhookDispatcher:
         return endpoints, {row["id"]: row["payload"] for row in message_rows}
 
     def _endpoint(self, row: dict[str, Any], now: datetime) -> _Endpoint:
+        endpoint = _Endpoint(id=row["id"], project_id=row["project"], url=row["url"], secrets=())
         associated = webhook_secret_context(row["id"])
-        in_use = [self._keyring.decrypt(row["secret_ciphertext"], associated)]
+        sealed = [row["secret_ciphertext"]]
         until = row["previous_secret_until"]
         if row["previous_secret_ciphertext"] and until is not None and until > now:
-            in_use.append(self._keyring.decrypt(row["previous_secret_ciphertext"], associated))
-        return _Endpoint(
-            id=row["id"], project_id=row["project"], url=row["url"], secrets=tuple(in_use)
-        )
+            sealed.append(row["previous_secret_ciphertext"])
+        try:
+            in_use = tuple(self._keyring.decrypt(secret, associated) for secret in sealed)
+        except CryptoError as error:
+            # One endpoint's secret must not hold up every other delivery.
+            log.error("webhook %s: its signing secret does not open: %s", row["id"], error)
+            return replace(endpoint, problem="its signing secret does not open with the keyring")
+        return replace(endpoint, secrets=in_use)
 
     async def _deliver(
         self,
@@ -273,51 +295,79 @@ class WebhookDispatcher:
         delivery: _Claimed,
         endpoints: dict[uuid.UUID, _Endpoint],
         payloads: dict[str, str],
-    ) -> None:
+    ) -> _Outcome | None:
         endpoint = endpoints.get(delivery.webhook_id)
         payload = payloads.get(delivery.message_id)
         if endpoint is None or payload is None:  # deleted meanwhile, with its deliveries
-            return
-        headers = signed_headers(delivery.message_id, self._clock.now(), payload, endpoint.secrets)
-        attempt = await sender.post(endpoint.url, payload, headers)
-        await self._record(delivery, endpoint, attempt)
-
-    async def _record(self, delivery: _Claimed, endpoint: _Endpoint, attempt: Attempt) -> None:
-        now = self._clock.now()
-        # Counted when claimed: an attempt whose sender died counts too.
-        attempts = delivery.attempts
-        test = delivery.event is WebhookEvent.WEBHOOK_TEST
-        async with db.transaction():
-            enabled = test or await self._track_health(endpoint, ok=attempt.ok, now=now)
-            if attempt.ok:
-                status, next_at = DeliveryStatus.SUCCEEDED, None
-            else:
-                # A test delivery is tried once (whoever asked is watching); nothing is tried
-                # again for a disabled endpoint.
-                next_at = (
-                    next_attempt_at(attempts, delivery.created_at, now, self._rng)
-                    if enabled and not test
-                    else None
-                )
-                status = DeliveryStatus.PENDING if next_at else DeliveryStatus.FAILED
-            await db.fetch(
-                "UPDATE webhook_deliveries SET status = {}, next_attempt_at = {}, "
-                "response_status = {}, response_ms = {}, last_error = {}, "
-                "delivered_at = {}, claimed_until = NULL, claimed_by = NULL "
-                "WHERE id = {} AND claimed_by = {}",
-                status.value,
-                next_at,
-                attempt.status,
-                attempt.elapsed_ms,
-                attempt.error,
-                now if attempt.ok else None,
-                delivery.id,
-                self._holder,
-            )
-        if attempt.ok:
-            self.sent += 1
+            return None
+        if endpoint.problem is not None:
+            attempt = Attempt(ok=False, status=None, elapsed_ms=0, error=endpoint.problem)
         else:
-            self.failed_attempts += 1
+            headers = signed_headers(
+                delivery.message_id, self._clock.now(), payload, endpoint.secrets
+            )
+            attempt = await sender.post(endpoint.url, payload, headers)
+        return _Outcome(delivery, endpoint, attempt)
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        """What came of a batch, in one transaction: each delivery's status and next attempt,
+        and each endpoint's health."""
+        if not outcomes:
+            return
+        now = self._clock.now()
+        async with db.transaction():
+            enabled = await self._endpoint_health(outcomes, now)
+            rows = [self._row(outcome, enabled, now) for outcome in outcomes]
+            await db.execute_many(_RECORD, rows)
+        succeeded = sum(1 for outcome in outcomes if outcome.attempt.ok)
+        self.sent += succeeded
+        self.failed_attempts += len(outcomes) - succeeded
+
+    async def _endpoint_health(
+        self, outcomes: list[_Outcome], now: datetime
+    ) -> dict[uuid.UUID, bool]:
+        """Each endpoint's health after this batch (test deliveries aside): any success means
+        it works. Whether each is still enabled."""
+        results: dict[uuid.UUID, tuple[_Endpoint, bool]] = {}
+        for outcome in outcomes:
+            if outcome.delivery.event is WebhookEvent.WEBHOOK_TEST:
+                continue
+            endpoint = outcome.endpoint
+            worked = results.get(endpoint.id, (endpoint, False))[1] or outcome.attempt.ok
+            results[endpoint.id] = (endpoint, worked)
+        return {
+            endpoint_id: await self._track_health(endpoint, ok=worked, now=now)
+            for endpoint_id, (endpoint, worked) in sorted(results.items())
+        }
+
+    def _row(
+        self, outcome: _Outcome, enabled: dict[uuid.UUID, bool], now: datetime
+    ) -> tuple[Any, ...]:
+        delivery, attempt = outcome.delivery, outcome.attempt
+        test = delivery.event is WebhookEvent.WEBHOOK_TEST
+        if attempt.ok:
+            status, next_at = DeliveryStatus.SUCCEEDED, None
+        else:
+            # A test delivery is tried once (whoever asked is watching); nothing is tried again
+            # for a disabled endpoint. Attempts were counted when claimed, so an attempt whose
+            # sender died counts too.
+            retry = not test and enabled.get(outcome.endpoint.id, True)
+            next_at = (
+                next_attempt_at(delivery.attempts, delivery.created_at, now, self._rng)
+                if retry
+                else None
+            )
+            status = DeliveryStatus.PENDING if next_at else DeliveryStatus.FAILED
+        return (
+            status.value,
+            next_at,
+            attempt.status,
+            attempt.elapsed_ms,
+            attempt.error,
+            now if attempt.ok else None,
+            delivery.id,
+            self._holder,
+        )
 
     async def _track_health(self, endpoint: _Endpoint, *, ok: bool, now: datetime) -> bool:
         """Note a success or a failure of the endpoint; False once it is disabled."""
