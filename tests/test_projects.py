@@ -411,7 +411,8 @@ async def test_an_owner_hands_over_and_steps_down(gql: GraphQLClient) -> None:
     stepped_down = await change_role(gql, ada, project["id"], ada, "MEMBER")
     refused = await change_role(gql, ada, project["id"], bob, "MEMBER")
 
-    assert promoted["userErrors"] == [] and stepped_down["userErrors"] == []
+    assert promoted["userErrors"] == []
+    assert stepped_down["userErrors"] == []
     assert refused["userErrors"][0]["code"] == "FORBIDDEN"
 
 
@@ -532,3 +533,37 @@ async def test_the_audit_trail_filters_by_action_actor_and_target(
     ]
     assert await events(action="no.such_action") == []
     assert await events(actorId="not-an-id") == []
+
+
+TARGETS = """
+query Targets($id: ID!) {
+  project(id: $id) {
+    auditEvents { edges { node { action targetUser { email } } } }
+  }
+}
+"""
+
+
+async def test_member_events_name_the_person_they_are_about_even_after_they_left(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    project = await create_project(gql, ada)
+    clock.advance(timedelta(seconds=1))
+    await add_member(gql, ada, project["id"], bob.email, "MEMBER")
+    clock.advance(timedelta(seconds=1))
+    await gql.execute(
+        REMOVE_MEMBER,
+        {"input": {"projectId": project["id"], "userId": bob.user_id}},
+        ada.access_token,
+    )
+
+    data = await gql.execute(TARGETS, {"id": project["id"]}, ada.access_token)
+
+    events = [edge["node"] for edge in data["project"]["auditEvents"]["edges"]]
+    assert events == [
+        {"action": "project.member_remove", "targetUser": {"email": bob.email}},
+        {"action": "project.member_add", "targetUser": {"email": bob.email}},
+        {"action": "project.create", "targetUser": None},
+    ]
