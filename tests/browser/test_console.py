@@ -154,16 +154,17 @@ def test_api_key_lifecycle(console: ConsolePage, api: Api) -> None:
     row = key_row(page, "Production backend (EU)")
     expect(row).to_be_visible()
 
-    # Rotate: a new key with the same note, then the reminder, then delete the old one.
+    # Rotate: a new key with the same note and policy, the old one working for a grace period;
+    # then end it early by deleting the old key.
     row.get_by_role("button", name="Rotate").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_label("Note")).to_have_value("Production backend (EU)")
-    dialog.get_by_role("button", name="Create API key").click()
+    expect(dialog.get_by_role("heading")).to_have_text("Rotate “Production backend (EU)”")
+    dialog.get_by_role("button", name="Rotate key").click()
     new_secret = dialog.get_by_label("New API key").input_value()
     assert new_secret != secret
-    expect(dialog).to_contain_text("then delete the old key")
+    expect(dialog).to_contain_text("keeps working until")
     console.audit("api-key-rotated")
-    dialog.get_by_role("button", name="Delete the old key…").click()
+    dialog.get_by_role("button", name="Delete the old key now…").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("heading")).to_have_text(
         "Delete the API key “Production backend (EU)”?"

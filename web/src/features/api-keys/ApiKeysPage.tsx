@@ -10,8 +10,10 @@ import type { ApiKeyStatus } from "../../gql/graphql";
 import { describeFailure } from "../../graphql/errors";
 import { useProject } from "../projects/ProjectLayout";
 import { ApiKeyRow } from "./ApiKeyRow";
-import { CreateApiKeyDialog, type RotatedKey } from "./CreateApiKeyDialog";
+import { CreateApiKeyDialog } from "./CreateApiKeyDialog";
 import { DeleteApiKeyDialog, type KeyToDelete } from "./DeleteApiKeyDialog";
+import { ProjectBudgetPanel } from "./ProjectBudgetPanel";
+import { RotateApiKeyDialog, type KeyToRotate } from "./RotateApiKeyDialog";
 
 const PAGE_SIZE = 20;
 
@@ -51,7 +53,7 @@ export function ApiKeysPage() {
   const [after, setAfter] = useState<string | null>(null);
 
   const [creating, setCreating] = useState(false);
-  const [rotating, setRotating] = useState<RotatedKey | null>(null);
+  const [rotating, setRotating] = useState<KeyToRotate | null>(null);
   const [deleting, setDeleting] = useState<KeyToDelete | null>(null);
   const [editingId, setEditingId] = useState<string | null>(null);
 
@@ -193,14 +195,10 @@ export function ApiKeysPage() {
         </>
       )}
 
+      <ProjectBudgetPanel projectId={project.id} canManage={canManage} readOnlyReasonId={readOnlyId} />
+
       <CreateApiKeyDialog projectId={project.id} open={creating} onClose={() => setCreating(false)} />
-      <CreateApiKeyDialog
-        projectId={project.id}
-        open={rotating !== null}
-        rotating={rotating}
-        onClose={() => setRotating(null)}
-        onDeleteOld={(key) => setDeleting(key)}
-      />
+      <RotateApiKeyDialog apiKey={rotating} onClose={() => setRotating(null)} onDeleteOld={(key) => setDeleting(key)} />
       <DeleteApiKeyDialog apiKey={deleting} onClose={() => setDeleting(null)} />
     </>
   );
