@@ -255,7 +255,8 @@ def test_usage_then_alerts_then_a_key_and_its_policy(
     form.get_by_label("Allowed client addresses").fill("203.0.113.0/24, not-an-address")
     form.get_by_label("Requests per minute").fill("0")
     form.get_by_role("button", name="Save policy").click()
-    expect(form.locator(".field__error").get_by_text("`not-an-address` is not an IPv4")).to_be_visible()
+    expect(form.locator(".chip__error")).to_contain_text("`not-an-address` is not an IPv4")
+    expect(form.get_by_text("Correct or remove the marked entry.")).to_be_visible()
     expect(form.get_by_label("Requests per minute")).to_have_attribute("aria-invalid", "true")
     console.audit("api-key-policy-error")
     form.get_by_role("button", name="Remove not-an-address").click()
@@ -276,7 +277,7 @@ def test_usage_then_alerts_then_a_key_and_its_policy(
     secret = dialog.get_by_label("New API key").input_value()
     assert re.fullmatch(r"tlx_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}", secret), secret
     expect(dialog).to_contain_text("keeps working until")
-    console.audit("api-key-rotated-grace")
+    console.audit("api-key-rotated-grace", full_page=False)
     dialog.get_by_role("button", name="I have copied it").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     assert secret not in page.content()
@@ -284,8 +285,19 @@ def test_usage_then_alerts_then_a_key_and_its_policy(
     page.get_by_role("link", name="its replacement").click()
     expect(page.get_by_role("region", name="Policy")).to_contain_text("203.0.113.0/24")
     expect(page.get_by_role("table", name="Changes to this key")).to_contain_text(
-        "kept working for 1 hour"
+        "1 hour of grace"
     )
+
+    # The project's budget, on the API keys page: every key's requests count against it.
+    nav.get_by_role("link", name="API keys", exact=True).click()
+    budget = page.get_by_role("region", name="Project budget")
+    budget.get_by_role("button", name="Edit budget").click()
+    budget.get_by_label("USD, at the models’ prices").fill("50")
+    budget.get_by_label("Per").last.select_option("DAY")
+    budget.get_by_role("button", name="Save budget").click()
+    expect(budget).to_contain_text("Spend, today (UTC day)")
+    expect(budget).to_contain_text("of $50.00")
+    console.audit("api-keys-budget")
 
 
 def test_members_roles_and_the_audit_log(
@@ -304,7 +316,7 @@ def test_members_roles_and_the_audit_log(
     dialog.get_by_role("button", name="Add member").click()
     expect(dialog.get_by_text("No account uses this email")).to_be_visible()
     expect(dialog.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
-    owner.audit("members-add-error")
+    owner.audit("members-add-error", full_page=False)
     dialog.get_by_label("Email").fill(grace["email"])
     dialog.get_by_role("radio", name=re.compile("^Member")).check()
     dialog.get_by_role("button", name="Add member").click()
@@ -342,7 +354,7 @@ def test_members_roles_and_the_audit_log(
     dialog.get_by_role("radio", name=re.compile("^Member")).check()
     dialog.get_by_role("button", name="Change role").click()
     expect(dialog.get_by_text("A project needs at least one owner")).to_be_visible()
-    owner.audit("members-last-owner")
+    owner.audit("members-last-owner", full_page=False)
     dialog.get_by_role("button", name="Cancel").click()
     owner.audit("members")
 
@@ -390,8 +402,8 @@ def test_the_new_pages_at_360_px_and_by_keyboard(make_console: Any, monitored: M
     page.keyboard.press("ArrowRight")
     expect(seven_days).to_be_checked()
     expect(page.get_by_role("img", name=re.compile("^Requests and errors by day"))).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     console.audit("usage-360")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
     pages = [
         ("alerts", "Security alerts", "alerts-360"),
@@ -402,5 +414,5 @@ def test_the_new_pages_at_360_px_and_by_keyboard(make_console: Any, monitored: M
     for path, heading, name in pages:
         console.goto(project_path(monitored, path))
         expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360, name
         console.audit(name)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, name

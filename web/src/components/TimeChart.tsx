@@ -64,7 +64,7 @@ export function TimeChart(props: TimeChartProps) {
       },
       axes: [
         { ...AXIS, space: 64, values: (_u, splits) => splits.map(xFormat) },
-        { ...AXIS, size: 56, values: (_u, splits) => splits.map(yFormat) },
+        { ...AXIS, size: 64, values: (_u, splits) => splits.map(yFormat) },
       ],
       series: [
         {},

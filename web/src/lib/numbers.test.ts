@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { formatSeconds, formatUsd, usdValue } from "./numbers";
+import { formatPercent, formatSeconds, formatUsd, pageSummary, usdValue } from "./numbers";
 
 describe("formatUsd", () => {
   it("keeps the digits that matter and at least cents", () => {
@@ -30,5 +30,21 @@ describe("formatSeconds", () => {
     expect(formatSeconds(86_400)).toBe("1 day");
     expect(formatSeconds(604_800)).toBe("7 days");
     expect(formatSeconds(5400)).toBe("90 minutes");
+  });
+});
+
+describe("formatPercent", () => {
+  it("says a tiny share is under 0.1% rather than 0%", () => {
+    expect(formatPercent(0)).toBe("0%");
+    expect(formatPercent(0.0004)).toBe("<0.1%");
+    expect(formatPercent(0.125)).toBe("12.5%");
+  });
+});
+
+describe("pageSummary", () => {
+  it("counts a list that fits one page, and places a page in a longer one", () => {
+    expect(pageSummary(0, 1, 1, ["member", "members"])).toBe("1 member");
+    expect(pageSummary(0, 3, 3, ["member", "members"])).toBe("3 members");
+    expect(pageSummary(20, 20, 45, ["event", "events"])).toBe("21–40 of 45");
   });
 });

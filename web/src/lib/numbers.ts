@@ -14,8 +14,16 @@ export function formatCompact(value: number): string {
   return compact.format(value);
 }
 
+/** "12.5%"; a share too small to show as 0.1% says so rather than "0%". */
 export function formatPercent(fraction: number): string {
+  if (fraction > 0 && fraction < 0.001) return `<${percent.format(0.001)}`;
   return percent.format(fraction);
+}
+
+/** "1–20 of 45", or "3 members" when one page holds them all. */
+export function pageSummary(start: number, shown: number, total: number, noun: [string, string]): string {
+  if (start === 0 && shown === total) return `${formatCount(total)} ${total === 1 ? noun[0] : noun[1]}`;
+  return `${formatCount(start + 1)}–${formatCount(start + shown)} of ${formatCount(total)}`;
 }
 
 /**

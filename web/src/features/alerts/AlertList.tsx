@@ -5,6 +5,7 @@ import { ErrorBanner, FormErrors } from "../../components/ErrorBanner";
 import { Loading } from "../../components/Notice";
 import { Pagination } from "../../components/Table";
 import { graphql } from "../../gql";
+import { pageSummary } from "../../lib/numbers";
 import { describeFailure, type Failure } from "../../graphql/errors";
 import { AlertsTable } from "./AlertsTable";
 import { useAcknowledgeSecurityAlert } from "./useAcknowledgeSecurityAlert";
@@ -146,7 +147,7 @@ export function AlertList(props: AlertListProps) {
           {(connection.totalCount > PAGE_SIZE || cursors.length > 0) && (
             <Pagination
               label={`${caption}: pages`}
-              summary={`${pageStart + 1}–${pageStart + alerts.length} of ${connection.totalCount}`}
+              summary={pageSummary(pageStart, alerts.length, connection.totalCount, ["alert", "alerts"])}
               hasPrevious={cursors.length > 0}
               hasNext={connection.pageInfo.hasNextPage}
               onPrevious={() => {

@@ -21,10 +21,10 @@ describe("evidenceInWords", () => {
 
   it("compares a spike with the usual hour and the threshold", () => {
     expect(evidenceInWords("REQUEST_SPIKE", { requests: 412, trailingMedian: 12, threshold: 100 })).toBe(
-      "412 requests in one hour, against a usual 12 an hour (the alert is raised above 100).",
+      "412 requests in one hour, against 12 in a usual hour (the alert is raised above 100).",
     );
     expect(evidenceInWords("ERROR_SPIKE", { errors: 57, trailingMedian: 2.5, threshold: 20 })).toBe(
-      "57 errors in one hour, against a usual 2.5 an hour (the alert is raised above 20).",
+      "57 errors in one hour, against 2.5 in a usual hour (the alert is raised above 20).",
     );
   });
 

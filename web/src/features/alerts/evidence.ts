@@ -74,7 +74,7 @@ export function evidenceInWords(kind: SecurityAlertKind, evidence: unknown): str
       const median = number(facts, "trailingMedian");
       const threshold = number(facts, "threshold");
       let sentence = `${count !== null ? plural(count, measure.slice(0, -1)) : `Many ${measure}`} in one hour`;
-      if (median !== null) sentence += `, against a usual ${usual(median)} an hour`;
+      if (median !== null) sentence += `, against ${usual(median)} in a usual hour`;
       if (threshold !== null) sentence += ` (the alert is raised above ${usual(threshold)})`;
       return `${sentence}.`;
     }

@@ -64,6 +64,7 @@ export function ApiKeyDetailPage() {
   const readOnlyId = useId();
   const [editingNote, setEditingNote] = useState(false);
   const [editingPolicy, setEditingPolicy] = useState(false);
+  const [showAcknowledged, setShowAcknowledged] = useState(false);
   const [rotating, setRotating] = useState<KeyToRotate | null>(null);
   const [deleting, setDeleting] = useState<KeyToDelete | null>(null);
   const [now] = useState(() => new Date());
@@ -245,6 +246,14 @@ export function ApiKeyDetailPage() {
           <AlertList projectId={project.id} acknowledged={false} apiKeyId={apiKey.id}
             canAcknowledge={project.viewerCan.acknowledgeSecurityAlerts} readOnlyReasonId={readOnlyId}
             caption="Open alerts about this key" empty="No open alerts about this key." />
+          <button type="button" className="button button--ghost button--small panel__toggle"
+            aria-expanded={showAcknowledged} onClick={() => setShowAcknowledged(!showAcknowledged)}>
+            {showAcknowledged ? "Hide acknowledged alerts" : "Show acknowledged alerts"}
+          </button>
+          {showAcknowledged && (
+            <AlertList projectId={project.id} acknowledged apiKeyId={apiKey.id} canAcknowledge={false}
+              caption="Acknowledged alerts about this key" empty="No alert about this key has been acknowledged." />
+          )}
         </section>
       )}
 

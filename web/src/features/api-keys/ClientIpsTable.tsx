@@ -7,7 +7,7 @@ import { Pagination, Table } from "../../components/Table";
 import { graphql } from "../../gql";
 import { describeFailure } from "../../graphql/errors";
 import { formatDateTime, formatRelative } from "../../lib/dates";
-import { formatCount } from "../../lib/numbers";
+import { formatCount, pageSummary } from "../../lib/numbers";
 
 const PAGE_SIZE = 20;
 
@@ -78,7 +78,7 @@ export function ClientIpsTable({ projectId, keyId }: { projectId: string; keyId:
       {(connection.totalCount > PAGE_SIZE || cursors.length > 0) && (
         <Pagination
           label="Client addresses pages"
-          summary={`${pageStart + 1}–${pageStart + addresses.length} of ${connection.totalCount}`}
+          summary={pageSummary(pageStart, addresses.length, connection.totalCount, ["address", "addresses"])}
           hasPrevious={cursors.length > 0}
           hasNext={connection.pageInfo.hasNextPage}
           onPrevious={() => {

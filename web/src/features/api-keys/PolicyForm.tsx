@@ -41,6 +41,12 @@ export function PolicyForm({ keyId, policy, models, onDone }: PolicyFormProps) {
   const hasChecks = Object.keys(checks).length > 0;
   const error = (field: PolicyField) => (hasChecks ? checks[field] : failed?.errors.fields[field]);
   const items = (field: PolicyField) => (hasChecks ? undefined : failed?.errors.items[field]);
+  // A list whose entries are at fault shows each message on its entry, and says so under the field.
+  const listError = (field: PolicyField) => {
+    const marked = Object.keys(items(field) ?? {}).length;
+    if (marked === 0) return error(field);
+    return marked === 1 ? "Correct or remove the marked entry." : `Correct or remove the ${marked} marked entries.`;
+  };
 
   return (
     <form className="form policy-form" onSubmit={(event) => void submit(event)} noValidate aria-label="Edit policy">
@@ -67,7 +73,7 @@ export function PolicyForm({ keyId, policy, models, onDone }: PolicyFormProps) {
         values={values.models.values}
         pending={values.models.pending}
         onChange={(next) => setValues({ ...values, models: next })}
-        error={error("allowedModels")}
+        error={listError("allowedModels")}
         itemErrors={items("allowedModels")}
         hint="Model ids of this project, exactly. Leave empty for every model."
         placeholder="e.g. gpt-4.1-mini, then Enter"
@@ -78,7 +84,7 @@ export function PolicyForm({ keyId, policy, models, onDone }: PolicyFormProps) {
         values={values.ips.values}
         pending={values.ips.pending}
         onChange={(next) => setValues({ ...values, ips: next })}
-        error={error("allowedIps")}
+        error={listError("allowedIps")}
         itemErrors={items("allowedIps")}
         hint="IPv4 or IPv6 addresses and CIDR ranges. Leave empty for any address."
         placeholder="e.g. 203.0.113.0/24, then Enter"

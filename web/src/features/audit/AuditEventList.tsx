@@ -5,6 +5,7 @@ import { ErrorBanner } from "../../components/ErrorBanner";
 import { Loading } from "../../components/Notice";
 import { Pagination, Table } from "../../components/Table";
 import { graphql } from "../../gql";
+import { pageSummary } from "../../lib/numbers";
 import { describeFailure } from "../../graphql/errors";
 import { formatDateTime, formatRelative } from "../../lib/dates";
 import { eventInWords } from "./eventInWords";
@@ -101,7 +102,7 @@ export function AuditEventList({ projectId, filters, caption, empty }: AuditEven
           </Table>
           <Pagination
             label={`${caption}: pages`}
-            summary={`${pageStart + 1}–${pageStart + events.length} of ${connection.totalCount}`}
+            summary={pageSummary(pageStart, events.length, connection.totalCount, ["event", "events"])}
             hasPrevious={cursors.length > 0}
             hasNext={connection.pageInfo.hasNextPage}
             onPrevious={() => {

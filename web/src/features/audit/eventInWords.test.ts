@@ -23,9 +23,9 @@ describe("eventInWords", () => {
   it("tells a rotation's grace period, or that the old key was revoked at once", () => {
     expect(
       eventInWords(event("api_key.rotate", { note: "CI", previous_key: "abc123", grace_period_seconds: 86_400 })),
-    ).toBe("Ada Lovelace rotated API key “CI”; key abc123 kept working for 1 day");
+    ).toBe("Ada Lovelace rotated API key “CI”, giving the old key (abc123) 1 day of grace");
     expect(eventInWords(event("api_key.rotate", { note: "CI", previous_key: "abc123", grace_period_seconds: 0 }))).toBe(
-      "Ada Lovelace rotated API key “CI”; key abc123 was revoked at once",
+      "Ada Lovelace rotated API key “CI”; the old key (abc123) was revoked at once",
     );
   });
 

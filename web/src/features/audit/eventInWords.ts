@@ -180,13 +180,13 @@ export function eventInWords(event: AuditEventLike): string {
     case "api_key.rotate": {
       const grace = num(details, "grace_period_seconds");
       const old = str(details, "previous_key");
-      const oldKey = old ? `key ${old}` : "the old key";
+      const oldKey = old ? `the old key (${old})` : "the old key";
       const end =
         grace === null
           ? ""
           : grace === 0
             ? `; ${oldKey} was revoked at once`
-            : `; ${oldKey} kept working for ${formatSeconds(grace)}`;
+            : `, giving ${oldKey} ${formatSeconds(grace)} of grace`;
       return `${who} rotated API key ${note}${end}`;
     }
     case "llm_api_key.add":

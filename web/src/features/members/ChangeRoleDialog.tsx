@@ -7,6 +7,8 @@ import { ROLE_LABELS } from "../projects/RoleBadge";
 import { RoleFields } from "./RoleFields";
 import { useUpdateProjectMemberRole } from "./useUpdateProjectMemberRole";
 
+const AS_ROLE: Record<ProjectRole, string> = { OWNER: "an owner", ADMIN: "an admin", MEMBER: "a member" };
+
 export type MemberToChange = { userId: string; name: string; role: ProjectRole; isViewer: boolean };
 
 type ChangeRoleDialogProps = {
@@ -39,8 +41,18 @@ export function ChangeRoleDialog({ projectId, member, onClose }: ChangeRoleDialo
   const failed = changeRole.outcome?.ok === false ? changeRole.outcome : null;
   const lowering = member?.isViewer && member.role === "OWNER" && role !== "OWNER";
   return (
-    <Dialog open={member !== null} title={member ? `Change ${member.name}’s role` : "Change role"} onClose={close}
-      description={member ? `Now ${ROLE_LABELS[member.role]}. The new role applies to their next request.` : undefined}>
+    <Dialog
+      open={member !== null}
+      title={!member ? "Change role" : member.isViewer ? "Change your own role" : `Change ${member.name}’s role`}
+      onClose={close}
+      description={
+        !member
+          ? undefined
+          : member.isViewer
+            ? `You are ${AS_ROLE[member.role]} of this project now.`
+            : `Now ${ROLE_LABELS[member.role]}. The new role applies from their next request.`
+      }
+    >
       {failed?.failure && <ErrorBanner failure={failed.failure} />}
       <form className="form" onSubmit={(event) => void submit(event)} noValidate>
         <FormErrors messages={failed?.errors.form ?? []} />

@@ -5,6 +5,7 @@ import { ErrorBanner } from "../../components/ErrorBanner";
 import { Loading, Notice } from "../../components/Notice";
 import { Pagination, Table } from "../../components/Table";
 import { graphql } from "../../gql";
+import { pageSummary } from "../../lib/numbers";
 import { describeFailure } from "../../graphql/errors";
 import { formatDate } from "../../lib/dates";
 import { useSessionState } from "../auth/useSession";
@@ -140,11 +141,7 @@ export function MembersPage() {
           </Table>
           <Pagination
             label="Members pages"
-            summary={
-              connection.totalCount === 1
-                ? "1 member"
-                : `${pageStart + 1}–${pageStart + members.length} of ${connection.totalCount} members`
-            }
+            summary={pageSummary(pageStart, members.length, connection.totalCount, ["member", "members"])}
             hasPrevious={cursors.length > 0}
             hasNext={connection.pageInfo.hasNextPage}
             onPrevious={() => {
