@@ -126,13 +126,17 @@ def test_api_key_lifecycle(console: ConsolePage, api: Api) -> None:
 
     # The key works through the proxy, and the table counts the request after the usage flush.
     assert chat(console.base_url, secret).status_code == 200
+    # (The count and the last use are written by separate flushes: wait for both.)
     requests_cell = row.locator('td[data-label="Requests (24 h)"]')
+    last_used_cell = row.locator('td[data-label="Last used"]')
     deadline = time.monotonic() + 10
-    while requests_cell.inner_text() != "1" and time.monotonic() < deadline:
+    while (
+        requests_cell.inner_text() != "1" or last_used_cell.inner_text() == "Never"
+    ) and time.monotonic() < deadline:
         time.sleep(0.5)
         page.reload()
     expect(requests_cell).to_have_text("1")
-    expect(row.locator('td[data-label="Last used"]')).not_to_have_text("Never")
+    expect(last_used_cell).not_to_have_text("Never")
     console.audit("api-keys")
 
     # Search by note, then by a key id that does not exist.
