@@ -8,6 +8,7 @@ import { Pagination, Table } from "../../components/Table";
 import { graphql } from "../../gql";
 import type { ApiKeyStatus } from "../../gql/graphql";
 import { describeFailure } from "../../graphql/errors";
+import { pageSummary } from "../../lib/numbers";
 import { useProject } from "../projects/ProjectLayout";
 import { ApiKeyRow } from "./ApiKeyRow";
 import { CreateApiKeyDialog } from "./CreateApiKeyDialog";
@@ -180,7 +181,7 @@ export function ApiKeysPage() {
           </Table>
           <Pagination
             label="API keys pages"
-            summary={`${pageStart + 1}–${pageStart + keys.length} of ${connection.totalCount}`}
+            summary={pageSummary(pageStart, keys.length, connection.totalCount, ["key", "keys"])}
             hasPrevious={cursors.length > 0}
             hasNext={connection.pageInfo.hasNextPage}
             onPrevious={() => {
