@@ -102,7 +102,7 @@ export function ApiKeysPage() {
       {!canManage && (
         <Notice id={readOnlyId}>
           You can read this project’s keys. Only its owners and admins can create, edit, rotate or
-          delete them.
+          delete them, or change the project’s budget.
         </Notice>
       )}
 
