@@ -533,3 +533,37 @@ async def test_the_audit_trail_filters_by_action_actor_and_target(
     ]
     assert await events(action="no.such_action") == []
     assert await events(actorId="not-an-id") == []
+
+
+TARGETS = """
+query Targets($id: ID!) {
+  project(id: $id) {
+    auditEvents { edges { node { action targetUser { email } } } }
+  }
+}
+"""
+
+
+async def test_member_events_name_the_person_they_are_about_even_after_they_left(
+    gql: GraphQLClient, clock: FrozenClock
+) -> None:
+    ada = await sign_up(gql)
+    bob = await sign_up(gql)
+    project = await create_project(gql, ada)
+    clock.advance(timedelta(seconds=1))
+    await add_member(gql, ada, project["id"], bob.email, "MEMBER")
+    clock.advance(timedelta(seconds=1))
+    await gql.execute(
+        REMOVE_MEMBER,
+        {"input": {"projectId": project["id"], "userId": bob.user_id}},
+        ada.access_token,
+    )
+
+    data = await gql.execute(TARGETS, {"id": project["id"]}, ada.access_token)
+
+    events = [edge["node"] for edge in data["project"]["auditEvents"]["edges"]]
+    assert events == [
+        {"action": "project.member_remove", "targetUser": {"email": bob.email}},
+        {"action": "project.member_add", "targetUser": {"email": bob.email}},
+        {"action": "project.create", "targetUser": None},
+    ]

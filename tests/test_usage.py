@@ -831,3 +831,50 @@ async def test_an_alert_of_a_deleted_key_links_to_nothing(traffic: Traffic) -> N
 
     nodes = [edge["node"] for edge in data["project"]["securityAlerts"]["edges"]]
     assert nodes == [{"kind": "REVOKED_KEY_IN_USE", "apiKey": None}]
+
+
+FILTERED_ALERTS = """
+query FilteredAlerts($id: ID!, $key: ID, $onlyAcknowledged: Boolean!) {
+  project(id: $id) {
+    securityAlerts(apiKeyId: $key, onlyAcknowledged: $onlyAcknowledged) {
+      totalCount
+      edges { node { apiKeyId acknowledgedAt } }
+    }
+  }
+}
+"""
+
+
+async def test_alerts_filter_by_key_and_list_the_acknowledged_on_their_own(
+    traffic: Traffic,
+) -> None:
+    first = traffic.key
+    second = await create_key(traffic.gql, traffic.owner, traffic.project["id"])
+    for key in (first, second):
+        await traffic.gql.execute(
+            DELETE_KEY, {"input": {"id": key["id"]}}, traffic.owner.access_token
+        )
+        traffic.key = key
+        await traffic.calls(1)
+    alerts = await traffic.alerts()
+    first_alert = next(a for a in alerts if a["apiKeyId"] == first["id"])
+    await traffic.gql.execute(
+        ACKNOWLEDGE, {"input": {"id": first_alert["id"]}}, traffic.owner.access_token
+    )
+
+    async def listed(key: str | None, only_acknowledged: bool) -> list[tuple[str, bool]]:
+        data = await traffic.query(
+            FILTERED_ALERTS,
+            {"id": traffic.project["id"], "key": key, "onlyAcknowledged": only_acknowledged},
+        )
+        return [
+            (edge["node"]["apiKeyId"], edge["node"]["acknowledgedAt"] is not None)
+            for edge in data["project"]["securityAlerts"]["edges"]
+        ]
+
+    assert await listed(None, False) == [(second["id"], False)]
+    assert await listed(None, True) == [(first["id"], True)]
+    assert await listed(first["id"], False) == []
+    assert await listed(first["id"], True) == [(first["id"], True)]
+    assert await listed(second["id"], False) == [(second["id"], False)]
+    assert await listed("no-such-key", False) == []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,9 +16,6 @@ from app.graphql.context import AppInfo
 from app.graphql.errors import QueryError
 from app.graphql.pagination import Connection, connection_of
 from app.pagination import PageRequest
-
-if TYPE_CHECKING:
-    import uuid
 
 
 @strawberry.type(name="AuditEvent")
@@ -44,6 +42,20 @@ class AuditEventType:
         if self.actor_user_id is None:
             return None
         user = await info.context.users.load(self.actor_user_id)
+        return UserType.of(user) if user else None
+
+    @strawberry.field(
+        description="The person the event is about (a member added, given another role or "
+        "removed), when it is about a person; they may have left the project since."
+    )
+    async def target_user(self, info: AppInfo) -> UserType | None:
+        if self.target_type != "user":
+            return None
+        try:
+            user_id = uuid.UUID(self.target_id)
+        except ValueError:
+            return None
+        user = await info.context.users.load(user_id)
         return UserType.of(user) if user else None
 
     @classmethod

@@ -242,9 +242,33 @@ class ProjectType:
         info: AppInfo,
         first: FirstArgument = None,
         after: AfterArgument = None,
-        include_acknowledged: bool = False,
+        include_acknowledged: Annotated[
+            bool,
+            strawberry.argument(
+                description="Acknowledged alerts too; without it, only the open ones."
+            ),
+        ] = False,
+        only_acknowledged: Annotated[
+            bool,
+            strawberry.argument(
+                description="Only the acknowledged alerts (for a list of them beside the open "
+                "ones); wins over `includeAcknowledged`."
+            ),
+        ] = False,
+        api_key_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the alerts about this API key (its id)."),
+        ] = None,
     ) -> Connection[SecurityAlertType]:
-        return await security_alerts(info, self._id, first, after, include_acknowledged)
+        return await security_alerts(
+            info,
+            self._id,
+            first,
+            after,
+            include_acknowledged,
+            only_acknowledged=only_acknowledged,
+            api_key_id=str(api_key_id) if api_key_id is not None else None,
+        )
 
     @strawberry.field(
         description="The project's provider keys, one per provider (people only).",

@@ -209,6 +209,8 @@ async def security_alerts(
     first: int | None,
     after: str | None,
     include_acknowledged: bool,
+    only_acknowledged: bool = False,
+    api_key_id: str | None = None,
 ) -> Connection[SecurityAlertType]:
     context = info.context
     alerts = context.services.usage.alerts(
@@ -216,6 +218,8 @@ async def security_alerts(
         project_id,
         page_request(first, after),
         include_acknowledged=include_acknowledged,
+        only_acknowledged=only_acknowledged,
+        api_key_id=api_key_id,
     )
     return await connection_of(info, alerts, SecurityAlertType.of)
 

@@ -232,13 +232,21 @@ class UsageService:
         page: PageRequest,
         *,
         include_acknowledged: bool,
+        only_acknowledged: bool = False,
+        api_key_id: str | None = None,
     ) -> Page[AlertRecord]:
+        """The project's alerts, newest first: open ones, or with `include_acknowledged` all,
+        or with `only_acknowledged` the acknowledged ones; `api_key_id` keeps one key's."""
         await self._access.authorize(
             principal, project_id, Permission.READ_SECURITY_ALERTS, action="read security alerts"
         )
         where: Any = SecurityAlert.project_id == project_id
-        if not include_acknowledged:
+        if only_acknowledged:
+            where = where & SecurityAlert.acknowledged_at.is_not_null()
+        elif not include_acknowledged:
             where = where & SecurityAlert.acknowledged_at.is_null()
+        if api_key_id is not None:
+            where = where & (SecurityAlert.api_key_id == api_key_id)
         return await keyset_page(
             SecurityAlert.select().where(where),
             SecurityAlert.count().where(where),

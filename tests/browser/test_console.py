@@ -126,13 +126,17 @@ def test_api_key_lifecycle(console: ConsolePage, api: Api) -> None:
 
     # The key works through the proxy, and the table counts the request after the usage flush.
     assert chat(console.base_url, secret).status_code == 200
+    # (The count and the last use are written by separate flushes: wait for both.)
     requests_cell = row.locator('td[data-label="Requests (24 h)"]')
+    last_used_cell = row.locator('td[data-label="Last used"]')
     deadline = time.monotonic() + 10
-    while requests_cell.inner_text() != "1" and time.monotonic() < deadline:
+    while (
+        requests_cell.inner_text() != "1" or last_used_cell.inner_text() == "Never"
+    ) and time.monotonic() < deadline:
         time.sleep(0.5)
         page.reload()
     expect(requests_cell).to_have_text("1")
-    expect(row.locator('td[data-label="Last used"]')).not_to_have_text("Never")
+    expect(last_used_cell).not_to_have_text("Never")
     console.audit("api-keys")
 
     # Search by note, then by a key id that does not exist.
@@ -154,16 +158,17 @@ def test_api_key_lifecycle(console: ConsolePage, api: Api) -> None:
     row = key_row(page, "Production backend (EU)")
     expect(row).to_be_visible()
 
-    # Rotate: a new key with the same note, then the reminder, then delete the old one.
+    # Rotate: a new key with the same note and policy, the old one working for a grace period;
+    # then end it early by deleting the old key.
     row.get_by_role("button", name="Rotate").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_label("Note")).to_have_value("Production backend (EU)")
-    dialog.get_by_role("button", name="Create API key").click()
+    expect(dialog.get_by_role("heading")).to_have_text("Rotate “Production backend (EU)”")
+    dialog.get_by_role("button", name="Rotate key").click()
     new_secret = dialog.get_by_label("New API key").input_value()
     assert new_secret != secret
-    expect(dialog).to_contain_text("then delete the old key")
+    expect(dialog).to_contain_text("keeps working until")
     console.audit("api-key-rotated")
-    dialog.get_by_role("button", name="Delete the old key…").click()
+    dialog.get_by_role("button", name="Delete the old key now…").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("heading")).to_have_text(
         "Delete the API key “Production backend (EU)”?"

@@ -2,13 +2,18 @@ import { Navigate, createBrowserRouter, useRouteError, type RouteObject } from "
 
 import { AppShell } from "./AppShell";
 import { CrashMessage } from "./components/ErrorBoundary";
+import { AlertsPage } from "./features/alerts/AlertsPage";
+import { ApiKeyDetailPage } from "./features/api-keys/ApiKeyDetailPage";
 import { ApiKeysPage } from "./features/api-keys/ApiKeysPage";
+import { AuditLogPage } from "./features/audit/AuditLogPage";
 import { LoginPage } from "./features/auth/LoginPage";
 import { PublicOnly, RequireSession } from "./features/auth/RequireSession";
 import { SignupPage } from "./features/auth/SignupPage";
 import { LlmKeysPage } from "./features/llm-keys/LlmKeysPage";
+import { MembersPage } from "./features/members/MembersPage";
 import { ProjectLayout } from "./features/projects/ProjectLayout";
 import { ProjectsPage } from "./features/projects/ProjectsPage";
+import { UsagePage } from "./features/usage/UsagePage";
 
 /** Routes mirror the URLs under /admin/; the service answers every one of them with index.html. */
 export const routes: RouteObject[] = [
@@ -36,8 +41,13 @@ export const routes: RouteObject[] = [
                 children: [
                   { index: true, element: <Navigate to="settings/api-keys" replace /> },
                   { path: "settings", element: <Navigate to="api-keys" replace /> },
+                  { path: "usage", element: <UsagePage /> },
+                  { path: "alerts", element: <AlertsPage /> },
+                  { path: "audit", element: <AuditLogPage /> },
                   { path: "settings/api-keys", element: <ApiKeysPage /> },
+                  { path: "settings/api-keys/:keyId", element: <ApiKeyDetailPage /> },
                   { path: "settings/llm-api-keys", element: <LlmKeysPage /> },
+                  { path: "settings/members", element: <MembersPage /> },
                 ],
               },
               { path: "*", element: <NotFound /> },

@@ -1,4 +1,4 @@
-import { useState, type KeyboardEvent } from "react";
+import { useId, useState, type KeyboardEvent } from "react";
 
 import { FormField } from "./FormField";
 
@@ -14,6 +14,9 @@ type ChipsInputProps = {
   itemErrors?: Record<number, string> | undefined;
   hint?: string;
   disabled?: boolean;
+  placeholder?: string;
+  /** Values to offer as the person types (a datalist). */
+  suggestions?: ReadonlyArray<string>;
 };
 
 /** Splits typed or pasted text into items: commas, spaces and new lines separate them. */
@@ -34,7 +37,9 @@ export function addItems(values: string[], text: string): string[] {
  */
 export function ChipsInput(props: ChipsInputProps) {
   const { label, values, pending, onChange, error, itemErrors = {}, hint, disabled = false } = props;
+  const { placeholder = "e.g. ft:gpt-4.1:acme::abc, then Enter", suggestions } = props;
   const [announcement, setAnnouncement] = useState("");
+  const listId = useId();
 
   function commit() {
     if (pending.trim() === "") return;
@@ -78,9 +83,18 @@ export function ChipsInput(props: ChipsInputProps) {
             </ul>
           )}
           <input {...fieldProps} className="input input--mono" value={pending} disabled={disabled}
-            placeholder="e.g. ft:gpt-4.1:acme::abc, then Enter"
+            placeholder={placeholder} list={suggestions ? listId : undefined}
             onChange={(event) => onChange({ values, pending: event.target.value })} onKeyDown={onKeyDown} onBlur={commit}
             autoComplete="off" spellCheck={false} />
+          {suggestions && (
+            <datalist id={listId}>
+              {suggestions
+                .filter((item) => !values.includes(item))
+                .map((item) => (
+                  <option key={item} value={item} />
+                ))}
+            </datalist>
+          )}
           <span className="visually-hidden" role="status">
             {announcement}
           </span>

@@ -23,6 +23,8 @@ export function useFormMutation<D, V extends AnyVariables, P extends PayloadWith
   pick: (data: D) => P,
   formFields: ReadonlyArray<F>,
   typenames: string[] = [],
+  /** Where the form's fields sit inside the input (see mapUserErrors). */
+  prefix: ReadonlyArray<string> = [],
 ) {
   const [state, execute] = useMutation(document);
   const [outcome, setOutcome] = useState<MutationOutcome<P, F> | null>(null);
@@ -43,7 +45,7 @@ export function useFormMutation<D, V extends AnyVariables, P extends PayloadWith
         const payload = pick(result.data);
         next =
           payload.userErrors.length > 0
-            ? { ok: false, errors: mapUserErrors(payload.userErrors, formFields), failure: null }
+            ? { ok: false, errors: mapUserErrors(payload.userErrors, formFields, prefix), failure: null }
             : { ok: true, payload };
       }
       setOutcome(next);

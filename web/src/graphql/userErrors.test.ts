@@ -49,6 +49,21 @@ describe("mapUserErrors", () => {
     expect(errors.items.customModels).toEqual({ 0: "Too long.", 3: "Has a space." });
   });
 
+  it("finds fields nested inside the input under a prefix", () => {
+    const errors = mapUserErrors(
+      [
+        { field: ["policy", "allowedIps", "1"], message: "Not an address." },
+        { field: ["policy", "tokenBudget", "limit"], message: "Too large." },
+        { field: ["id"], message: "API key not found." },
+      ],
+      ["allowedIps", "tokenBudget"],
+      ["policy"],
+    );
+    expect(errors.fields).toEqual({ allowedIps: "Not an address.", tokenBudget: "Too large." });
+    expect(errors.items.allowedIps).toEqual({ 1: "Not an address." });
+    expect(errors.form).toEqual(["API key not found."]);
+  });
+
   it("has nothing to show for no errors", () => {
     expect(hasErrors(mapUserErrors([], ["note"]))).toBe(false);
   });

@@ -29,14 +29,20 @@ export function hasErrors<F extends string>(errors: FieldErrors<F>): boolean {
 /**
  * Map `userErrors` onto the fields a form shows. An error whose field the form does not know
  * still appears (as a form error): nothing the server says is dropped.
+ *
+ * `prefix` is where the form's fields sit inside the input: a policy form's errors come as
+ * `["policy", "allowedIps", "1"]`, and with the prefix `["policy"]` land on `allowedIps`.
  */
 export function mapUserErrors<F extends string>(
   userErrors: ReadonlyArray<UserErrorLike>,
   formFields: ReadonlyArray<F>,
+  prefix: ReadonlyArray<string> = [],
 ): FieldErrors<F> {
   const result = emptyFieldErrors<F>();
   for (const error of userErrors) {
-    const [head, index] = error.field ?? [];
+    const path = error.field ?? [];
+    const inside = prefix.every((part, i) => path[i] === part);
+    const [head, index] = inside ? path.slice(prefix.length) : [];
     const field = formFields.find((name) => name === head);
     if (field === undefined) {
       result.form.push(error.message);

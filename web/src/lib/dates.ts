@@ -63,3 +63,15 @@ export function utcToLocalInput(iso: string): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
+/** "8 Dec 2026, 14:00 – 15:00", or one instant when both ends are the same minute. */
+export function formatWindow(startIso: string, endIso: string): string {
+  const start = new Date(startIso);
+  const end = new Date(endIso);
+  const from = dateTimeFormat.format(start);
+  if (Math.abs(end.getTime() - start.getTime()) < 60_000) return from;
+  const sameDay = dateFormat.format(start) === dateFormat.format(end);
+  return `${from} – ${sameDay ? timeFormat.format(end) : dateTimeFormat.format(end)}`;
+}

@@ -7,16 +7,15 @@ import { timeZoneName } from "../../lib/dates";
 import { checkApiKeyForm, type ApiKeyFormField } from "./validation";
 
 type ApiKeyFormProps = {
-  initialNote?: string;
   submitting: boolean;
   serverErrors: FieldErrors<ApiKeyFormField> | null;
   onSubmit: (input: { note: string; expiresAt: string | null }) => void;
   onCancel: () => void;
 };
 
-/** Note and optional expiry of a new key; used by Create and by Rotate. */
-export function ApiKeyForm({ initialNote = "", submitting, serverErrors, onSubmit, onCancel }: ApiKeyFormProps) {
-  const [note, setNote] = useState(initialNote);
+/** Note and optional expiry of a new key. */
+export function ApiKeyForm({ submitting, serverErrors, onSubmit, onCancel }: ApiKeyFormProps) {
+  const [note, setNote] = useState("");
   const [expiresAt, setExpiresAt] = useState("");
   const [checks, setChecks] = useState<Partial<Record<ApiKeyFormField, string>>>({});
 

@@ -1,4 +1,5 @@
 import { useId } from "react";
+import { Link } from "react-router";
 
 import { Badge } from "../../components/Badge";
 import type { ApiKeyRowFieldsFragment } from "../../gql/graphql";
@@ -30,9 +31,10 @@ export function ApiKeyRow({ apiKey, editing, readOnlyReasonId, onEdit, onEditDon
         {editing ? (
           <EditNoteForm apiKey={apiKey} onDone={onEditDone} />
         ) : (
-          <span id={noteId} className="cell-note__text">
+          <Link id={noteId} className="cell-note__text strong-link" to={apiKey.id}
+            aria-label={`${apiKey.note}, key ${apiKey.start}…`}>
             {apiKey.note}
-          </span>
+          </Link>
         )}
         <span className="cell-badges">
           {apiKey.rotationDue && <Badge tone="warning">Rotation due</Badge>}

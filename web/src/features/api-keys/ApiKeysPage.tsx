@@ -8,10 +8,13 @@ import { Pagination, Table } from "../../components/Table";
 import { graphql } from "../../gql";
 import type { ApiKeyStatus } from "../../gql/graphql";
 import { describeFailure } from "../../graphql/errors";
+import { pageSummary } from "../../lib/numbers";
 import { useProject } from "../projects/ProjectLayout";
 import { ApiKeyRow } from "./ApiKeyRow";
-import { CreateApiKeyDialog, type RotatedKey } from "./CreateApiKeyDialog";
+import { CreateApiKeyDialog } from "./CreateApiKeyDialog";
 import { DeleteApiKeyDialog, type KeyToDelete } from "./DeleteApiKeyDialog";
+import { ProjectBudgetPanel } from "./ProjectBudgetPanel";
+import { RotateApiKeyDialog, type KeyToRotate } from "./RotateApiKeyDialog";
 
 const PAGE_SIZE = 20;
 
@@ -51,7 +54,7 @@ export function ApiKeysPage() {
   const [after, setAfter] = useState<string | null>(null);
 
   const [creating, setCreating] = useState(false);
-  const [rotating, setRotating] = useState<RotatedKey | null>(null);
+  const [rotating, setRotating] = useState<KeyToRotate | null>(null);
   const [deleting, setDeleting] = useState<KeyToDelete | null>(null);
   const [editingId, setEditingId] = useState<string | null>(null);
 
@@ -99,7 +102,7 @@ export function ApiKeysPage() {
       {!canManage && (
         <Notice id={readOnlyId}>
           You can read this project’s keys. Only its owners and admins can create, edit, rotate or
-          delete them.
+          delete them, or change the project’s budget.
         </Notice>
       )}
 
@@ -178,7 +181,7 @@ export function ApiKeysPage() {
           </Table>
           <Pagination
             label="API keys pages"
-            summary={`${pageStart + 1}–${pageStart + keys.length} of ${connection.totalCount}`}
+            summary={pageSummary(pageStart, keys.length, connection.totalCount, ["key", "keys"])}
             hasPrevious={cursors.length > 0}
             hasNext={connection.pageInfo.hasNextPage}
             onPrevious={() => {
@@ -193,14 +196,10 @@ export function ApiKeysPage() {
         </>
       )}
 
+      <ProjectBudgetPanel projectId={project.id} canManage={canManage} readOnlyReasonId={readOnlyId} />
+
       <CreateApiKeyDialog projectId={project.id} open={creating} onClose={() => setCreating(false)} />
-      <CreateApiKeyDialog
-        projectId={project.id}
-        open={rotating !== null}
-        rotating={rotating}
-        onClose={() => setRotating(null)}
-        onDeleteOld={(key) => setDeleting(key)}
-      />
+      <RotateApiKeyDialog apiKey={rotating} onClose={() => setRotating(null)} onDeleteOld={(key) => setDeleting(key)} />
       <DeleteApiKeyDialog apiKey={deleting} onClose={() => setDeleting(null)} />
     </>
   );

@@ -7,10 +7,12 @@ export type KeyToDelete = { id: string; note: string; start: string };
 type DeleteApiKeyDialogProps = {
   apiKey: KeyToDelete | null;
   onClose: () => void;
+  /** After the key is gone (e.g. leave its page). */
+  onDeleted?: (id: string) => void;
 };
 
 /** Deleting revokes at once; the confirmation names the key by its note so nobody deletes the wrong one. */
-export function DeleteApiKeyDialog({ apiKey, onClose }: DeleteApiKeyDialogProps) {
+export function DeleteApiKeyDialog({ apiKey, onClose, onDeleted }: DeleteApiKeyDialogProps) {
   const deleteApiKey = useDeleteApiKey();
   const failed = deleteApiKey.outcome?.ok === false ? deleteApiKey.outcome : null;
 
@@ -22,7 +24,10 @@ export function DeleteApiKeyDialog({ apiKey, onClose }: DeleteApiKeyDialogProps)
   async function confirm() {
     if (!apiKey) return;
     const outcome = await deleteApiKey.run({ input: { id: apiKey.id } });
-    if (outcome.ok) close();
+    if (outcome.ok) {
+      close();
+      onDeleted?.(apiKey.id);
+    }
   }
 
   return (

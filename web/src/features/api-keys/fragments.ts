@@ -19,3 +19,23 @@ export const ApiKeyRowFields = graphql(`
     }
   }
 `);
+
+/** What a key may do, as its page shows and edits it. */
+export const ApiKeyPolicyFields = graphql(`
+  fragment ApiKeyPolicyFields on ApiKeyPolicy {
+    scopes
+    allowedModels
+    allowedIps
+    requestsPerMinute
+    tokensPerMinute
+    maxConcurrentRequests
+    tokenBudget {
+      limit
+      period
+    }
+    spendBudgetUsd {
+      limit
+      period
+    }
+  }
+`);

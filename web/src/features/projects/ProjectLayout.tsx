@@ -6,6 +6,7 @@ import { Loading } from "../../components/Notice";
 import { graphql } from "../../gql";
 import type { ProjectHeaderFieldsFragment } from "../../gql/graphql";
 import { describeFailure } from "../../graphql/errors";
+import { OpenAlertsBadge, useOpenAlertCount } from "../alerts/OpenAlertsBadge";
 import { RoleBadge } from "./RoleBadge";
 
 graphql(`
@@ -16,7 +17,13 @@ graphql(`
     viewerCan {
       manageApiKeys
       manageLlmApiKeys
+      manageMembers
+      acknowledgeSecurityAlerts
+      readMembers
       readLlmApiKeys
+      readSecurityAlerts
+      readClientIps
+      readAuditLog
     }
   }
 `);
@@ -35,6 +42,7 @@ export type ProjectContext = { project: ProjectHeaderFieldsFragment };
 export function ProjectLayout() {
   const { projectId = "" } = useParams();
   const [result, reexecute] = useQuery({ query: ProjectHeaderQuery, variables: { id: projectId } });
+  const openAlerts = useOpenAlertCount(projectId, result.data?.project?.viewerCan.readSecurityAlerts ?? false);
 
   if (result.error) {
     return (
@@ -61,13 +69,37 @@ export function ProjectLayout() {
         </p>
         {project.viewerRole && <RoleBadge role={project.viewerRole} />}
       </div>
-      <nav className="tabs" aria-label="Project settings">
-        <NavLink className="tabs__tab" to={`/projects/${project.id}/settings/api-keys`}>
-          API keys
-        </NavLink>
-        <NavLink className="tabs__tab" to={`/projects/${project.id}/settings/llm-api-keys`}>
-          LLM API keys
-        </NavLink>
+      <nav className="tabs" aria-label="Project">
+        <div className="tabs__group">
+          <NavLink className="tabs__tab" to={`/projects/${project.id}/usage`}>
+            Usage
+          </NavLink>
+          {project.viewerCan.readSecurityAlerts && (
+            <NavLink className="tabs__tab" to={`/projects/${project.id}/alerts`}>
+              Security alerts
+              <OpenAlertsBadge open={openAlerts} />
+            </NavLink>
+          )}
+          <NavLink className="tabs__tab" to={`/projects/${project.id}/audit`}>
+            Audit log
+          </NavLink>
+        </div>
+        <div className="tabs__group tabs__group--settings">
+          <span className="tabs__heading" aria-hidden="true">
+            Settings
+          </span>
+          <NavLink className="tabs__tab" to={`/projects/${project.id}/settings/api-keys`}>
+            API keys
+          </NavLink>
+          <NavLink className="tabs__tab" to={`/projects/${project.id}/settings/llm-api-keys`}>
+            LLM API keys
+          </NavLink>
+          {project.viewerCan.readMembers && (
+            <NavLink className="tabs__tab" to={`/projects/${project.id}/settings/members`}>
+              Members
+            </NavLink>
+          )}
+        </div>
       </nav>
       <Outlet context={{ project } satisfies ProjectContext} />
     </>

@@ -1,0 +1,121 @@
+import { useEffect, useState } from "react";
+import { useQuery } from "urql";
+
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Loading } from "../../components/Notice";
+import { Pagination, Table } from "../../components/Table";
+import { graphql } from "../../gql";
+import { pageSummary } from "../../lib/numbers";
+import { describeFailure } from "../../graphql/errors";
+import { formatDateTime, formatRelative } from "../../lib/dates";
+import { eventInWords } from "./eventInWords";
+
+const PAGE_SIZE = 25;
+
+const AuditEventsQuery = graphql(`
+  query AuditEvents($projectId: ID!, $first: Int!, $after: String, $action: String, $actorId: ID, $targetId: String) {
+    project(id: $projectId) {
+      id
+      auditEvents(first: $first, after: $after, action: $action, actorId: $actorId, targetId: $targetId) {
+        totalCount
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+        edges {
+          node {
+            ...AuditEventFields
+          }
+        }
+      }
+    }
+  }
+`);
+
+export type AuditFilters = { action: string | null; actorId: string | null; targetId: string | null };
+
+/** Every change refetches the trail: any mutation's answer is a new event in it. */
+const AUDIT_CONTEXT = {
+  additionalTypenames: ["ApiKey", "LlmApiKey", "ProjectMember", "ProjectBudget", "Project"],
+};
+
+type AuditEventListProps = {
+  projectId: string;
+  filters: AuditFilters;
+  caption: string;
+  empty: string;
+};
+
+/** Events newest first, a page at a time, each told in words with when and from where. */
+export function AuditEventList({ projectId, filters, caption, empty }: AuditEventListProps) {
+  const [cursors, setCursors] = useState<Array<string | null>>([]);
+  const [after, setAfter] = useState<string | null>(null);
+
+  useEffect(() => {
+    setCursors([]);
+    setAfter(null);
+  }, [projectId, filters.action, filters.actorId, filters.targetId]);
+
+  const [result, reexecute] = useQuery({
+    query: AuditEventsQuery,
+    variables: { projectId, first: PAGE_SIZE, after, ...filters },
+    context: AUDIT_CONTEXT,
+  });
+  const connection = result.data?.project?.auditEvents;
+  const events = connection?.edges.map((edge) => edge.node) ?? [];
+  const pageStart = cursors.length * PAGE_SIZE;
+
+  return (
+    <>
+      {result.error && (
+        <ErrorBanner failure={describeFailure(result.error)} onRetry={() => reexecute({ requestPolicy: "network-only" })} />
+      )}
+      {result.fetching && !result.data && <Loading label="Loading the audit log…" />}
+      {connection && events.length === 0 && <p className="empty empty--small">{empty}</p>}
+      {connection && events.length > 0 && (
+        <>
+          <Table
+            caption={caption}
+            head={
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                <th scope="col">Address</th>
+              </tr>
+            }
+          >
+            {events.map((event) => (
+              <tr key={event.id}>
+                <td data-label="When" className="cell-date">
+                  <time dateTime={event.createdAt} title={formatDateTime(event.createdAt)}>
+                    {formatRelative(event.createdAt)}
+                  </time>
+                </td>
+                <td data-label="Event" className="cell-event">
+                  {eventInWords(event)}
+                </td>
+                <td data-label="Address" className="cell-ip">
+                  {event.clientIp ? <code>{event.clientIp}</code> : <span className="muted">—</span>}
+                </td>
+              </tr>
+            ))}
+          </Table>
+          <Pagination
+            label={`${caption}: pages`}
+            summary={pageSummary(pageStart, events.length, connection.totalCount, ["event", "events"])}
+            hasPrevious={cursors.length > 0}
+            hasNext={connection.pageInfo.hasNextPage}
+            onPrevious={() => {
+              setAfter(cursors.at(-1) ?? null);
+              setCursors(cursors.slice(0, -1));
+            }}
+            onNext={() => {
+              setCursors([...cursors, after]);
+              setAfter(connection.pageInfo.endCursor ?? null);
+            }}
+          />
+        </>
+      )}
+    </>
+  );
+}
