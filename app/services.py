@@ -164,7 +164,9 @@ class Services:
             upstream=Upstream(settings.proxy),
             usage_recorder=recorder,
             usage_writer=usage_writer,
-            usage=UsageService(clock, settings.monitoring, access=access, api_keys=api_keys),
+            usage=UsageService(
+                clock, settings.monitoring, access=access, api_keys=api_keys, audit=audit
+            ),
             policies=PolicyEnforcer(counters, clock, _recorded_usage),
             metrics=metrics,
             outbox=outbox,

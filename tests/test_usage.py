@@ -415,9 +415,24 @@ async def test_acknowledged_alerts_leave_the_default_list(traffic: Traffic) -> N
         ALERTS, {"id": traffic.project["id"], "all": True}, traffic.owner.access_token
     )
 
+    again = await traffic.gql.execute(
+        ACKNOWLEDGE, {"input": {"id": alert_id}}, traffic.owner.access_token
+    )
+    trail = await traffic.query(
+        "query($id: ID!) { project(id: $id) { auditEvents(action: "
+        '"security_alert.acknowledge") { edges { node { targetId details actor { email } } } } } }',
+        {"id": traffic.project["id"]},
+    )
+
     assert acknowledged["acknowledgeSecurityAlert"]["securityAlert"]["acknowledgedAt"]
     assert default["project"]["securityAlerts"]["totalCount"] == 0
     assert everything["project"]["securityAlerts"]["totalCount"] == 1
+    assert again["acknowledgeSecurityAlert"]["userErrors"] == []
+    # Audited once, with who did it; acknowledging again changes nothing.
+    [event] = [edge["node"] for edge in trail["project"]["auditEvents"]["edges"]]
+    assert event["targetId"] == alert_id
+    assert event["actor"] == {"email": traffic.owner.email}
+    assert event["details"] == {"kind": "REVOKED_KEY_IN_USE", "apiKeyId": traffic.key["id"]}
 
 
 @pytest.mark.parametrize("who", ["outsider", "member", "unknown"])

@@ -16,6 +16,7 @@ from typing import Any
 from app import db
 from app.api_keys.policy import BudgetPeriod, Budgets, period_bounds
 from app.api_keys.service import ApiKeyService
+from app.audit.service import AuditService
 from app.clock import Clock
 from app.errors import InvalidInput, NotFound
 from app.pagination import Page, PageRequest, SortOrder, keyset_page
@@ -104,11 +105,13 @@ class UsageService:
         *,
         access: AccessControl,
         api_keys: ApiKeyService,
+        audit: AuditService,
     ) -> None:
         self._clock = clock
         self.config = config
         self._access = access
         self._api_keys = api_keys
+        self._audit = audit
 
     async def series(
         self,
@@ -272,16 +275,32 @@ class UsageService:
             missing=_alert_not_found(),
         )
         async with db.transaction():
-            await SecurityAlert.update(
-                {
-                    SecurityAlert.acknowledged_at: self._clock.now(),
-                    SecurityAlert.acknowledged_by: access.principal.user_id,
-                }
-            ).where(
-                (SecurityAlert.id == alert_id)
-                & (SecurityAlert.project_id == access.project.id)
-                & SecurityAlert.acknowledged_at.is_null()
+            acknowledged = await (
+                SecurityAlert.update(
+                    {
+                        SecurityAlert.acknowledged_at: self._clock.now(),
+                        SecurityAlert.acknowledged_by: access.principal.user_id,
+                    }
+                )
+                .where(
+                    (SecurityAlert.id == alert_id)
+                    & (SecurityAlert.project_id == access.project.id)
+                    & SecurityAlert.acknowledged_at.is_null()
+                )
+                .returning(SecurityAlert.kind, SecurityAlert.api_key_id)
             )
+            if acknowledged:  # not when it was acknowledged before
+                await self._audit.record(
+                    principal,
+                    action="security_alert.acknowledge",
+                    target_type="security_alert",
+                    target_id=str(alert_id),
+                    project_id=access.project.id,
+                    details={
+                        "kind": acknowledged[0]["kind"],
+                        "apiKeyId": acknowledged[0]["api_key_id"],
+                    },
+                )
             row = (
                 await SecurityAlert.select()
                 .where(

@@ -508,7 +508,7 @@ async def _reader_of(traffic: Traffic, key_id: str) -> tuple[UsageService, Princ
         role=Role.OWNER,
     )
     service = UsageService(
-        SystemClock(), MonitoringConfig(), access=access_control, api_keys=api_keys
+        SystemClock(), MonitoringConfig(), access=access_control, api_keys=api_keys, audit=audit
     )
     return service, owner
 
