@@ -40,9 +40,25 @@ describe("evidenceInWords", () => {
     );
   });
 
+  it("says where a leaked key was found, by whom, and what was done", () => {
+    expect(
+      evidenceInWords("KEY_LEAKED", {
+        reportedBy: "github_secret_scanning",
+        action: "revoked",
+        url: "https://github.com/octo/app/blob/1a2b/config.py",
+        source: "content",
+      }),
+    ).toBe(
+      "Found in public by GitHub secret scanning at https://github.com/octo/app/blob/1a2b/config.py (content); the key was deleted at once.",
+    );
+    expect(evidenceInWords("KEY_LEAKED", { reportedBy: "scanner", action: "alerted", place: "repo/.env:3" })).toBe(
+      "Found in public by our scanner at repo/.env:3; the key still works: replace it and delete it.",
+    );
+  });
+
   it("leaves out what the evidence lacks instead of printing undefined", () => {
     for (const evidence of [{}, null, "junk", { requests: "many" }]) {
-      for (const kind of ["UNFAMILIAR_IP", "REQUEST_SPIKE", "ERROR_SPIKE", "REVOKED_KEY_IN_USE"] as const) {
+      for (const kind of ["UNFAMILIAR_IP", "REQUEST_SPIKE", "ERROR_SPIKE", "REVOKED_KEY_IN_USE", "KEY_LEAKED"] as const) {
         const words = evidenceInWords(kind, evidence);
         expect(words).not.toMatch(/undefined|null|NaN|\[object/);
         expect(words.endsWith(".")).toBe(true);

@@ -20,6 +20,10 @@ export const ALERT_KINDS: Record<SecurityAlertKind, { label: string; explains: s
     label: "Revoked key in use",
     explains: "A deleted or expired key was presented again: it is still deployed somewhere.",
   },
+  KEY_LEAKED: {
+    label: "Key leaked",
+    explains: "The key was found in public (by GitHub secret scanning or our scanner).",
+  },
 };
 
 export function alertKindLabel(kind: SecurityAlertKind): string {
@@ -87,6 +91,19 @@ export function evidenceInWords(kind: SecurityAlertKind, evidence: unknown): str
       if (ip) sentence += ` from ${ip}`;
       if (at) sentence += ` at ${formatDateTime(at)}`;
       return `${sentence}; it was refused, but whoever sent it still has it.`;
+    }
+    case "KEY_LEAKED": {
+      const url = text(facts, "url");
+      const place = url ?? text(facts, "place");
+      const source = text(facts, "source");
+      const by = text(facts, "reportedBy") === "scanner" ? "our scanner" : "GitHub secret scanning";
+      let sentence = `Found in public by ${by}`;
+      if (place) sentence += ` at ${place}`;
+      if (source && source !== "unknown") sentence += ` (${source})`;
+      const action = text(facts, "action");
+      if (action === "revoked") sentence += "; the key was deleted at once";
+      else if (action === "alerted") sentence += "; the key still works: replace it and delete it";
+      return `${sentence}.`;
     }
   }
 }
