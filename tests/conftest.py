@@ -132,13 +132,18 @@ def clock() -> FrozenClock:
 
 
 async def _empty_tables() -> None:
-    names = [table._meta.tablename for table in APP_CONFIG.table_classes]
-    if db.is_sqlite():
+    # Children before parents. DELETE on a few small tables is several times faster than
+    # TRUNCATE on PostgreSQL (which rewrites every table's files); TRUNCATE ... CASCADE stays
+    # as the fallback should a reference ever point the other way.
+    names = [table._meta.tablename for table in reversed(APP_CONFIG.table_classes)]
+    try:
         async with db.transaction():
             for name in names:
                 # Table names come from our own table classes, not from input.
                 await db.engine().run_ddl(f'DELETE FROM "{name}"')  # noqa: S608
-    else:
+    except Exception:
+        if db.is_sqlite():
+            raise
         quoted = ", ".join(f'"{name}"' for name in names)
         await db.engine().run_ddl(f"TRUNCATE {quoted} CASCADE")
 

@@ -149,6 +149,21 @@ class Hooks:
             await asyncio.sleep(0.02)
         raise AssertionError("deliveries still being sent after 10 s")
 
+    async def attempted_all(self) -> None:
+        """Until every delivery due now has been tried and its outcome recorded, whichever
+        process's dispatcher (the app's own, or this call) tried it."""
+        for _ in range(500):
+            await self.services.webhook_dispatcher.send_due()
+            await self.settled()
+            due = WebhookDelivery.exists().where(
+                (WebhookDelivery.status == "PENDING")
+                & (WebhookDelivery.next_attempt_at <= self.clock.now())
+            )
+            if not await due:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("deliveries due but not tried after 10 s")
+
     async def sent(self, count: int) -> list[Delivered]:
         """Until `count` requests have reached the receiver and been recorded."""
         received = await self.receiver.wait_for(count)
@@ -454,14 +469,18 @@ async def test_an_endpoint_failing_for_three_days_is_disabled_and_the_project_to
     webhook, _ = await hooks.add(["API_KEY_CREATED"])
     hooks.receiver.behaviour = Behaviour(status=500)
 
-    for _ in range(4):  # a key a day, each failing
+    for _ in range(3):  # a key a day, each failing
         await create_key(hooks.gql, hooks.owner, hooks.project_id)
-        await hooks.services.webhook_dispatcher.send_due()
+        await hooks.attempted_all()  # before time moves on
         hooks.clock.advance(timedelta(days=1))
         await hooks.relogin()
-    await hooks.services.webhook_dispatcher.send_due()
+    # Three days after the first failure, the next failed attempt disables the endpoint.
+    await create_key(hooks.gql, hooks.owner, hooks.project_id)
+    await hooks.attempted_all()
     listed = (await hooks.webhooks())[0]
     audit = await hooks.gql.execute(AUDIT, {"id": hooks.project_id}, hooks.owner.access_token)
+    # The fourth key's delivery exists unless the third's last retry disabled it first.
+    queued_when_disabled = len(await hooks.deliveries())
     await create_key(hooks.gql, hooks.owner, hooks.project_id)
 
     assert listed["enabled"] is False
@@ -474,7 +493,7 @@ async def test_an_endpoint_failing_for_three_days_is_disabled_and_the_project_to
     ]
     assert disabled[0]["actorSystem"] == "webhooks"
     deliveries = await hooks.deliveries()
-    assert len(deliveries) == 4  # nothing queued for it once disabled
+    assert len(deliveries) == queued_when_disabled in (3, 4)  # nothing queued once disabled
     assert {d["status"] for d in deliveries} == {"FAILED"}
 
     enabled = await hooks.gql.execute(

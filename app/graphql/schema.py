@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -133,7 +134,13 @@ Mutation = merge_types(
 
 
 def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> Schema:
-    limits = limits or GraphQLLimits()
+    return _schema(limits or GraphQLLimits(), introspection)
+
+
+@functools.lru_cache(maxsize=8)
+def _schema(limits: GraphQLLimits, introspection: bool) -> Schema:
+    # Built once per process and configuration (about 0.1 s each): the schema holds no state
+    # of its own, every request's services come from its context.
     # The depth and alias rules are built once: Strawberry's limiter extensions build new rule
     # classes per request, and a new class each time means ValidationCache never hits.
     limit_rules: list[type[ASTValidationRule]] = [
