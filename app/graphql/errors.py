@@ -79,6 +79,10 @@ def user_errors_field() -> Any:
     )
 
 
+# A mutation's one argument: `input: Annotated[XxxInput, MutationInput]`.
+MutationInput = strawberry.argument(description="What to do; each field says what it accepts.")
+
+
 def user_errors(error: DomainError) -> list[UserError]:
     return [
         UserError(field=list(problem.field) or None, message=problem.message, code=problem.code)

@@ -59,8 +59,7 @@ class Edge(Generic[Node]):
 
 
 @strawberry.type(
-    description="One page of a list (Relay connection): at most `first` edges, in the list's "
-    "order."
+    description="One page of a list (Relay connection): at most `first` edges, in the list's order."
 )
 class Connection(Generic[Node]):
     # Counted by the connection's `first` (app/graphql/cost.py).

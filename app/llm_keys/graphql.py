@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -11,7 +11,7 @@ from app.accounts.graphql import UserType
 from app.errors import DomainError
 from app.graphql.context import AppInfo
 from app.graphql.cost import list_bound
-from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
+from app.graphql.errors import MutationInput, QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.catalog import Model, ModelPrice, ModelSource, Provider
@@ -198,7 +198,9 @@ class LlmKeyMutations:
         description="Store a provider key for the project (OWNER or ADMIN); one per provider.",
         permission_classes=[IsAuthenticated],
     )
-    async def add_llm_api_key(self, info: AppInfo, input: AddLlmApiKeyInput) -> AddLlmApiKeyPayload:
+    async def add_llm_api_key(
+        self, info: AppInfo, input: Annotated[AddLlmApiKeyInput, MutationInput]
+    ) -> AddLlmApiKeyPayload:
         context = info.context
 
         async def add() -> LlmKeyRecord:
@@ -222,7 +224,7 @@ class LlmKeyMutations:
         permission_classes=[IsAuthenticated],
     )
     async def update_llm_api_key(
-        self, info: AppInfo, input: UpdateLlmApiKeyInput
+        self, info: AppInfo, input: Annotated[UpdateLlmApiKeyInput, MutationInput]
     ) -> UpdateLlmApiKeyPayload:
         context = info.context
 
@@ -250,7 +252,7 @@ class LlmKeyMutations:
         permission_classes=[IsAuthenticated],
     )
     async def delete_llm_api_key(
-        self, info: AppInfo, input: DeleteLlmApiKeyInput
+        self, info: AppInfo, input: Annotated[DeleteLlmApiKeyInput, MutationInput]
     ) -> DeleteLlmApiKeyPayload:
         context = info.context
 

@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from app.errors import DomainError
 from app.graphql.context import AppInfo, taking_turns
 from app.graphql.cost import COUNTED_ABOVE, list_bound
-from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
+from app.graphql.errors import MutationInput, QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection_of, page_request
 from app.graphql.permissions import IsAuthenticated
@@ -242,7 +242,7 @@ class UsageMutations:
         permission_classes=[IsAuthenticated],
     )
     async def acknowledge_security_alert(
-        self, info: AppInfo, input: AcknowledgeSecurityAlertInput
+        self, info: AppInfo, input: Annotated[AcknowledgeSecurityAlertInput, MutationInput]
     ) -> AcknowledgeSecurityAlertPayload:
         context = info.context
 
