@@ -105,7 +105,7 @@ class ApiKeyType:
     created_at: datetime = strawberry.field(description="When the key was created.")
     expires_at: datetime | None = strawberry.field(
         description="When the key stops working; null: never. A rotated key's is the end of "
-        "its grace period."
+        "its grace period, or its own expiry if sooner."
     )
     last_used_at: datetime | None = strawberry.field(
         description="Recorded at most once a minute per key, so it may lag by a minute or so."

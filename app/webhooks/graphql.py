@@ -216,7 +216,9 @@ class AddWebhookInput:
     events: list[WebhookEventEnum] = strawberry.field(  # type: ignore[valid-type]
         description="One or more events to receive (not WEBHOOK_TEST)."
     )
-    enabled: bool = strawberry.field(default=True, description="Default true.")
+    enabled: bool = strawberry.field(
+        default=True, description="Whether deliveries are sent from the start; default true."
+    )
 
 
 @strawberry.type(description="The result of addWebhook.")
