@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from app.accounts.http import refresh_cookie
 from app.accounts.service import AuthSession, UserRecord
 from app.graphql.context import AppInfo
-from app.graphql.errors import UserError, attempt, user_errors_field
+from app.graphql.errors import MutationInput, UserError, attempt, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 
 
-@strawberry.type(name="User")
+@strawberry.type(name="User", description="A person with an account.")
 class UserType:
-    id: strawberry.ID
-    email: str
-    name: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The person's id (a UUID).")
+    email: str = strawberry.field(
+        description="The address they log in with, lowercased, e.g. `ada@example.com`."
+    )
+    name: str = strawberry.field(description="How they are shown to others (1-100 characters).")
+    created_at: datetime = strawberry.field(description="When the account was created.")
 
     @classmethod
     def of(cls, user: UserRecord) -> UserType:
@@ -33,10 +35,19 @@ class UserType:
 
 @strawberry.interface(description="A new session: tokens are shown once, in this payload.")
 class AuthPayload:
-    access_token: str | None
-    access_token_expires_at: datetime | None
-    refresh_token: str | None
-    user: UserType | None
+    access_token: str | None = strawberry.field(
+        description="A JWT to send as `Authorization: Bearer …` until `accessTokenExpiresAt` "
+        "(15 minutes by default); null on errors."
+    )
+    access_token_expires_at: datetime | None = strawberry.field(
+        description="When the access token stops working: get new tokens with refreshSession "
+        "before then. Null on errors."
+    )
+    refresh_token: str | None = strawberry.field(
+        description="Opaque; exchange it once with refreshSession for the next tokens (valid "
+        "30 days by default). Null on errors, or when it went into the cookie instead."
+    )
+    user: UserType | None = strawberry.field(description="Who is signed in; null on errors.")
     user_errors: list[UserError] = user_errors_field()
 
 
@@ -69,24 +80,29 @@ def _auth_fields(session: AuthSession | None) -> dict[str, Any]:
     }
 
 
-@strawberry.type
+@strawberry.type(description="The result of signUp: the new account's first session.")
 class SignUpPayload(AuthPayload):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="The result of logIn: a new session.")
 class LogInPayload(AuthPayload):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of refreshSession: the session's next tokens; the refresh token "
+    "sent no longer works."
+)
 class RefreshSessionPayload(AuthPayload):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="The result of logOut.")
 class LogOutPayload:
-    ok: bool
+    ok: bool = strawberry.field(
+        description="True when the session ended: its access and refresh tokens no longer work."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
@@ -96,38 +112,49 @@ _IN_COOKIE_HELP = (
 )
 
 
-@strawberry.input
+@strawberry.input(description="A new account.")
 class SignUpInput:
-    email: str
-    password: str
-    name: str
+    email: str = strawberry.field(
+        description="At most 254 characters, shaped like `ada@example.com`; stored lowercased "
+        "and trimmed. One account per address."
+    )
+    password: str = strawberry.field(description="12-256 characters.")
+    name: str = strawberry.field(
+        description="1-100 characters once trimmed, with no characters that would not show."
+    )
     refresh_token_in_cookie: bool = strawberry.field(default=False, description=_IN_COOKIE_HELP)
 
     def __repr__(self) -> str:
         return "SignUpInput(...)"  # holds password: never shown
 
 
-@strawberry.input
+@strawberry.input(description="An account's email and password.")
 class LogInInput:
-    email: str
-    password: str
+    email: str = strawberry.field(
+        description="The account's address; case and surrounding spaces do not matter."
+    )
+    password: str = strawberry.field(description="The account's password.")
     refresh_token_in_cookie: bool = strawberry.field(default=False, description=_IN_COOKIE_HELP)
 
     def __repr__(self) -> str:
         return "LogInInput(...)"  # holds password: never shown
 
 
-@strawberry.input
+@strawberry.input(description="The refresh token to exchange.")
 class RefreshSessionInput:
-    refresh_token: str
+    refresh_token: str = strawberry.field(
+        description="The last one signUp, logIn or refreshSession returned; each works once."
+    )
 
     def __repr__(self) -> str:
         return "RefreshSessionInput(...)"  # holds refreshToken: never shown
 
 
-@strawberry.input
+@strawberry.input(description="Which session to end.")
 class LogOutInput:
-    refresh_token: str
+    refresh_token: str = strawberry.field(
+        description="A refresh token of the session, used or not; it must be the caller's."
+    )
 
     def __repr__(self) -> str:
         return "LogOutInput(...)"  # holds refreshToken: never shown
@@ -135,8 +162,13 @@ class LogOutInput:
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(description="Create an account and start a session.")
-    async def sign_up(self, info: AppInfo, input: SignUpInput) -> SignUpPayload:
+    @strawberry.mutation(
+        description="Create an account and start a session. Errors: INVALID (email, password "
+        "or name), ALREADY_EXISTS (an account uses the email)."
+    )
+    async def sign_up(
+        self, info: AppInfo, input: Annotated[SignUpInput, MutationInput]
+    ) -> SignUpPayload:
         context = info.context
         session, errors = await attempt(
             lambda: context.services.accounts.sign_up(
@@ -147,8 +179,13 @@ class AccountMutations:
             **_delivered(info, session, input.refresh_token_in_cookie), user_errors=errors
         )
 
-    @strawberry.mutation(description="Start a session with email and password.")
-    async def log_in(self, info: AppInfo, input: LogInInput) -> LogInPayload:
+    @strawberry.mutation(
+        description="Start a session with email and password. Errors: INVALID_CREDENTIALS, "
+        "TOO_MANY_ATTEMPTS."
+    )
+    async def log_in(
+        self, info: AppInfo, input: Annotated[LogInInput, MutationInput]
+    ) -> LogInPayload:
         context = info.context
         session, errors = await attempt(
             lambda: context.services.accounts.log_in(
@@ -160,20 +197,25 @@ class AccountMutations:
         )
 
     @strawberry.mutation(
-        description="Exchange a refresh token for new tokens. Each refresh token works once."
+        description="Exchange a refresh token for new tokens. Each refresh token works once: "
+        "sending one again ends its whole session. Errors: INVALID_REFRESH_TOKEN."
     )
     async def refresh_session(
-        self, info: AppInfo, input: RefreshSessionInput
+        self, info: AppInfo, input: Annotated[RefreshSessionInput, MutationInput]
     ) -> RefreshSessionPayload:
         accounts = info.context.services.accounts
         session, errors = await attempt(lambda: accounts.refresh(refresh_token=input.refresh_token))
         return RefreshSessionPayload(**_auth_fields(session), user_errors=errors)
 
     @strawberry.mutation(
-        description="End the session the refresh token belongs to.",
+        description="End the session the refresh token belongs to: its access and refresh "
+        "tokens stop working. Errors: INVALID_REFRESH_TOKEN (unknown, or another person's), "
+        "UNAUTHENTICATED (called with a project API key).",
         permission_classes=[IsAuthenticated],
     )
-    async def log_out(self, info: AppInfo, input: LogOutInput) -> LogOutPayload:
+    async def log_out(
+        self, info: AppInfo, input: Annotated[LogOutInput, MutationInput]
+    ) -> LogOutPayload:
         context = info.context
         _, errors = await attempt(
             lambda: context.services.accounts.log_out(

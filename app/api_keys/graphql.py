@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -19,7 +19,8 @@ from app.api_keys.service import (
     KeyFilter,
 )
 from app.graphql.context import AppInfo
-from app.graphql.errors import UserError, attempt, user_errors_field
+from app.graphql.enums import described_enum
+from app.graphql.errors import MutationInput, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import (
     AfterArgument,
@@ -34,16 +35,43 @@ from app.usage.graphql import ClientIpType, UsageSummaryType, key_client_ips, ke
 if TYPE_CHECKING:
     import uuid
 
-ApiKeyStatusEnum = strawberry.enum(ApiKeyStatus, name="ApiKeyStatus")
-ApiKeyOrderFieldEnum = strawberry.enum(
-    ApiKeyOrderField, name="ApiKeyOrderField", description="What a list of keys is sorted by."
+ApiKeyStatusEnum = described_enum(
+    ApiKeyStatus,
+    name="ApiKeyStatus",
+    description="Whether a live key works, by its expiry (deleted keys are not listed).",
+    values={
+        ApiKeyStatus.ACTIVE: "It works: it has no expiresAt, or that is still ahead.",
+        ApiKeyStatus.EXPIRED: "Its expiresAt has passed: requests with it get HTTP 401. It is "
+        "listed until deleted.",
+    },
+)
+ApiKeyOrderFieldEnum = described_enum(
+    ApiKeyOrderField,
+    name="ApiKeyOrderField",
+    description="What a list of keys is sorted by.",
+    values={
+        ApiKeyOrderField.CREATED_AT: "When the key was created.",
+        ApiKeyOrderField.NOTE: "The note, ignoring case.",
+        ApiKeyOrderField.EXPIRES_AT: "The expiry; keys that never expire come last.",
+        ApiKeyOrderField.LAST_USED_AT: "The last use; keys never used come last.",
+    },
 )
 
 
-@strawberry.enum(description="ASC: smallest, oldest or A first; DESC: the reverse.")
 class OrderDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
+
+
+described_enum(
+    OrderDirection,
+    name="OrderDirection",
+    description="ASC: smallest, oldest or A first; DESC: the reverse.",
+    values={
+        OrderDirection.ASC: "Smallest, oldest or A first.",
+        OrderDirection.DESC: "Largest, newest or Z first.",
+    },
+)
 
 
 @strawberry.input(
@@ -52,8 +80,12 @@ class OrderDirection(Enum):
     "last either way.",
 )
 class ApiKeyOrderInput:
-    field: ApiKeyOrderFieldEnum = ApiKeyOrderField.CREATED_AT  # type: ignore[valid-type]
-    direction: OrderDirection = OrderDirection.DESC
+    field: ApiKeyOrderFieldEnum = strawberry.field(  # type: ignore[valid-type]
+        default=ApiKeyOrderField.CREATED_AT, description="What to sort by."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="Which way."
+    )
 
     def to_order(self) -> ApiKeyOrder:
         return ApiKeyOrder(
@@ -66,10 +98,15 @@ class ApiKeyOrderInput:
 )
 class ApiKeyType:
     id: strawberry.ID = strawberry.field(description="The key id; also embedded in the key itself.")
-    note: str
+    note: str = strawberry.field(
+        description="Where the key is used, as its creator wrote it (1-200 characters)."
+    )
     start: str = strawberry.field(description="The key's first characters, to tell keys apart.")
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: datetime = strawberry.field(description="When the key was created.")
+    expires_at: datetime | None = strawberry.field(
+        description="When the key stops working; null: never. A rotated key's is the end of "
+        "its grace period, or its own expiry if sooner."
+    )
     last_used_at: datetime | None = strawberry.field(
         description="Recorded at most once a minute per key, so it may lag by a minute or so."
     )
@@ -159,74 +196,90 @@ async def api_key_by_id(info: AppInfo, project_id: uuid.UUID, key_id: str) -> Ap
     return ApiKeyType.of(key) if key else None
 
 
-@strawberry.input
+def _key_id_field() -> Any:
+    return strawberry.field(description="The key's id (`ApiKey.id`).")
+
+
+@strawberry.input(description="A new project API key.")
 class CreateApiKeyInput:
-    project_id: strawberry.ID
-    note: str = strawberry.field(description="Where the key is used, e.g. `Production backend`.")
+    project_id: strawberry.ID = strawberry.field(description="The project's id.")
+    note: str = strawberry.field(
+        description="Where the key is used, e.g. `Production backend`: 1-200 characters once "
+        "trimmed, with no characters that would not show."
+    )
     expires_at: datetime | None = strawberry.field(
-        default=None, description="When the key stops working; null or blank: never."
+        default=None,
+        description="When the key stops working, in the future; null or blank: never.",
     )
     policy: ApiKeyPolicyInput | None = strawberry.field(
         default=None, description="What the key may do; null: both scopes, no limits."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createApiKey.")
 class CreateApiKeyPayload:
-    api_key: ApiKeyType | None
+    api_key: ApiKeyType | None = strawberry.field(description="The new key; null on errors.")
     secret: str | None = strawberry.field(
         description="The key to send as `Authorization: Bearer …`. Shown only here, once."
     )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="A key's new note.")
 class UpdateApiKeyNoteInput:
-    id: strawberry.ID
-    note: str
+    id: strawberry.ID = _key_id_field()
+    note: str = strawberry.field(
+        description="1-200 characters once trimmed, with no characters that would not show."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateApiKeyNote.")
 class UpdateApiKeyNotePayload:
-    api_key: ApiKeyType | None
+    api_key: ApiKeyType | None = strawberry.field(
+        description="The key with its new note; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="The key to delete.")
 class DeleteApiKeyInput:
-    id: strawberry.ID
+    id: strawberry.ID = _key_id_field()
 
 
-@strawberry.type
+@strawberry.type(description="The result of deleteApiKey.")
 class DeleteApiKeyPayload:
-    deleted_api_key_id: strawberry.ID | None
+    deleted_api_key_id: strawberry.ID | None = strawberry.field(
+        description="The id of the key deleted; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="A key's new policy.")
 class UpdateApiKeyPolicyInput:
-    id: strawberry.ID
+    id: strawberry.ID = _key_id_field()
     policy: ApiKeyPolicyInput = strawberry.field(description="Replaces the whole policy.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateApiKeyPolicy.")
 class UpdateApiKeyPolicyPayload:
-    api_key: ApiKeyType | None
+    api_key: ApiKeyType | None = strawberry.field(
+        description="The key with its new policy; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="The key to replace, and how.")
 class RotateApiKeyInput:
-    id: strawberry.ID
+    id: strawberry.ID = _key_id_field()
     grace_period_seconds: int = strawberry.field(
         description="How long the old key keeps working: 0 (revoked at once) to 604,800 (7 days)."
     )
     expires_at: datetime | None = strawberry.field(
-        default=None, description="When the new key stops working; null: never."
+        default=None, description="When the new key stops working, in the future; null: never."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of rotateApiKey.")
 class RotateApiKeyPayload:
     api_key: ApiKeyType | None = strawberry.field(description="The new key.")
     secret: str | None = strawberry.field(description="The new key's secret, shown only here.")
@@ -240,10 +293,14 @@ class RotateApiKeyPayload:
 @strawberry.type
 class ApiKeyMutations:
     @strawberry.mutation(
-        description="Create a project API key (OWNER or ADMIN); the secret is shown only here.",
+        description="Create a project API key (OWNER or ADMIN); the secret is shown only here. "
+        "Errors: INVALID (note, expiresAt or a policy field, each named), NOT_FOUND (the "
+        "project), FORBIDDEN (a MEMBER, or a project API key).",
         permission_classes=[IsAuthenticated],
     )
-    async def create_api_key(self, info: AppInfo, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+    async def create_api_key(
+        self, info: AppInfo, input: Annotated[CreateApiKeyInput, MutationInput]
+    ) -> CreateApiKeyPayload:
         context = info.context
 
         async def create() -> IssuedKey:
@@ -263,11 +320,12 @@ class ApiKeyMutations:
         )
 
     @strawberry.mutation(
-        description="Change a key's note; the secret stays the same (OWNER or ADMIN).",
+        description="Change a key's note; the secret stays the same (OWNER or ADMIN). Errors: "
+        "INVALID (note), NOT_FOUND (the key), FORBIDDEN (a MEMBER, or a project API key).",
         permission_classes=[IsAuthenticated],
     )
     async def update_api_key_note(
-        self, info: AppInfo, input: UpdateApiKeyNoteInput
+        self, info: AppInfo, input: Annotated[UpdateApiKeyNoteInput, MutationInput]
     ) -> UpdateApiKeyNotePayload:
         context = info.context
         key, errors = await attempt(
@@ -280,10 +338,13 @@ class ApiKeyMutations:
         )
 
     @strawberry.mutation(
-        description="Delete (revoke) a key at once: its next request gets 401 (OWNER or ADMIN).",
+        description="Delete (revoke) a key at once: its next request gets 401 (OWNER or ADMIN). "
+        "Errors: NOT_FOUND (the key), FORBIDDEN (a MEMBER, or a project API key).",
         permission_classes=[IsAuthenticated],
     )
-    async def delete_api_key(self, info: AppInfo, input: DeleteApiKeyInput) -> DeleteApiKeyPayload:
+    async def delete_api_key(
+        self, info: AppInfo, input: Annotated[DeleteApiKeyInput, MutationInput]
+    ) -> DeleteApiKeyPayload:
         context = info.context
         deleted, errors = await attempt(
             lambda: context.services.api_keys.delete(context.principal, key_id=str(input.id))
@@ -294,11 +355,12 @@ class ApiKeyMutations:
 
     @strawberry.mutation(
         description="Replace a key's policy (OWNER or ADMIN); it applies from the next request "
-        "on every server process. Errors: INVALID (naming the field), NOT_FOUND, FORBIDDEN.",
+        "on every server process. Errors: INVALID (each field named), NOT_FOUND (the key), "
+        "FORBIDDEN (a MEMBER, or a project API key).",
         permission_classes=[IsAuthenticated],
     )
     async def update_api_key_policy(
-        self, info: AppInfo, input: UpdateApiKeyPolicyInput
+        self, info: AppInfo, input: Annotated[UpdateApiKeyPolicyInput, MutationInput]
     ) -> UpdateApiKeyPolicyPayload:
         context = info.context
         key, errors = await attempt(
@@ -313,10 +375,13 @@ class ApiKeyMutations:
     @strawberry.mutation(
         description="A new key with the same note and policy, its secret shown once; the old "
         "key keeps working for the grace period, then is refused as expired (OWNER or ADMIN). "
-        "Errors: INVALID, NOT_FOUND, FORBIDDEN.",
+        "Errors: INVALID (gracePeriodSeconds or expiresAt), NOT_FOUND (the key), FORBIDDEN (a "
+        "MEMBER, or a project API key).",
         permission_classes=[IsAuthenticated],
     )
-    async def rotate_api_key(self, info: AppInfo, input: RotateApiKeyInput) -> RotateApiKeyPayload:
+    async def rotate_api_key(
+        self, info: AppInfo, input: Annotated[RotateApiKeyInput, MutationInput]
+    ) -> RotateApiKeyPayload:
         rotated, errors = await attempt(lambda: _rotate(info, input))
         if rotated is None:
             return RotateApiKeyPayload(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -15,25 +16,38 @@ from app.api_keys.policy import (
     Scope,
 )
 from app.graphql.cost import list_bound
+from app.graphql.enums import described_enum
 from app.money import usd
 from app.usage.service import BudgetStanding, BudgetUsage
 
-ApiKeyScopeEnum = strawberry.enum(
+ApiKeyScopeEnum = described_enum(
     Scope,
     name="ApiKeyScope",
     description="PROXY: may call the models through /v1. READ: may read its project over GraphQL.",
+    values={
+        Scope.PROXY: "Call models through the OpenAI- and Anthropic-compatible routes under /v1.",
+        Scope.READ: "Read its own project over GraphQL, the key as the bearer token.",
+    },
 )
-BudgetPeriodEnum = strawberry.enum(
+BudgetPeriodEnum = described_enum(
     BudgetPeriod,
     name="BudgetPeriod",
     description="A UTC calendar day or month: a budget starts again at its end.",
+    values={
+        BudgetPeriod.DAY: "From 00:00 UTC to the next 00:00 UTC.",
+        BudgetPeriod.MONTH: "From 00:00 UTC on the 1st to the next month's 1st.",
+    },
 )
+
+
+def _period_field() -> Any:
+    return strawberry.field(description="The period the limit counts over.")
 
 
 @strawberry.type(name="TokenBudget", description="Tokens (input + output) per period.")
 class TokenBudgetType:
-    limit: int
-    period: BudgetPeriodEnum  # type: ignore[valid-type]
+    limit: int = strawberry.field(description="Tokens per period (1-2,000,000,000).")
+    period: BudgetPeriodEnum = _period_field()  # type: ignore[valid-type]
 
 
 @strawberry.type(
@@ -43,7 +57,7 @@ class TokenBudgetType:
 )
 class SpendBudgetType:
     limit: str = strawberry.field(description='A decimal amount in USD, e.g. "50.00".')
-    period: BudgetPeriodEnum  # type: ignore[valid-type]
+    period: BudgetPeriodEnum = _period_field()  # type: ignore[valid-type]
 
 
 @strawberry.type(
@@ -53,7 +67,8 @@ class SpendBudgetType:
 )
 class ApiKeyPolicyType:
     scopes: list[ApiKeyScopeEnum] = strawberry.field(  # type: ignore[valid-type]
-        metadata=list_bound(len(Scope))
+        description="What the key may be used for: one scope or both.",
+        metadata=list_bound(len(Scope)),
     )
     allowed_models: list[str] | None = strawberry.field(
         description="Model ids the key may use (exactly as listed); null: every model.",
@@ -63,13 +78,21 @@ class ApiKeyPolicyType:
         description="Addresses and CIDR ranges the key may be used from; null: any.",
         metadata=list_bound(100),
     )
-    requests_per_minute: int | None
+    requests_per_minute: int | None = strawberry.field(
+        description="Requests per minute; past it, HTTP 429 with Retry-After."
+    )
     tokens_per_minute: int | None = strawberry.field(
         description="Input + output tokens, counted when each response ends."
     )
-    max_concurrent_requests: int | None
-    token_budget: TokenBudgetType | None
-    spend_budget_usd: SpendBudgetType | None
+    max_concurrent_requests: int | None = strawberry.field(
+        description="Requests in flight at once; past it, HTTP 429."
+    )
+    token_budget: TokenBudgetType | None = strawberry.field(
+        description="The key's own token budget; the project's applies too."
+    )
+    spend_budget_usd: SpendBudgetType | None = strawberry.field(
+        description="The key's own spend budget; the project's applies too."
+    )
 
     @classmethod
     def of(cls, policy: KeyPolicy) -> ApiKeyPolicyType:
@@ -100,24 +123,24 @@ def budget_types(budgets: Budgets) -> tuple[TokenBudgetType | None, SpendBudgetT
     return tokens, spend
 
 
-@strawberry.type(name="TokenBudgetUsage")
+@strawberry.type(name="TokenBudgetUsage", description="A token budget in its current period.")
 class TokenBudgetUsageType:
-    limit: int
+    limit: int = strawberry.field(description="Tokens per period.")
     used: float = strawberry.field(
         description="Tokens used this period, as recorded (a few seconds behind at most)."
     )
-    period: BudgetPeriodEnum  # type: ignore[valid-type]
+    period: BudgetPeriodEnum = _period_field()  # type: ignore[valid-type]
     resets_at: datetime = strawberry.field(description="When the period ends.")
 
 
-@strawberry.type(name="SpendBudgetUsage")
+@strawberry.type(name="SpendBudgetUsage", description="A spend budget in its current period.")
 class SpendBudgetUsageType:
-    limit: str
+    limit: str = strawberry.field(description='USD per period, e.g. "50.00".')
     used: str = strawberry.field(description="USD spent this period, at the models' prices.")
     unpriced_tokens: float = strawberry.field(
         description="Tokens of models without a price this period: not in `used`."
     )
-    period: BudgetPeriodEnum  # type: ignore[valid-type]
+    period: BudgetPeriodEnum = _period_field()  # type: ignore[valid-type]
     resets_at: datetime = strawberry.field(description="When the period ends.")
 
 
@@ -125,8 +148,8 @@ class SpendBudgetUsageType:
     name="BudgetUsage", description="Where the budgets stand; null fields: no such budget."
 )
 class BudgetUsageType:
-    tokens: TokenBudgetUsageType | None
-    spend_usd: SpendBudgetUsageType | None
+    tokens: TokenBudgetUsageType | None = strawberry.field(description="The token budget.")
+    spend_usd: SpendBudgetUsageType | None = strawberry.field(description="The spend budget.")
 
     @classmethod
     def of(cls, usage: BudgetUsage) -> BudgetUsageType:
@@ -158,16 +181,16 @@ def _spend_usage(standing: BudgetStanding) -> SpendBudgetUsageType:
 @strawberry.input(name="BudgetInput", description="Tokens (input + output) per period.")
 class BudgetInput:
     limit: int = strawberry.field(description="1 to 2,000,000,000 tokens.")
-    period: BudgetPeriodEnum  # type: ignore[valid-type]
+    period: BudgetPeriodEnum = _period_field()  # type: ignore[valid-type]
 
 
-@strawberry.input(name="SpendBudgetInput")
+@strawberry.input(name="SpendBudgetInput", description="Spend in USD per period.")
 class SpendBudgetInput:
     limit: str = strawberry.field(
         description='USD as a decimal string, e.g. "50.00": above 0, at most 10,000,000, at '
         "most 6 decimals."
     )
-    period: BudgetPeriodEnum  # type: ignore[valid-type]
+    period: BudgetPeriodEnum = _period_field()  # type: ignore[valid-type]
 
 
 @strawberry.input(
@@ -175,7 +198,9 @@ class SpendBudgetInput:
     description="A whole policy: fields left out or null mean no limit (scopes: both).",
 )
 class ApiKeyPolicyInput:
-    scopes: list[ApiKeyScopeEnum] | None = None  # type: ignore[valid-type]
+    scopes: list[ApiKeyScopeEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="One scope or both; an empty list is refused; null: both."
+    )
     allowed_models: list[str] | None = strawberry.field(
         default=None, description="At most 100 model ids of the project's `models`."
     )
@@ -186,8 +211,12 @@ class ApiKeyPolicyInput:
     requests_per_minute: int | None = strawberry.field(default=None, description="1-1,000,000.")
     tokens_per_minute: int | None = strawberry.field(default=None, description="1-1,000,000,000.")
     max_concurrent_requests: int | None = strawberry.field(default=None, description="1-10,000.")
-    token_budget: BudgetInput | None = None
-    spend_budget_usd: SpendBudgetInput | None = None
+    token_budget: BudgetInput | None = strawberry.field(
+        default=None, description="The key's own token budget; null: none."
+    )
+    spend_budget_usd: SpendBudgetInput | None = strawberry.field(
+        default=None, description="The key's own spend budget; null: none."
+    )
 
     def to_input(self) -> PolicyInput:
         return PolicyInput(

@@ -18,12 +18,20 @@ from app.graphql.pagination import Connection, connection_of
 from app.pagination import PageRequest
 
 
-@strawberry.type(name="AuditEvent")
+@strawberry.type(
+    name="AuditEvent",
+    description="One change in a project: who did what to which object, when and from where.",
+)
 class AuditEventType:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The event's id.")
     action: str = strawberry.field(description="What happened, e.g. `project.member_add`.")
-    target_type: str
-    target_id: str
+    target_type: str = strawberry.field(
+        description="The kind of object acted on: `project`, `user`, `api_key`, "
+        "`llm_api_key`, `webhook` or `security_alert`."
+    )
+    target_id: str = strawberry.field(
+        description="The object's id: a UUID, or an API key's id for `api_key`."
+    )
     actor_api_key_id: str | None = strawberry.field(
         description="The project API key that acted, when the actor was a key."
     )
@@ -33,8 +41,11 @@ class AuditEventType:
         "report from GitHub), `webhooks` (an endpoint disabled after failing for days)."
     )
     details: JSON = strawberry.field(description="Non-secret facts about the change.")
-    client_ip: str | None
-    created_at: datetime
+    client_ip: str | None = strawberry.field(
+        description="The address the request came from; null when unknown, or when the "
+        "service acted on its own."
+    )
+    created_at: datetime = strawberry.field(description="When it happened.")
     actor_user_id: strawberry.Private[Any]
 
     @strawberry.field(description="The person who acted, when the actor was a person.")

@@ -16,11 +16,37 @@ from graphql import GraphQLError
 
 from app.errors import DomainError, ErrorCode
 from app.graphql.cost import list_bound
+from app.graphql.enums import described_enum
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+UserErrorCode = described_enum(
+    ErrorCode,
+    name="UserErrorCode",
+    description="Why a mutation refused its input; each mutation lists the codes it can return.",
+    values={
+        ErrorCode.INVALID: "An input field is wrong (missing, out of range, badly formed); "
+        "`field` names it, and each wrong field gets its own error.",
+        ErrorCode.NOT_FOUND: "The object does not exist for the caller: unknown, malformed, "
+        "deleted, or another project's (these are never told apart).",
+        ErrorCode.FORBIDDEN: "The caller can see the project but their role may not do this; "
+        "a project API key has no role and may do none of it.",
+        ErrorCode.ALREADY_EXISTS: "A uniqueness rule would break: an account's email, a "
+        "project's member, a project's one provider key per provider.",
+        ErrorCode.INVALID_CREDENTIALS: "The email or the password is wrong (the same answer "
+        "for either).",
+        ErrorCode.TOO_MANY_ATTEMPTS: "Too many logIn attempts lately for the account or the "
+        "client address (by default 10 per account and 100 per address in 15 minutes); the "
+        "message says when to try again.",
+        ErrorCode.INVALID_REFRESH_TOKEN: "The refresh token is unknown, expired, revoked, "
+        "another person's or already used (a reuse ends its whole session).",
+        ErrorCode.LAST_OWNER: "The change would leave the project without an OWNER.",
+        ErrorCode.UNAUTHENTICATED: "The mutation needs a signed-in person and was called with "
+        "a project API key. With no token at all, mutations fail with a top-level error of "
+        "this code instead.",
+    },
+)
 
 
 # At most one problem per input field and list item: a mutation's lists hold at most a few
@@ -37,8 +63,12 @@ class UserError:
         "null for the whole input.",
         metadata=list_bound(MAX_FIELD_PATH),
     )
-    message: str
-    code: UserErrorCode  # type: ignore[valid-type]
+    message: str = strawberry.field(
+        description="What is wrong and how to fix it, in English, for people to read."
+    )
+    code: UserErrorCode = strawberry.field(  # type: ignore[valid-type]
+        description="What kind of problem it is, for code to branch on."
+    )
 
 
 def user_errors_field() -> Any:
@@ -47,6 +77,10 @@ def user_errors_field() -> Any:
         description="Every problem found with the input or the caller's rights; empty on success.",
         metadata=list_bound(MAX_USER_ERRORS),
     )
+
+
+# A mutation's one argument: `input: Annotated[XxxInput, MutationInput]`.
+MutationInput = strawberry.argument(description="What to do; each field says what it accepts.")
 
 
 def user_errors(error: DomainError) -> list[UserError]:

@@ -16,14 +16,16 @@ from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 FirstArgument = Annotated[
     int | None,
     strawberry.argument(
-        description=f"How many items to return: 0-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
+        description=f"How many items to return: 0-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}; "
+        "outside that range the field fails with a query error (`extensions.code` INVALID)."
     ),
 ]
 AfterArgument = Annotated[
     str | None,
     strawberry.argument(
-        description="Return the items after this cursor (a previous page's `endCursor`); "
-        "cursors are opaque, and one this server did not make is refused as BAD_USER_INPUT."
+        description="Return the items after this cursor (a previous page's `endCursor`). "
+        "Cursors are opaque; one that cannot be read fails the field with a query error "
+        "(`extensions.code` INVALID)."
     ),
 ]
 
@@ -31,26 +33,43 @@ Item = TypeVar("Item")
 Node = TypeVar("Node")
 
 
-@strawberry.type
+@strawberry.type(description="Where a page stands in its list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="More items follow: ask again with `after` set to `endCursor`."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="The page was asked for with `after`, so items come before it."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The first edge's cursor; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The last edge's cursor, for the next page's `after`; null when the page "
+        "is empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a page, with its place in the list.")
 class Edge(Generic[Node]):
-    node: Node
-    cursor: str
+    node: Node = strawberry.field(description="The item.")
+    cursor: str = strawberry.field(
+        description="Opaque; pass it as `after` for the items that follow this one."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="One page of a list (Relay connection): at most `first` edges, in the list's order."
+)
 class Connection(Generic[Node]):
     # Counted by the connection's `first` (app/graphql/cost.py).
-    edges: list[Edge[Node]] = strawberry.field(metadata=list_bound(COUNTED_ABOVE))
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[Node]] = strawberry.field(
+        description="The page's items, in order.", metadata=list_bound(COUNTED_ABOVE)
+    )
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and cursors.")
+    total_count: int = strawberry.field(
+        description="How many items the whole list holds (every page, with the same filters)."
+    )
 
 
 def page_request(first: int | None, after: str | None) -> PageRequest:

@@ -150,7 +150,13 @@ def serialize_datetime(value: datetime) -> str:
 # Mapped onto `datetime` in the schema config, so fields are annotated with plain `datetime`.
 DATETIME_SCALAR = strawberry.scalar(
     name="DateTime",
-    description="An instant in ISO 8601 with a UTC offset; always returned in UTC (Z).",
+    description="An instant: an ISO 8601 date and time with a UTC offset (`Z` or `±hh:mm`), "
+    "e.g. 2027-01-31T09:00:00Z or 2027-01-31T10:00:00+01:00; RFC 3339 is the safe subset. "
+    f"Years {MIN_YEAR}-{MAX_YEAR}. Refused with BAD_USER_INPUT: no offset "
+    '(2027-01-31T09:00:00) or a date alone. A blank string "" reads as null (refused where '
+    "a value is required). Always returned in UTC with `Z`, with microseconds only when not "
+    "zero (2027-01-31T09:00:00.250000Z).",
+    specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339#section-5.6",
     serialize=serialize_datetime,
     parse_value=parse_datetime,
 )

@@ -119,9 +119,27 @@ def _past_deadline(seconds: float) -> GraphQLError:
     )
 
 
-Query = merge_types("Query", (ViewerQuery, ProjectQueries))
-Mutation = merge_types(
+def _root_type(name: str, description: str, types: tuple[type, ...]) -> type:
+    """`merge_types` (which it calls to check that no field is defined twice), described."""
+    merge_types(name, types)
+    return strawberry.type(type(name, types, {}), description=description)
+
+
+Query = _root_type(
+    "Query",
+    "What can be read. Every field needs `Authorization: Bearer` with a person's access token "
+    "or a project API key with the READ scope; without one it fails with a top-level error "
+    "whose `extensions.code` is UNAUTHENTICATED. A project API key reads only its own project.",
+    (ViewerQuery, ProjectQueries),
+)
+Mutation = _root_type(
     "Mutation",
+    "What can be changed. Each mutation takes one `input` and returns a payload whose "
+    "`userErrors` list the expected refusals (see `UserErrorCode`; each mutation names the "
+    "codes it can return); when it has any, the payload's other fields are null (logOut's "
+    "`ok` is false). Every mutation but "
+    "signUp, logIn and refreshSession needs `Authorization: Bearer`; without it the mutation "
+    "fails with a top-level error whose `extensions.code` is UNAUTHENTICATED.",
     (
         AccountMutations,
         ProjectMutations,

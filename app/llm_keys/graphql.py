@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -11,7 +11,8 @@ from app.accounts.graphql import UserType
 from app.errors import DomainError
 from app.graphql.context import AppInfo
 from app.graphql.cost import list_bound
-from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
+from app.graphql.enums import described_enum
+from app.graphql.errors import MutationInput, QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.permissions import IsAuthenticated
 from app.llm_keys.catalog import Model, ModelPrice, ModelSource, Provider
@@ -27,16 +28,37 @@ from app.money import usd
 if TYPE_CHECKING:
     import uuid
 
-LlmProvider = strawberry.enum(Provider, name="LlmProvider", description="A model provider.")
-ModelSourceEnum = strawberry.enum(
-    ModelSource, name="ModelSource", description="DEFAULT: the provider's catalog; CUSTOM: yours."
+LlmProvider = described_enum(
+    Provider,
+    name="LlmProvider",
+    description="A model provider. When keys of two providers route one model id, a CUSTOM "
+    "model wins over a DEFAULT one, then OPENAI over ANTHROPIC.",
+    values={
+        Provider.OPENAI: "OpenAI's API (api.openai.com unless the server is set otherwise).",
+        Provider.ANTHROPIC: "Anthropic's API (api.anthropic.com unless the server is set "
+        "otherwise).",
+    },
+)
+ModelSourceEnum = described_enum(
+    ModelSource,
+    name="ModelSource",
+    description="DEFAULT: the provider's catalog; CUSTOM: yours.",
+    values={
+        ModelSource.DEFAULT: "In the provider's catalog, routed because the key has "
+        "`withDefaultModels`.",
+        ModelSource.CUSTOM: "One of the key's `customModels`.",
+    },
 )
 
 
 @strawberry.type(name="ModelPrice", description="USD per million tokens.")
 class ModelPriceType:
-    input_usd_per_million_tokens: str
-    output_usd_per_million_tokens: str
+    input_usd_per_million_tokens: str = strawberry.field(
+        description='USD per million input (prompt) tokens, a decimal string, e.g. "2.50".'
+    )
+    output_usd_per_million_tokens: str = strawberry.field(
+        description='USD per million output (completion) tokens, a decimal string, e.g. "10.00".'
+    )
     as_of: str | None = strawberry.field(
         description="When the catalog's price was read off the provider's price list; null for "
         "a price the project gave its custom model."
@@ -51,11 +73,17 @@ class ModelPriceType:
         )
 
 
-@strawberry.type(name="LlmModel")
+@strawberry.type(name="LlmModel", description="A model a project can call through /v1.")
 class LlmModelType:
-    id: str
-    provider: LlmProvider  # type: ignore[valid-type]
-    source: ModelSourceEnum  # type: ignore[valid-type]
+    id: str = strawberry.field(
+        description="The model id to send in requests, e.g. `gpt-4o-mini`; matched exactly."
+    )
+    provider: LlmProvider = strawberry.field(  # type: ignore[valid-type]
+        description="The provider whose key serves it."
+    )
+    source: ModelSourceEnum = strawberry.field(  # type: ignore[valid-type]
+        description="Why the key routes it."
+    )
     price: ModelPriceType | None = strawberry.field(
         description="Null: no known price; requests count against token budgets only, and "
         "spend budgets leave them out."
@@ -71,11 +99,18 @@ class LlmModelType:
         )
 
 
-@strawberry.input(name="CustomModelPriceInput")
+@strawberry.input(
+    name="CustomModelPriceInput",
+    description="A custom model's price, so that spend budgets count its requests.",
+)
 class CustomModelPriceInput:
     model: str = strawberry.field(description="One of the key's custom models.")
-    input_usd_per_million_tokens: str = strawberry.field(description='e.g. "2.50"; 0-10000.')
-    output_usd_per_million_tokens: str = strawberry.field(description='e.g. "10.00"; 0-10000.')
+    input_usd_per_million_tokens: str = strawberry.field(
+        description='USD per million input tokens, e.g. "2.50": 0-10000, at most 6 decimals.'
+    )
+    output_usd_per_million_tokens: str = strawberry.field(
+        description='USD per million output tokens, e.g. "10.00": 0-10000, at most 6 decimals.'
+    )
 
     def to_price(self) -> CustomPrice:
         return CustomPrice(
@@ -88,13 +123,25 @@ class CustomModelPriceInput:
     description="A provider credential stored encrypted; its secret is never returned.",
 )
 class LlmApiKeyType:
-    id: strawberry.ID
-    provider: LlmProvider  # type: ignore[valid-type]
-    secret_hint: str = strawberry.field(description="The secret's last 4 characters, e.g. `…a1B2`.")
-    custom_models: list[str] = strawberry.field(metadata=list_bound(MAX_CUSTOM_MODELS))
-    with_default_models: bool
-    created_at: datetime
-    updated_at: datetime
+    id: strawberry.ID = strawberry.field(description="The provider key's id (a UUID).")
+    provider: LlmProvider = strawberry.field(  # type: ignore[valid-type]
+        description="Whose key it is; a project has at most one per provider."
+    )
+    secret_hint: str = strawberry.field(
+        description="The secret's last 4 characters, e.g. `…a1B2`; only `…` for a secret "
+        "shorter than 12 characters."
+    )
+    custom_models: list[str] = strawberry.field(
+        description="Model ids it routes besides the catalog's, in the order given (at most 100).",
+        metadata=list_bound(MAX_CUSTOM_MODELS),
+    )
+    with_default_models: bool = strawberry.field(
+        description="Whether it also routes the provider's catalog models."
+    )
+    created_at: datetime = strawberry.field(description="When it was added.")
+    updated_at: datetime = strawberry.field(
+        description="When its secret, models or prices last changed."
+    )
     record: strawberry.Private[LlmKeyRecord]
 
     @strawberry.field(
@@ -104,7 +151,7 @@ class LlmApiKeyType:
     def models(self, info: AppInfo) -> list[LlmModelType]:
         return [LlmModelType.of(m) for m in info.context.services.llm_keys.models_of(self.record)]
 
-    @strawberry.field
+    @strawberry.field(description="Who added it; null when their account no longer exists.")
     async def created_by(self, info: AppInfo) -> UserType | None:
         if self.record.created_by is None:
             return None
@@ -140,13 +187,26 @@ async def project_models(info: AppInfo, project_id: uuid.UUID) -> list[LlmModelT
     return [LlmModelType.of(model) for model in models]
 
 
-@strawberry.input
+@strawberry.input(description="A provider key to store for a project.")
 class AddLlmApiKeyInput:
-    project_id: strawberry.ID
-    provider: LlmProvider  # type: ignore[valid-type]
-    secret_key: str = strawberry.field(description="The key from the provider's dashboard.")
-    custom_models: list[str] = strawberry.field(default_factory=list)
-    with_default_models: bool = True
+    project_id: strawberry.ID = strawberry.field(description="The project's id.")
+    provider: LlmProvider = strawberry.field(  # type: ignore[valid-type]
+        description="Whose key it is; a second key for one provider is refused."
+    )
+    secret_key: str = strawberry.field(
+        description="The key from the provider's dashboard: at most 500 printable ASCII "
+        "characters once trimmed, no spaces. Stored encrypted, never returned."
+    )
+    custom_models: list[str] = strawberry.field(
+        default_factory=list,
+        description="Model ids to route besides the catalog's: at most 100, each 1-200 "
+        "characters without spaces or control characters; duplicates are dropped.",
+    )
+    with_default_models: bool = strawberry.field(
+        default=True,
+        description="Route the provider's catalog models too. False with no custom models is "
+        "refused: the key would route nothing.",
+    )
     custom_model_prices: list[CustomModelPriceInput] = strawberry.field(
         default_factory=list, description="Prices of some or all of the custom models."
     )
@@ -155,18 +215,28 @@ class AddLlmApiKeyInput:
         return "AddLlmApiKeyInput(...)"  # holds secretKey: never shown
 
 
-@strawberry.type
+@strawberry.type(description="The result of addLlmApiKey.")
 class AddLlmApiKeyPayload:
-    llm_api_key: LlmApiKeyType | None
+    llm_api_key: LlmApiKeyType | None = strawberry.field(
+        description="The stored key; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input(description="Absent (or null) fields stay as they are.")
 class UpdateLlmApiKeyInput:
-    id: strawberry.ID
-    secret_key: str | None = None
-    custom_models: list[str] | None = None
-    with_default_models: bool | None = None
+    id: strawberry.ID = strawberry.field(description="The provider key's id.")
+    secret_key: str | None = strawberry.field(
+        default=None, description="A new secret, as in addLlmApiKey."
+    )
+    custom_models: list[str] | None = strawberry.field(
+        default=None,
+        description="Replaces the list, as in addLlmApiKey; models no longer listed lose "
+        "their prices.",
+    )
+    with_default_models: bool | None = strawberry.field(
+        default=None, description="As in addLlmApiKey: the key must still route some model."
+    )
     custom_model_prices: list[CustomModelPriceInput] | None = strawberry.field(
         default=None, description="Replaces every custom model's price; null: kept."
     )
@@ -175,30 +245,39 @@ class UpdateLlmApiKeyInput:
         return "UpdateLlmApiKeyInput(...)"  # holds secretKey: never shown
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateLlmApiKey.")
 class UpdateLlmApiKeyPayload:
-    llm_api_key: LlmApiKeyType | None
+    llm_api_key: LlmApiKeyType | None = strawberry.field(
+        description="The key as changed; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="The provider key to delete.")
 class DeleteLlmApiKeyInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The provider key's id.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of deleteLlmApiKey.")
 class DeleteLlmApiKeyPayload:
-    deleted_llm_api_key_id: strawberry.ID | None
+    deleted_llm_api_key_id: strawberry.ID | None = strawberry.field(
+        description="The id of the key deleted; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type
 class LlmKeyMutations:
     @strawberry.mutation(
-        description="Store a provider key for the project (OWNER or ADMIN); one per provider.",
+        description="Store a provider key for the project (OWNER or ADMIN); one per provider. "
+        "Errors: INVALID (secretKey, customModels, withDefaultModels or customModelPrices, "
+        "each named), NOT_FOUND (the project), FORBIDDEN (a MEMBER, or a project API key), "
+        "ALREADY_EXISTS (the project has a key for this provider).",
         permission_classes=[IsAuthenticated],
     )
-    async def add_llm_api_key(self, info: AppInfo, input: AddLlmApiKeyInput) -> AddLlmApiKeyPayload:
+    async def add_llm_api_key(
+        self, info: AppInfo, input: Annotated[AddLlmApiKeyInput, MutationInput]
+    ) -> AddLlmApiKeyPayload:
         context = info.context
 
         async def add() -> LlmKeyRecord:
@@ -218,11 +297,13 @@ class LlmKeyMutations:
         )
 
     @strawberry.mutation(
-        description="Replace a provider key's secret or models in place (OWNER or ADMIN).",
+        description="Replace a provider key's secret or models in place (OWNER or ADMIN). "
+        "Errors: INVALID (each field named), NOT_FOUND (the key), FORBIDDEN (a MEMBER, or a "
+        "project API key).",
         permission_classes=[IsAuthenticated],
     )
     async def update_llm_api_key(
-        self, info: AppInfo, input: UpdateLlmApiKeyInput
+        self, info: AppInfo, input: Annotated[UpdateLlmApiKeyInput, MutationInput]
     ) -> UpdateLlmApiKeyPayload:
         context = info.context
 
@@ -246,11 +327,13 @@ class LlmKeyMutations:
         )
 
     @strawberry.mutation(
-        description="Delete a provider key: the project's requests to that provider stop at once.",
+        description="Delete a provider key (OWNER or ADMIN): the project's requests to that "
+        "provider stop at once. Errors: NOT_FOUND (the key), FORBIDDEN (a MEMBER, or a project "
+        "API key).",
         permission_classes=[IsAuthenticated],
     )
     async def delete_llm_api_key(
-        self, info: AppInfo, input: DeleteLlmApiKeyInput
+        self, info: AppInfo, input: Annotated[DeleteLlmApiKeyInput, MutationInput]
     ) -> DeleteLlmApiKeyPayload:
         context = info.context
 

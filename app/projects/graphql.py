@@ -37,7 +37,8 @@ from app.audit.service import AuditFilter
 from app.errors import NotFound
 from app.graphql.context import AppInfo
 from app.graphql.cost import list_bound
-from app.graphql.errors import UserError, attempt, user_errors_field
+from app.graphql.enums import described_enum
+from app.graphql.errors import MutationInput, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import (
     AfterArgument,
@@ -67,16 +68,35 @@ from app.webhooks.graphql import (
     project_webhooks,
 )
 
-ProjectRole = strawberry.enum(Role, name="ProjectRole")
+KeyIdArgument = Annotated[
+    strawberry.ID, strawberry.argument(description="The key's id (`ApiKey.id`).")
+]
+ProjectRole = described_enum(
+    Role,
+    name="ProjectRole",
+    description="What a member may do in a project (see `Project.viewerCan`).",
+    values={
+        Role.OWNER: "Everything an ADMIN may do, and manage members and roles; a project "
+        "always has at least one.",
+        Role.ADMIN: "Manages API keys, provider keys, budgets, webhooks and security alerts; "
+        "reads the audit log.",
+        Role.MEMBER: "Reads the project (keys, usage, members, provider keys, alerts); changes "
+        "nothing.",
+    },
+)
 
 
-@strawberry.type(name="ProjectMember")
+@strawberry.type(name="ProjectMember", description="A person's membership of a project.")
 class ProjectMemberType:
-    role: ProjectRole  # type: ignore[valid-type]
-    joined_at: datetime
+    role: ProjectRole = strawberry.field(  # type: ignore[valid-type]
+        description="Their role in the project."
+    )
+    joined_at: datetime = strawberry.field(
+        description="When they were added, or created the project."
+    )
     user_id: strawberry.Private[Any]
 
-    @strawberry.field
+    @strawberry.field(description="The person; null when their account no longer exists.")
     async def user(self, info: AppInfo) -> UserType | None:
         user = await info.context.users.load(self.user_id)
         return UserType.of(user) if user else None
@@ -100,12 +120,25 @@ class ProjectPermissionsType:
     manage_members: bool = strawberry.field(
         description="Add and remove members, change roles (OWNER)."
     )
-    acknowledge_security_alerts: bool = strawberry.field(description="(OWNER, ADMIN)")
-    read_members: bool = strawberry.field(description="People only, not project API keys.")
-    read_llm_api_keys: bool = strawberry.field(description="People only.")
-    read_security_alerts: bool = strawberry.field(description="People only.")
-    read_client_ips: bool = strawberry.field(description="People only.")
-    read_audit_log: bool = strawberry.field(description="(OWNER, ADMIN)")
+    acknowledge_security_alerts: bool = strawberry.field(
+        description="Acknowledge security alerts (OWNER, ADMIN)."
+    )
+    read_members: bool = strawberry.field(
+        description="Read `members` (every role; not project API keys)."
+    )
+    read_llm_api_keys: bool = strawberry.field(
+        description="Read `llmApiKeys` (every role; not project API keys)."
+    )
+    read_security_alerts: bool = strawberry.field(
+        description="Read `securityAlerts` (every role; not project API keys)."
+    )
+    read_client_ips: bool = strawberry.field(
+        description="Read keys' `clientIps`, `usage24h.lastUsedIp` and `createdBy` (every "
+        "role; not project API keys)."
+    )
+    read_audit_log: bool = strawberry.field(
+        description="Read `auditEvents` and `auditActions` (OWNER, ADMIN)."
+    )
     manage_webhooks: bool = strawberry.field(
         description="Add, change, test and delete webhooks, rotate their secrets (OWNER, ADMIN)."
     )
@@ -121,8 +154,12 @@ class ProjectPermissionsType:
 
 @strawberry.type(name="ProjectBudget", description="Null fields: no such budget.")
 class ProjectBudgetType:
-    token_budget: TokenBudgetType | None
-    spend_budget_usd: SpendBudgetType | None
+    token_budget: TokenBudgetType | None = strawberry.field(
+        description="Tokens per UTC day or month, every key's requests together."
+    )
+    spend_budget_usd: SpendBudgetType | None = strawberry.field(
+        description="USD per UTC day or month, every key's requests together."
+    )
 
     @classmethod
     def of(cls, budgets: Budgets) -> ProjectBudgetType:
@@ -130,11 +167,15 @@ class ProjectBudgetType:
         return cls(token_budget=tokens, spend_budget_usd=spend)
 
 
-@strawberry.type(name="Project")
+@strawberry.type(
+    name="Project",
+    description="A workspace: its members, API keys, provider keys, budgets, usage, alerts, "
+    "webhooks and audit trail.",
+)
 class ProjectType:
-    id: strawberry.ID
-    name: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The project's id (a UUID).")
+    name: str = strawberry.field(description="Its name (1-100 characters).")
+    created_at: datetime = strawberry.field(description="When it was created.")
     viewer_role: ProjectRole | None = strawberry.field(  # type: ignore[valid-type]
         description="The caller's role; null when the caller is one of the project's API keys."
     )
@@ -197,15 +238,27 @@ class ProjectType:
         info: AppInfo,
         first: FirstArgument = None,
         after: AfterArgument = None,
-        search: str | None = None,
-        status: ApiKeyStatusEnum | None = None,  # type: ignore[valid-type]
-        order_by: ApiKeyOrderInput | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="At most 200 characters (longer fails with INVALID): keys whose "
+                "note contains it, ignoring case, or whose id is exactly it; blank: every key."
+            ),
+        ] = None,
+        status: Annotated[
+            ApiKeyStatusEnum | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only ACTIVE or only EXPIRED keys; null: both."),
+        ] = None,
+        order_by: Annotated[
+            ApiKeyOrderInput | None,
+            strawberry.argument(description="The sort; null: newest first (CREATED_AT, DESC)."),
+        ] = None,
     ) -> Connection[ApiKeyType]:
         which = KeyFilter(search=search, status=ApiKeyStatus(status) if status else None)
         return await api_keys_connection(info, self._id, (first, after), which, order_by)
 
     @strawberry.field(description="One live API key of this project, or null.")
-    async def api_key(self, info: AppInfo, id: strawberry.ID) -> ApiKeyType | None:
+    async def api_key(self, info: AppInfo, id: KeyIdArgument) -> ApiKeyType | None:
         return await api_key_by_id(info, self._id, str(id))
 
     @strawberry.field(
@@ -216,10 +269,32 @@ class ProjectType:
     async def usage(
         self,
         info: AppInfo,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
-        to: datetime,
-        granularity: UsageGranularity,  # type: ignore[valid-type]
-        api_key_id: strawberry.ID | None = None,
+        from_: Annotated[
+            datetime,
+            strawberry.argument(
+                name="from",
+                description="Start, inclusive; the first point starts at its UTC hour (HOUR) or "
+                "UTC day (DAY).",
+            ),
+        ],
+        to: Annotated[
+            datetime,
+            strawberry.argument(
+                description="End, exclusive: after `from` and at most 400 days later (31 days "
+                "for HOUR); otherwise the field fails with a query error (INVALID)."
+            ),
+        ],
+        granularity: Annotated[
+            UsageGranularity,  # type: ignore[valid-type]
+            strawberry.argument(description="One point per UTC hour or per UTC day."),
+        ],
+        api_key_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this live key's usage (its id); null: the whole project. A "
+                "key the project does not have fails with NOT_FOUND."
+            ),
+        ] = None,
     ) -> UsageSeriesType:
         return await project_usage(
             info, self._id, from_, to, granularity, str(api_key_id) if api_key_id else None
@@ -233,7 +308,11 @@ class ProjectType:
         return await project_webhooks(info, self._id)
 
     @strawberry.field(description="One webhook of the project; null when there is none.")
-    async def webhook(self, info: AppInfo, id: strawberry.ID) -> WebhookType | None:
+    async def webhook(
+        self,
+        info: AppInfo,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The webhook's id.")],
+    ) -> WebhookType | None:
         return await project_webhook(info, self._id, str(id))
 
     @strawberry.field(description="Signs of a leaked or misused key, newest first.")
@@ -347,7 +426,14 @@ class ProjectQueries:
         description="One project, or null when it does not exist or is not the caller's.",
         permission_classes=[IsAuthenticated],
     )
-    async def project(self, info: AppInfo, id: strawberry.ID) -> ProjectType | None:
+    async def project(
+        self,
+        info: AppInfo,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The project's id; a malformed one gives null."),
+        ],
+    ) -> ProjectType | None:
         context = info.context
         try:
             project_id = parse_id(id)
@@ -357,67 +443,91 @@ class ProjectQueries:
         return ProjectType.of(access) if access else None
 
 
-@strawberry.input
+def _project_id_field() -> Any:
+    return strawberry.field(description="The project's id.")
+
+
+def _member_id_field() -> Any:
+    return strawberry.field(description="The member's user id (`User.id`).")
+
+
+@strawberry.input(description="A new project.")
 class CreateProjectInput:
-    name: str
+    name: str = strawberry.field(
+        description="1-100 characters once trimmed, with no characters that would not show."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createProject.")
 class CreateProjectPayload:
-    project: ProjectType | None
+    project: ProjectType | None = strawberry.field(description="The new project; null on errors.")
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="A person to add to a project.")
 class AddProjectMemberInput:
-    project_id: strawberry.ID
-    email: str
-    role: ProjectRole  # type: ignore[valid-type]
+    project_id: strawberry.ID = _project_id_field()
+    email: str = strawberry.field(
+        description="The email of an existing account; case and surrounding spaces do not matter."
+    )
+    role: ProjectRole = strawberry.field(  # type: ignore[valid-type]
+        description="The role they get."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of addProjectMember.")
 class AddProjectMemberPayload:
-    member: ProjectMemberType | None
+    member: ProjectMemberType | None = strawberry.field(
+        description="The new membership; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="A member to remove.")
 class RemoveProjectMemberInput:
-    project_id: strawberry.ID
-    user_id: strawberry.ID
+    project_id: strawberry.ID = _project_id_field()
+    user_id: strawberry.ID = _member_id_field()
 
 
-@strawberry.type
+@strawberry.type(description="The result of removeProjectMember.")
 class RemoveProjectMemberPayload:
-    removed_user_id: strawberry.ID | None
+    removed_user_id: strawberry.ID | None = strawberry.field(
+        description="The id of the person removed; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="A member's new role.")
 class UpdateProjectMemberRoleInput:
-    project_id: strawberry.ID
-    user_id: strawberry.ID
-    role: ProjectRole  # type: ignore[valid-type]
+    project_id: strawberry.ID = _project_id_field()
+    user_id: strawberry.ID = _member_id_field()
+    role: ProjectRole = strawberry.field(  # type: ignore[valid-type]
+        description="The role they get; the same role again changes nothing."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateProjectMemberRole.")
 class UpdateProjectMemberRolePayload:
-    member: ProjectMemberType | None
+    member: ProjectMemberType | None = strawberry.field(
+        description="The membership with its new role; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
-@strawberry.input
+@strawberry.input(description="The project's budgets, replaced whole.")
 class UpdateProjectBudgetInput:
-    project_id: strawberry.ID
+    project_id: strawberry.ID = _project_id_field()
     token_budget: BudgetInput | None = strawberry.field(default=None, description="Null: none.")
     spend_budget_usd: SpendBudgetInput | None = strawberry.field(
         default=None, description="Null: none."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateProjectBudget.")
 class UpdateProjectBudgetPayload:
-    budget: ProjectBudgetType | None
+    budget: ProjectBudgetType | None = strawberry.field(
+        description="The budgets now in force; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
@@ -425,11 +535,12 @@ class UpdateProjectBudgetPayload:
 class ProjectMutations:
     @strawberry.mutation(
         description="Replace the project's budgets (OWNER or ADMIN); they apply from the next "
-        "request. Errors: INVALID, NOT_FOUND, FORBIDDEN.",
+        "request. Errors: INVALID (a limit out of range), NOT_FOUND (the project), FORBIDDEN "
+        "(a MEMBER, or a project API key).",
         permission_classes=[IsAuthenticated],
     )
     async def update_project_budget(
-        self, info: AppInfo, input: UpdateProjectBudgetInput
+        self, info: AppInfo, input: Annotated[UpdateProjectBudgetInput, MutationInput]
     ) -> UpdateProjectBudgetPayload:
         context = info.context
         budgets, errors = await attempt(
@@ -444,11 +555,12 @@ class ProjectMutations:
         )
 
     @strawberry.mutation(
-        description="Create a project; the caller becomes its OWNER.",
+        description="Create a project; the caller becomes its OWNER. Errors: INVALID (name), "
+        "FORBIDDEN (called with a project API key).",
         permission_classes=[IsAuthenticated],
     )
     async def create_project(
-        self, info: AppInfo, input: CreateProjectInput
+        self, info: AppInfo, input: Annotated[CreateProjectInput, MutationInput]
     ) -> CreateProjectPayload:
         context = info.context
         projects = context.services.projects
@@ -465,11 +577,13 @@ class ProjectMutations:
         )
 
     @strawberry.mutation(
-        description="Add an existing account to a project (OWNER only).",
+        description="Add an existing account to a project (OWNER only). Errors: NOT_FOUND "
+        "(the project, or no account uses the email), FORBIDDEN (not an OWNER), "
+        "ALREADY_EXISTS (already a member).",
         permission_classes=[IsAuthenticated],
     )
     async def add_project_member(
-        self, info: AppInfo, input: AddProjectMemberInput
+        self, info: AppInfo, input: Annotated[AddProjectMemberInput, MutationInput]
     ) -> AddProjectMemberPayload:
         context = info.context
 
@@ -487,11 +601,12 @@ class ProjectMutations:
         )
 
     @strawberry.mutation(
-        description="Remove a member (OWNER only); the last owner cannot be removed.",
+        description="Remove a member (OWNER only); the last owner cannot be removed. Errors: "
+        "NOT_FOUND (the project, or not a member), FORBIDDEN (not an OWNER), LAST_OWNER.",
         permission_classes=[IsAuthenticated],
     )
     async def remove_project_member(
-        self, info: AppInfo, input: RemoveProjectMemberInput
+        self, info: AppInfo, input: Annotated[RemoveProjectMemberInput, MutationInput]
     ) -> RemoveProjectMemberPayload:
         context = info.context
 
@@ -508,11 +623,12 @@ class ProjectMutations:
 
     @strawberry.mutation(
         description="Change a member's role (OWNER only). Errors: LAST_OWNER (the project's "
-        "only owner cannot stop being one), NOT_FOUND, FORBIDDEN.",
+        "only owner cannot stop being one), NOT_FOUND (the project, or not a member), FORBIDDEN "
+        "(not an OWNER).",
         permission_classes=[IsAuthenticated],
     )
     async def update_project_member_role(
-        self, info: AppInfo, input: UpdateProjectMemberRoleInput
+        self, info: AppInfo, input: Annotated[UpdateProjectMemberRoleInput, MutationInput]
     ) -> UpdateProjectMemberRolePayload:
         context = info.context
 

@@ -14,7 +14,8 @@ from strawberry.scalars import JSON
 from app.errors import DomainError
 from app.graphql.context import AppInfo, taking_turns
 from app.graphql.cost import COUNTED_ABOVE, list_bound
-from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
+from app.graphql.enums import described_enum
+from app.graphql.errors import MutationInput, QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import Connection, connection_of, page_request
 from app.graphql.permissions import IsAuthenticated
@@ -35,17 +36,55 @@ if TYPE_CHECKING:
     from app.api_keys.graphql import ApiKeyType
     from app.api_keys.service import ApiKeyRecord
 
-UsageGranularity = strawberry.enum(Granularity, name="UsageGranularity")
-SecurityAlertKind = strawberry.enum(AlertKind, name="SecurityAlertKind")
+UsageGranularity = described_enum(
+    Granularity,
+    name="UsageGranularity",
+    description="How long each point of a usage series is.",
+    values={
+        Granularity.HOUR: "One UTC hour; ranges of at most 31 days.",
+        Granularity.DAY: "One UTC day; ranges of at most 400 days.",
+    },
+)
+SecurityAlertKind = described_enum(
+    AlertKind,
+    name="SecurityAlertKind",
+    description="What a security alert saw; thresholds are the server's defaults. The "
+    "`evidence` keys are named with each kind.",
+    values={
+        AlertKind.UNFAMILIAR_IP: "The key was used from an address it had not used in the "
+        "last 30 days, after its first day of use. Evidence: `ip`, `requests`, "
+        "`knownAddresses`, `keyInUseSince`.",
+        AlertKind.REQUEST_SPIKE: "An hour's requests above 5 times the median of the key's "
+        "previous 168 hourly counts (idle hours as 0) and above 100. Evidence: `requests`, "
+        "`trailingMedian`, `threshold`.",
+        AlertKind.ERROR_SPIKE: "The same on errors (client, server and upstream), above 20. "
+        "Evidence: `errors`, `trailingMedian`, `threshold`.",
+        AlertKind.REVOKED_KEY_IN_USE: "A deleted or expired key was presented again; once per "
+        "key and UTC day. Evidence: `reason`, `ip`, `at`.",
+        AlertKind.KEY_LEAKED: "The key was reported found in public; once per key and place. "
+        "Evidence: `reportedBy`, `action` (`revoked` or `alerted`), and `url` and `source` "
+        "(GitHub) or `place`.",
+    },
+)
 
 
-@strawberry.type(name="UsagePoint")
+@strawberry.type(
+    name="UsagePoint", description="API key traffic in one bucket, or in a whole series."
+)
 class UsagePointType:
-    start: datetime
-    requests: int
+    start: datetime = strawberry.field(
+        description="The bucket's start (a UTC hour or day); in `totals`, the first bucket's."
+    )
+    requests: int = strawberry.field(
+        description="Requests made with the project's API keys, to /v1 and to GraphQL."
+    )
     errors: int = strawberry.field(description="Client, server and upstream errors.")
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int = strawberry.field(
+        description="Input (prompt) tokens, as the providers reported them."
+    )
+    output_tokens: int = strawberry.field(
+        description="Output (completion) tokens, as the providers reported them."
+    )
     spend_usd: str = strawberry.field(
         description='USD at the models\' prices, e.g. "0.0125"; tokens of models without a '
         "price are in `unpricedTokens` instead."
@@ -67,14 +106,16 @@ class UsagePointType:
         )
 
 
-@strawberry.type(name="UsageSeries")
+@strawberry.type(
+    name="UsageSeries", description="Usage over time: one point per bucket of the range asked for."
+)
 class UsageSeriesType:
     points: list[UsagePointType] = strawberry.field(
         description="Every bucket, empty ones too.",
         # Counted at Project.usage, from its range and granularity.
         metadata=list_bound(COUNTED_ABOVE),
     )
-    totals: UsagePointType
+    totals: UsagePointType = strawberry.field(description="Every point added up.")
 
     @classmethod
     def of(cls, series: UsageSeries) -> UsageSeriesType:
@@ -84,20 +125,29 @@ class UsageSeriesType:
         )
 
 
-@strawberry.type(name="UsageSummary")
+@strawberry.type(name="UsageSummary", description="A key's recent use.")
 class UsageSummaryType:
-    requests: int
-    errors: int
-    last_used_at: datetime | None
-    last_used_ip: str | None
+    requests: int = strawberry.field(
+        description="Requests in the current UTC hour and the 23 before it."
+    )
+    errors: int = strawberry.field(
+        description="Of those, the ones that failed (client, server or upstream errors)."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="The key's last use, recorded at most once a minute; null: never used."
+    )
+    last_used_ip: str | None = strawberry.field(
+        description="The address of that use; null when never used, or when read with a "
+        "project API key."
+    )
 
 
-@strawberry.type(name="ClientIp")
+@strawberry.type(name="ClientIp", description="An address a key was used from.")
 class ClientIpType:
-    ip: str
-    first_seen_at: datetime
-    last_seen_at: datetime
-    requests: int
+    ip: str = strawberry.field(description="The client's IPv4 or IPv6 address.")
+    first_seen_at: datetime = strawberry.field(description="The key's first use from it.")
+    last_seen_at: datetime = strawberry.field(description="The key's latest use from it.")
+    requests: int = strawberry.field(description="Requests the key made from it.")
 
     @classmethod
     def of(cls, address: ClientAddress) -> ClientIpType:
@@ -109,16 +159,33 @@ class ClientIpType:
         )
 
 
-@strawberry.type(name="SecurityAlert")
+@strawberry.type(
+    name="SecurityAlert",
+    description="A sign that a key leaked or is misused; raised once per condition.",
+)
 class SecurityAlertType:
-    id: strawberry.ID
-    kind: SecurityAlertKind  # type: ignore[valid-type]
-    api_key_id: strawberry.ID
-    window_start: datetime
-    window_end: datetime
-    evidence: JSON = strawberry.field(description="Counts, addresses and thresholds behind it.")
-    created_at: datetime
-    acknowledged_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="The alert's id.")
+    kind: SecurityAlertKind = strawberry.field(  # type: ignore[valid-type]
+        description="What was seen."
+    )
+    api_key_id: strawberry.ID = strawberry.field(
+        description="The id of the key it is about, which may be deleted since."
+    )
+    window_start: datetime = strawberry.field(
+        description="Start of the time the evidence covers: a spike's hour, a revoked key's "
+        "UTC day, the first use from an unfamiliar address, a leak's report."
+    )
+    window_end: datetime = strawberry.field(
+        description="End of that time (the same instant for a leak)."
+    )
+    evidence: JSON = strawberry.field(
+        description="Counts, addresses and thresholds behind it: an object whose keys "
+        "depend on `kind`."
+    )
+    created_at: datetime = strawberry.field(description="When the alert was raised.")
+    acknowledged_at: datetime | None = strawberry.field(
+        description="When it was acknowledged; null while it is open."
+    )
     project_id: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="The key the alert is about; null once it is deleted.")
@@ -224,25 +291,29 @@ async def security_alerts(
     return await connection_of(info, alerts, SecurityAlertType.of)
 
 
-@strawberry.input
+@strawberry.input(description="The alert to acknowledge.")
 class AcknowledgeSecurityAlertInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The alert's id.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of acknowledgeSecurityAlert.")
 class AcknowledgeSecurityAlertPayload:
-    security_alert: SecurityAlertType | None
+    security_alert: SecurityAlertType | None = strawberry.field(
+        description="The alert, acknowledged; null on errors."
+    )
     user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type
 class UsageMutations:
     @strawberry.mutation(
-        description="Mark an alert as seen (OWNER or ADMIN); it leaves the default alert list.",
+        description="Mark an alert as seen (OWNER or ADMIN); it leaves the default alert list. "
+        "Acknowledging it again changes nothing. Errors: NOT_FOUND (the alert), FORBIDDEN (a "
+        "MEMBER, or a project API key).",
         permission_classes=[IsAuthenticated],
     )
     async def acknowledge_security_alert(
-        self, info: AppInfo, input: AcknowledgeSecurityAlertInput
+        self, info: AppInfo, input: Annotated[AcknowledgeSecurityAlertInput, MutationInput]
     ) -> AcknowledgeSecurityAlertPayload:
         context = info.context
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -11,7 +12,7 @@ from app.errors import DomainError
 from app.graphql.context import AppInfo
 from app.graphql.cost import list_bound
 from app.graphql.enums import described_enum
-from app.graphql.errors import QueryError, UserError, attempt, user_errors_field
+from app.graphql.errors import MutationInput, QueryError, UserError, attempt, user_errors_field
 from app.graphql.ids import parse_id
 from app.graphql.pagination import (
     AfterArgument,
@@ -215,7 +216,9 @@ class AddWebhookInput:
     events: list[WebhookEventEnum] = strawberry.field(  # type: ignore[valid-type]
         description="One or more events to receive (not WEBHOOK_TEST)."
     )
-    enabled: bool = strawberry.field(default=True, description="Default true.")
+    enabled: bool = strawberry.field(
+        default=True, description="Whether deliveries are sent from the start; default true."
+    )
 
 
 @strawberry.type(description="The result of addWebhook.")
@@ -289,7 +292,9 @@ class WebhookMutations:
         + _ERRORS,
         permission_classes=[IsAuthenticated],
     )
-    async def add_webhook(self, info: AppInfo, input: AddWebhookInput) -> AddWebhookPayload:
+    async def add_webhook(
+        self, info: AppInfo, input: Annotated[AddWebhookInput, MutationInput]
+    ) -> AddWebhookPayload:
         context = info.context
 
         async def add() -> WebhookWithSecret:
@@ -313,7 +318,7 @@ class WebhookMutations:
         permission_classes=[IsAuthenticated],
     )
     async def update_webhook(
-        self, info: AppInfo, input: UpdateWebhookInput
+        self, info: AppInfo, input: Annotated[UpdateWebhookInput, MutationInput]
     ) -> UpdateWebhookPayload:
         context = info.context
 
@@ -340,7 +345,9 @@ class WebhookMutations:
         "Errors: NOT_FOUND, FORBIDDEN.",
         permission_classes=[IsAuthenticated],
     )
-    async def delete_webhook(self, info: AppInfo, input: WebhookIdInput) -> DeleteWebhookPayload:
+    async def delete_webhook(
+        self, info: AppInfo, input: Annotated[WebhookIdInput, MutationInput]
+    ) -> DeleteWebhookPayload:
         context = info.context
 
         async def delete() -> uuid.UUID:
@@ -360,7 +367,7 @@ class WebhookMutations:
         permission_classes=[IsAuthenticated],
     )
     async def rotate_webhook_secret(
-        self, info: AppInfo, input: WebhookIdInput
+        self, info: AppInfo, input: Annotated[WebhookIdInput, MutationInput]
     ) -> RotateWebhookSecretPayload:
         context = info.context
 
@@ -382,7 +389,7 @@ class WebhookMutations:
         permission_classes=[IsAuthenticated],
     )
     async def send_test_webhook(
-        self, info: AppInfo, input: WebhookIdInput
+        self, info: AppInfo, input: Annotated[WebhookIdInput, MutationInput]
     ) -> SendTestWebhookPayload:
         context = info.context
 

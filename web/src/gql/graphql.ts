@@ -4,24 +4,35 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** The alert to acknowledge. */
 export type AcknowledgeSecurityAlertInput = {
+  /** The alert's id. */
   id: string | number;
 };
 
+/** A provider key to store for a project. */
 export type AddLlmApiKeyInput = {
   /** Prices of some or all of the custom models. */
   customModelPrices?: Array<CustomModelPriceInput>;
+  /** Model ids to route besides the catalog's: at most 100, each 1-200 characters without spaces or control characters; duplicates are dropped. */
   customModels?: Array<string>;
+  /** The project's id. */
   projectId: string | number;
+  /** Whose key it is; a second key for one provider is refused. */
   provider: LlmProvider;
-  /** The key from the provider's dashboard. */
+  /** The key from the provider's dashboard: at most 500 printable ASCII characters once trimmed, no spaces. Stored encrypted, never returned. */
   secretKey: string;
+  /** Route the provider's catalog models too. False with no custom models is refused: the key would route nothing. */
   withDefaultModels?: boolean;
 };
 
+/** A person to add to a project. */
 export type AddProjectMemberInput = {
+  /** The email of an existing account; case and surrounding spaces do not matter. */
   email: string;
+  /** The project's id. */
   projectId: string | number;
+  /** The role they get. */
   role: ProjectRole;
 };
 
@@ -35,8 +46,11 @@ export type ApiKeyPolicyInput = {
   maxConcurrentRequests?: number | null | undefined;
   /** 1-1,000,000. */
   requestsPerMinute?: number | null | undefined;
+  /** One scope or both; an empty list is refused; null: both. */
   scopes?: Array<ApiKeyScope> | null | undefined;
+  /** The key's own spend budget; null: none. */
   spendBudgetUsd?: SpendBudgetInput | null | undefined;
+  /** The key's own token budget; null: none. */
   tokenBudget?: BudgetInput | null | undefined;
   /** 1-1,000,000,000. */
   tokensPerMinute?: number | null | undefined;
@@ -44,63 +58,85 @@ export type ApiKeyPolicyInput = {
 
 /** PROXY: may call the models through /v1. READ: may read its project over GraphQL. */
 export type ApiKeyScope =
+  /** Call models through the OpenAI- and Anthropic-compatible routes under /v1. */
   | 'PROXY'
+  /** Read its own project over GraphQL, the key as the bearer token. */
   | 'READ';
 
+/** Whether a live key works, by its expiry (deleted keys are not listed). */
 export type ApiKeyStatus =
+  /** It works: it has no expiresAt, or that is still ahead. */
   | 'ACTIVE'
+  /** Its expiresAt has passed: requests with it get HTTP 401. It is listed until deleted. */
   | 'EXPIRED';
 
 /** Tokens (input + output) per period. */
 export type BudgetInput = {
   /** 1 to 2,000,000,000 tokens. */
   limit: number;
+  /** The period the limit counts over. */
   period: BudgetPeriod;
 };
 
 /** A UTC calendar day or month: a budget starts again at its end. */
 export type BudgetPeriod =
+  /** From 00:00 UTC to the next 00:00 UTC. */
   | 'DAY'
+  /** From 00:00 UTC on the 1st to the next month's 1st. */
   | 'MONTH';
 
+/** A new project API key. */
 export type CreateApiKeyInput = {
-  /** When the key stops working; null or blank: never. */
+  /** When the key stops working, in the future; null or blank: never. */
   expiresAt?: string | null | undefined;
-  /** Where the key is used, e.g. `Production backend`. */
+  /** Where the key is used, e.g. `Production backend`: 1-200 characters once trimmed, with no characters that would not show. */
   note: string;
   /** What the key may do; null: both scopes, no limits. */
   policy?: ApiKeyPolicyInput | null | undefined;
+  /** The project's id. */
   projectId: string | number;
 };
 
+/** A new project. */
 export type CreateProjectInput = {
+  /** 1-100 characters once trimmed, with no characters that would not show. */
   name: string;
 };
 
+/** A custom model's price, so that spend budgets count its requests. */
 export type CustomModelPriceInput = {
-  /** e.g. "2.50"; 0-10000. */
+  /** USD per million input tokens, e.g. "2.50": 0-10000, at most 6 decimals. */
   inputUsdPerMillionTokens: string;
   /** One of the key's custom models. */
   model: string;
-  /** e.g. "10.00"; 0-10000. */
+  /** USD per million output tokens, e.g. "10.00": 0-10000, at most 6 decimals. */
   outputUsdPerMillionTokens: string;
 };
 
+/** The key to delete. */
 export type DeleteApiKeyInput = {
+  /** The key's id (`ApiKey.id`). */
   id: string | number;
 };
 
+/** The provider key to delete. */
 export type DeleteLlmApiKeyInput = {
+  /** The provider key's id. */
   id: string | number;
 };
 
-/** A model provider. */
+/** A model provider. When keys of two providers route one model id, a CUSTOM model wins over a DEFAULT one, then OPENAI over ANTHROPIC. */
 export type LlmProvider =
+  /** Anthropic's API (api.anthropic.com unless the server is set otherwise). */
   | 'ANTHROPIC'
+  /** OpenAI's API (api.openai.com unless the server is set otherwise). */
   | 'OPENAI';
 
+/** An account's email and password. */
 export type LogInInput = {
+  /** The account's address; case and surrounding spaces do not matter. */
   email: string;
+  /** The account's password. */
   password: string;
   /** For browser apps of this service: the refresh token goes into an HttpOnly cookie for POST /auth/refresh instead of the payload (whose refreshToken is then null). */
   refreshTokenInCookie?: boolean;
@@ -108,54 +144,82 @@ export type LogInInput = {
 
 /** DEFAULT: the provider's catalog; CUSTOM: yours. */
 export type ModelSource =
+  /** One of the key's `customModels`. */
   | 'CUSTOM'
+  /** In the provider's catalog, routed because the key has `withDefaultModels`. */
   | 'DEFAULT';
 
+/** What a member may do in a project (see `Project.viewerCan`). */
 export type ProjectRole =
+  /** Manages API keys, provider keys, budgets, webhooks and security alerts; reads the audit log. */
   | 'ADMIN'
+  /** Reads the project (keys, usage, members, provider keys, alerts); changes nothing. */
   | 'MEMBER'
+  /** Everything an ADMIN may do, and manage members and roles; a project always has at least one. */
   | 'OWNER';
 
+/** A member to remove. */
 export type RemoveProjectMemberInput = {
+  /** The project's id. */
   projectId: string | number;
+  /** The member's user id (`User.id`). */
   userId: string | number;
 };
 
+/** The key to replace, and how. */
 export type RotateApiKeyInput = {
-  /** When the new key stops working; null: never. */
+  /** When the new key stops working, in the future; null: never. */
   expiresAt?: string | null | undefined;
   /** How long the old key keeps working: 0 (revoked at once) to 604,800 (7 days). */
   gracePeriodSeconds: number;
+  /** The key's id (`ApiKey.id`). */
   id: string | number;
 };
 
+/** What a security alert saw; thresholds are the server's defaults. The `evidence` keys are named with each kind. */
 export type SecurityAlertKind =
+  /** The same on errors (client, server and upstream), above 20. Evidence: `errors`, `trailingMedian`, `threshold`. */
   | 'ERROR_SPIKE'
+  /** The key was reported found in public; once per key and place. Evidence: `reportedBy`, `action` (`revoked` or `alerted`), and `url` and `source` (GitHub) or `place`. */
   | 'KEY_LEAKED'
+  /** An hour's requests above 5 times the median of the key's previous 168 hourly counts (idle hours as 0) and above 100. Evidence: `requests`, `trailingMedian`, `threshold`. */
   | 'REQUEST_SPIKE'
+  /** A deleted or expired key was presented again; once per key and UTC day. Evidence: `reason`, `ip`, `at`. */
   | 'REVOKED_KEY_IN_USE'
+  /** The key was used from an address it had not used in the last 30 days, after its first day of use. Evidence: `ip`, `requests`, `knownAddresses`, `keyInUseSince`. */
   | 'UNFAMILIAR_IP';
 
+/** A new account. */
 export type SignUpInput = {
+  /** At most 254 characters, shaped like `ada@example.com`; stored lowercased and trimmed. One account per address. */
   email: string;
+  /** 1-100 characters once trimmed, with no characters that would not show. */
   name: string;
+  /** 12-256 characters. */
   password: string;
   /** For browser apps of this service: the refresh token goes into an HttpOnly cookie for POST /auth/refresh instead of the payload (whose refreshToken is then null). */
   refreshTokenInCookie?: boolean;
 };
 
+/** Spend in USD per period. */
 export type SpendBudgetInput = {
   /** USD as a decimal string, e.g. "50.00": above 0, at most 10,000,000, at most 6 decimals. */
   limit: string;
+  /** The period the limit counts over. */
   period: BudgetPeriod;
 };
 
+/** A key's new note. */
 export type UpdateApiKeyNoteInput = {
+  /** The key's id (`ApiKey.id`). */
   id: string | number;
+  /** 1-200 characters once trimmed, with no characters that would not show. */
   note: string;
 };
 
+/** A key's new policy. */
 export type UpdateApiKeyPolicyInput = {
+  /** The key's id (`ApiKey.id`). */
   id: string | number;
   /** Replaces the whole policy. */
   policy: ApiKeyPolicyInput;
@@ -165,13 +229,19 @@ export type UpdateApiKeyPolicyInput = {
 export type UpdateLlmApiKeyInput = {
   /** Replaces every custom model's price; null: kept. */
   customModelPrices?: Array<CustomModelPriceInput> | null | undefined;
+  /** Replaces the list, as in addLlmApiKey; models no longer listed lose their prices. */
   customModels?: Array<string> | null | undefined;
+  /** The provider key's id. */
   id: string | number;
+  /** A new secret, as in addLlmApiKey. */
   secretKey?: string | null | undefined;
+  /** As in addLlmApiKey: the key must still route some model. */
   withDefaultModels?: boolean | null | undefined;
 };
 
+/** The project's budgets, replaced whole. */
 export type UpdateProjectBudgetInput = {
+  /** The project's id. */
   projectId: string | number;
   /** Null: none. */
   spendBudgetUsd?: SpendBudgetInput | null | undefined;
@@ -179,25 +249,42 @@ export type UpdateProjectBudgetInput = {
   tokenBudget?: BudgetInput | null | undefined;
 };
 
+/** A member's new role. */
 export type UpdateProjectMemberRoleInput = {
+  /** The project's id. */
   projectId: string | number;
+  /** The role they get; the same role again changes nothing. */
   role: ProjectRole;
+  /** The member's user id (`User.id`). */
   userId: string | number;
 };
 
+/** How long each point of a usage series is. */
 export type UsageGranularity =
+  /** One UTC day; ranges of at most 400 days. */
   | 'DAY'
+  /** One UTC hour; ranges of at most 31 days. */
   | 'HOUR';
 
+/** Why a mutation refused its input; each mutation lists the codes it can return. */
 export type UserErrorCode =
+  /** A uniqueness rule would break: an account's email, a project's member, a project's one provider key per provider. */
   | 'ALREADY_EXISTS'
+  /** The caller can see the project but their role may not do this; a project API key has no role and may do none of it. */
   | 'FORBIDDEN'
+  /** An input field is wrong (missing, out of range, badly formed); `field` names it, and each wrong field gets its own error. */
   | 'INVALID'
+  /** The email or the password is wrong (the same answer for either). */
   | 'INVALID_CREDENTIALS'
+  /** The refresh token is unknown, expired, revoked, another person's or already used (a reuse ends its whole session). */
   | 'INVALID_REFRESH_TOKEN'
+  /** The change would leave the project without an OWNER. */
   | 'LAST_OWNER'
+  /** The object does not exist for the caller: unknown, malformed, deleted, or another project's (these are never told apart). */
   | 'NOT_FOUND'
+  /** Too many logIn attempts lately for the account or the client address (by default 10 per account and 100 per address in 15 minutes); the message says when to try again. */
   | 'TOO_MANY_ATTEMPTS'
+  /** The mutation needs a signed-in person and was called with a project API key. With no token at all, mutations fail with a top-level error of this code instead. */
   | 'UNAUTHENTICATED';
 
 export type SecurityAlertsQueryVariables = Exact<{
