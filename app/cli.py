@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve | migrate | export-schema | ...`."""
+"""Command line: `python -m app serve | migrate | scan | export-schema | ...`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 from app import db, serving
 from app.clock import SystemClock
+from app.leaks import scan_command
+from app.leaks.scanner import DEFAULT_MAX_FILE_SIZE
 from app.llm_keys.service import RotationReport
 from app.security.crypto import EncryptionKey, MissingEncryptionKey
 from app.services import Services
@@ -34,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export_schema(Path(args.output))
     if args.command == "generate-encryption-key":
         return _generate_encryption_key()
+    if args.command == "scan":
+        return _scan(args)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -76,9 +80,83 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "generate-encryption-key", help="print a new keyring entry (id:base64) for the keyring"
     )
+    _add_scan_parser(commands)
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default=str(SCHEMA_PATH), help="file to write (- for stdout)")
     return parser
+
+
+def _add_scan_parser(commands: Any) -> None:
+    scan = commands.add_parser(
+        "scan",
+        help="find project keys in files, folders, standard input or git history",
+        description=(
+            "Find TrayLinx project keys (checksum-valid) and say whether each is live, expired, "
+            "deleted or unknown. Exit code: 0 no live key, 1 a live key found (with --offline: "
+            "any valid key), 2 usage error or database unreachable."
+        ),
+    )
+    scan.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, folders (recursive, .git skipped) or - for standard input (default: .); "
+        "with --git, repository folders",
+    )
+    scan.add_argument(
+        "--git", action="store_true", help="scan every blob of the repository's history instead"
+    )
+    scan.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not use the database: report checksum-valid keys as unchecked (exit 1 if any)",
+    )
+    scan.add_argument(
+        "--revoke", action="store_true", help="revoke the live keys found (asks first)"
+    )
+    scan.add_argument("--yes", action="store_true", help="with --revoke: do not ask")
+    scan.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    scan.add_argument(
+        "--max-file-size",
+        type=_size,
+        default=DEFAULT_MAX_FILE_SIZE,
+        metavar="BYTES",
+        help="skip larger files and blobs (default: 10M; K, M and G suffixes allowed)",
+    )
+
+
+def _size(raw: str) -> int:
+    """An argparse type: a size in bytes, with an optional K, M or G (binary) suffix."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = raw.strip().upper().removesuffix("B").removesuffix("I")
+    factor = units.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in units else text
+    try:
+        value = int(digits) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 10M, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 byte")
+    return value
+
+
+def _scan(args: argparse.Namespace) -> int:
+    options = scan_command.ScanOptions(
+        paths=args.paths,
+        git=args.git,
+        offline=args.offline,
+        revoke=args.revoke,
+        yes=args.yes,
+        json=args.format == "json",
+        max_file_size=args.max_file_size,
+    )
+    return scan_command.run(options, _settings_for_scan)
+
+
+def _settings_for_scan() -> Settings:
+    settings = Settings.from_env()
+    serving.configure_process(settings)
+    return settings
 
 
 def _bounded(minimum: int, maximum: int) -> Callable[[str], int]:
