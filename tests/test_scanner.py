@@ -417,7 +417,8 @@ def test_a_path_that_does_not_exist_is_a_usage_error(scan_offline: Scanner, work
 def test_an_unreachable_database_exits_2(
     scan_offline: Scanner, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TRAYLINX_SECRET_KEY", TEST_ENV["TRAYLINX_SECRET_KEY"])
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("TRAYLINX_VAR_DIR", str(workdir / "var"))
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:hunter2@127.0.0.1:1/none")
     (workdir / "a.txt").write_text("nothing\n")
