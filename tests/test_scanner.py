@@ -21,6 +21,8 @@ from app import db
 from app.audit.tables import AuditEvent
 from app.cli import main
 from app.clock import FrozenClock
+from app.leaks.scan_command import STATUSES
+from app.leaks.service import KeyStatus
 from app.main import create_app
 from app.security import tokens
 from app.settings import Settings
@@ -497,6 +499,10 @@ def test_revoke_asks_first_and_a_no_revokes_nothing(
     assert "nothing revoked" in result.err
     _activate(settings)
     assert _audit_events() == []
+
+
+def test_the_statuses_named_are_the_services_own() -> None:
+    assert STATUSES == tuple(status.value for status in KeyStatus)
 
 
 # --- A real process -------------------------------------------------------------------------

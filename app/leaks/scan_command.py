@@ -19,21 +19,25 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from app import db
-from app.clock import SystemClock
-from app.db.errors import explained_failures
 from app.leaks.scanner import Found, Scan, ScanError, scan_git, scan_paths
-from app.leaks.service import KeyStatus, LeakReport, LeakService, Reporter
 from app.security import tokens
-from app.services import Services
 from app.settings import LeakedKeyAction, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from app.leaks.service import LeakService
+
+# The database side (drivers, tables, services) is imported only when used, so that `--offline`
+# starts fast: a pre-commit hook runs it on every commit.
 
 NO_LIVE_KEY = 0
 LIVE_KEY = 1
 CANNOT_RUN = 2
 UNCHECKED = "unchecked"
+LIVE = "live"
+# As `app.leaks.service.KeyStatus`, in the order the summary lists them.
+STATUSES = ("live", "expired", "deleted", "unknown")
 # Keys looked up per query.
 _STATUS_BATCH = 500
 
@@ -73,7 +77,7 @@ class Outcome:
         return first
 
     def live(self) -> list[Found]:
-        return [f for f in self.keys().values() if self.status(f) == KeyStatus.LIVE]
+        return [f for f in self.keys().values() if self.status(f) == LIVE]
 
 
 class CannotRun(Exception):
@@ -147,6 +151,10 @@ def _settings(load_settings: Callable[[], Settings]) -> Settings:
 def _with_database(settings: Settings, work: Callable[[LeakService], Awaitable[T]]) -> T:
     """Run `work` with the database of `settings` open; a database that cannot be used (down,
     unreachable, not migrated) is a CannotRun naming it (never its password)."""
+    from app import db
+    from app.clock import SystemClock
+    from app.db.errors import explained_failures
+    from app.services import Services
 
     async def run() -> T:
         current = db.make_engine(settings.database)
@@ -185,6 +193,8 @@ def _revoke(
         print("nothing revoked", file=err)
         outcome.not_revoked = {f.token for f in live}
         return
+
+    from app.leaks.service import LeakReport, Reporter
 
     async def revoke(leaks: LeakService) -> None:
         for found in live:
@@ -259,7 +269,7 @@ def _document(outcome: Outcome) -> dict[str, Any]:
 def _key_counts(outcome: Outcome) -> dict[str, int]:
     """Distinct keys by status; every status of the mode is present, 0 or not."""
     counts = Counter(outcome.status(f) for f in outcome.keys().values())
-    names = [UNCHECKED] if outcome.offline else [status.value for status in KeyStatus]
+    names = [UNCHECKED] if outcome.offline else list(STATUSES)
     return {name: counts[name] for name in names}
 
 
