@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -158,11 +159,13 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _settings_for_scan() -> Settings:
-    from app import serving
-
-    settings = Settings.from_env()
-    serving.configure_process(settings)
-    return settings
+    # Not serving.configure_process(): it imports the web stack for its log format, and this
+    # command's messages are its own output. Piccolo's warning before a failed connection is
+    # left out as there: the failure is reported in one line.
+    warnings.filterwarnings(
+        "ignore", message=".*Unable to (connect to database|fetch server version)"
+    )
+    return Settings.from_env()
 
 
 def _bounded(minimum: int, maximum: int) -> Callable[[str], int]:

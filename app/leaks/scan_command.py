@@ -152,9 +152,7 @@ def _with_database(settings: Settings, work: Callable[[LeakService], Awaitable[T
     """Run `work` with the database of `settings` open; a database that cannot be used (down,
     unreachable, not migrated) is a CannotRun naming it (never its password)."""
     from app import db
-    from app.clock import SystemClock
     from app.db.errors import explained_failures
-    from app.services import Services
 
     async def run() -> T:
         current = db.make_engine(settings.database)
@@ -162,7 +160,7 @@ def _with_database(settings: Settings, work: Callable[[LeakService], Awaitable[T
         async with explained_failures(current):
             await db.connect(pool_max_size=2)
             try:
-                return await work(Services.build(settings, SystemClock()).leaks)
+                return await work(_leak_service())
             finally:
                 await db.stop()
 
@@ -170,6 +168,20 @@ def _with_database(settings: Settings, work: Callable[[LeakService], Awaitable[T
         return asyncio.run(run())
     except db.DatabaseError as error:
         raise CannotRun(str(error)) from None
+
+
+def _leak_service() -> LeakService:
+    """The LeakService as `Services.build` wires it, without building every other service (that
+    would import the whole web stack: seconds on every run). Webhook messages it queues are
+    delivered by the serving processes' dispatchers, which poll the outbox."""
+    from app.audit.service import AuditService
+    from app.clock import SystemClock
+    from app.leaks.service import LeakService
+    from app.projects.access import AccessControl
+    from app.webhooks.events import Outbox
+
+    clock = SystemClock()
+    return LeakService(clock=clock, audit=AuditService(clock, AccessControl()), outbox=Outbox())
 
 
 def _statuses(found: list[Found]) -> Callable[[LeakService], Awaitable[dict[str, str]]]:
