@@ -181,7 +181,7 @@ def scan_paths(paths: Iterable[str], scan: Scan, *, max_file_size: int) -> None:
     for path in paths:
         if path == "-":
             scan_stream(sys.stdin.buffer, STDIN, scan)
-        elif os.path.isdir(path) and not os.path.islink(path.rstrip("/") or "/"):
+        elif os.path.isdir(path):  # a symlink named on the command line is followed
             _scan_folder(path, scan, max_file_size)
         elif os.path.lexists(path):
             _scan_file(path, scan, max_file_size, named=True)
