@@ -18,17 +18,18 @@ from typing import Any
 import pytest
 
 from app import db
+from app.api_keys.service import IssuedKey
 from app.audit.tables import AuditEvent
 from app.cli import main
 from app.clock import FrozenClock
 from app.leaks.scan_command import STATUSES
 from app.leaks.service import KeyStatus
-from app.main import create_app
 from app.security import tokens
+from app.security.principal import Principal
+from app.services import Services
 from app.settings import Settings
-from tests.conftest import TEST_ENV, TEST_HASHER, _empty_tables, client_for, running
-from tests.graphql_client import GraphQLClient
-from tests.helpers import DELETE_KEY, create_key, create_project, sign_up
+from tests.conftest import TEST_ENV, TEST_HASHER, _empty_tables
+from tests.helpers import PASSWORD, new_email
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,32 +59,39 @@ def _key_with_checksum(key_id: str, secret: str) -> str:
 
 
 async def _make_keys(settings: Settings) -> Keys:
-    """Keys made through the API, by a server whose clock is two days behind: the key that
-    expires "yesterday" is valid when made and expired when the scanner looks."""
+    """Keys made through the service, with a clock two days behind: the key that expires
+    "yesterday" is valid when made and expired when the scanner looks."""
     db.activate(db.make_engine(settings.database))
     await _empty_tables()
     clock = FrozenClock(datetime.now(UTC) - timedelta(days=2))
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    application = create_app(settings, clock=clock, hasher=TEST_HASHER)
-    async with running(application), client_for(application) as http:
-        gql = GraphQLClient(http)
-        owner = await sign_up(gql)
-        project = (await create_project(gql, owner))["id"]
-        live = await create_key(gql, owner, project, note="Deploy bot")
-        deleted = await create_key(gql, owner, project)
-        await gql.execute(DELETE_KEY, {"input": {"id": deleted["id"]}}, owner.access_token)
-        expired = await create_key(gql, owner, project, expires_at=yesterday)
-    last = live["secret"][-1]
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    services = Services.build(settings, clock, TEST_HASHER)
+    session = await services.accounts.sign_up(
+        Principal.anonymous(), email=new_email(), password=PASSWORD, name="Ada"
+    )
+    owner = Principal.user(session.user.id)
+    project = (await services.projects.create(owner, name="Scanned")).id
+
+    async def new_key(note: str, expires_at: datetime | None = None) -> IssuedKey:
+        return await services.api_keys.create(
+            owner, project_id=project, note=note, expires_at=expires_at
+        )
+
+    live = await new_key("Deploy bot")
+    deleted = await new_key("Old")
+    await services.api_keys.delete(owner, key_id=deleted.key.id)
+    expired = await new_key("Trial", yesterday)
+    last = live.secret[-1]
     return Keys(
-        live=live["secret"],
-        live_id=live["id"],
-        deleted=deleted["secret"],
-        deleted_id=deleted["id"],
-        expired=expired["secret"],
-        expired_id=expired["id"],
+        live=live.secret,
+        live_id=live.key.id,
+        deleted=deleted.secret,
+        deleted_id=deleted.key.id,
+        expired=expired.secret,
+        expired_id=expired.key.id,
         unknown=tokens.new_project_key(tokens.new_key_id()),
-        wrong_secret=_key_with_checksum(live["id"], "0" * tokens.SECRET_LENGTH),
-        bad_checksum=live["secret"][:-1] + ("A" if last != "A" else "B"),
+        wrong_secret=_key_with_checksum(live.key.id, "0" * tokens.SECRET_LENGTH),
+        bad_checksum=live.secret[:-1] + ("A" if last != "A" else "B"),
     )
 
 
@@ -502,7 +510,7 @@ def test_revoke_asks_first_and_a_no_revokes_nothing(
 
 
 def test_the_statuses_named_are_the_services_own() -> None:
-    assert STATUSES == tuple(status.value for status in KeyStatus)
+    assert tuple(status.value for status in KeyStatus) == STATUSES
 
 
 # --- A real process -------------------------------------------------------------------------
