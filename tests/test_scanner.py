@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from app.api_keys.service import IssuedKey
 from app.audit.tables import AuditEvent
 from app.cli import main
 from app.clock import FrozenClock
+from app.leaks import scanner
 from app.leaks.scan_command import STATUSES
 from app.leaks.service import KeyStatus
 from app.security import tokens
@@ -375,6 +377,38 @@ def test_binary_huge_and_unreadable_files_are_skipped_and_counted(
     assert result.lines[1].endswith(
         "; skipped: 1 binary, 1 too large, 1 unreadable, 1 not a regular file"
     )
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 54, 55, 56, 4096])
+def test_keys_across_chunk_boundaries_are_found_once_on_their_line(
+    scan_offline: Scanner, workdir: Path, monkeypatch: pytest.MonkeyPatch, chunk_size: int
+) -> None:
+    monkeypatch.setattr(scanner, "CHUNK_SIZE", chunk_size)
+    key = tokens.new_project_key(tokens.new_key_id())
+    scan_offline.secrets.append(key)
+    (workdir / "a.txt").write_text(f"ab\n{key}\n\nx{key} {key}_ {key}\n{key}")
+
+    result = scan_offline("--offline", "--format", "json", "a.txt")
+
+    assert [finding["line"] for finding in result.json()["findings"]] == [2, 4, 5]
+
+
+def test_a_fifo_named_on_the_command_line_is_read(scan_offline: Scanner, workdir: Path) -> None:
+    key = tokens.new_project_key(tokens.new_key_id())
+    scan_offline.secrets.append(key)
+    os.mkfifo(workdir / "pipe")
+
+    def write() -> None:
+        with open(workdir / "pipe", "w") as pipe:
+            pipe.write(f"first\n{key}\n")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    result = scan_offline("--offline", "pipe")
+    writer.join()
+
+    assert result.code == 1
+    assert result.lines[0] == f"pipe:2: unchecked key {key[4:16]} (start {key[:8]})"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a folder whatever its permissions")

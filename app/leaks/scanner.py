@@ -305,8 +305,11 @@ def _contents(repository: str, wanted: list[tuple[str, str]]) -> Iterator[bytes]
     requests = b"".join(sha.encode() + b"\n" for sha, _ in wanted)
 
     def feed(stdin: BinaryIO) -> None:
-        with stdin:
-            stdin.write(requests)
+        try:
+            with stdin:
+                stdin.write(requests)
+        except OSError:  # git was stopped before it read everything (see below)
+            pass
 
     # Written from a thread: git answers while it reads, and both pipes have small buffers.
     writer = threading.Thread(target=feed, args=(process.stdin,), daemon=True)
@@ -321,9 +324,11 @@ def _contents(repository: str, wanted: list[tuple[str, str]]) -> Iterator[bytes]
             process.stdout.read(1)  # the newline after each object
             yield content
     finally:
-        writer.join()
+        # All read, or the reading was abandoned: either way git has nothing more to give.
         process.stdout.close()
+        process.kill()
         process.wait()
+        writer.join()
 
 
 def _blob_place(repository: str, blob: str, path: str) -> str:
