@@ -473,6 +473,22 @@ def test_an_unreachable_database_exits_2(
     assert "hunter2" not in result.err
 
 
+def test_a_sqlite_database_that_does_not_exist_is_not_created(
+    scan_offline: Scanner, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    missing = workdir / "var" / "none.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{missing}")
+    (workdir / "a.txt").write_text("nothing\n")
+
+    result = scan_offline("a.txt")
+
+    assert result.code == 2
+    assert result.err.startswith(f"error: there is no database at sqlite:///{missing}")
+    assert not missing.exists()
+
+
 def test_revoke_and_offline_together_are_a_usage_error(
     scan_offline: Scanner, workdir: Path
 ) -> None:

@@ -154,6 +154,14 @@ def _with_database(settings: Settings, work: Callable[[LeakService], Awaitable[T
     from app import db
     from app.db.errors import explained_failures
 
+    config = settings.database
+    if config.engine == "sqlite" and not config.sqlite_path.exists():
+        # Opening it would create an empty database, in which every key is unknown.
+        raise CannotRun(
+            f"there is no database at {config.url}; set DATABASE_URL to the service's "
+            "database, or use --offline"
+        )
+
     async def run() -> T:
         current = db.make_engine(settings.database)
         db.activate(current)
