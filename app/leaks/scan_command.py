@@ -93,6 +93,7 @@ def run(
     err: TextIO | None = None,
 ) -> int:
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
+    outcome: Outcome | None = None
     try:
         _check_usage(options, stdin)
         outcome = _scan(options)
@@ -104,6 +105,8 @@ def run(
             if options.revoke and outcome.live():
                 _revoke(options, settings, outcome, stdin, err)
     except CannotRun as error:
+        if outcome is not None and outcome.revoked:  # the database went away part way
+            _print(options, outcome, out)
         print(f"error: {error}", file=err)
         return CANNOT_RUN
     _print(options, outcome, out)

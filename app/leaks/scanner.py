@@ -58,6 +58,8 @@ class Found:
 
     source: str
     line: int
+    # Orders several keys on one line; counted from the start of the chunk read when a line is
+    # longer than a chunk (4 MiB), so it is not shown.
     column: int
     key_id: str
     token: str = field(repr=False, compare=False)
