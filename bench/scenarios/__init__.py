@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.model import Scenario
-from bench.scenarios import api_keys, graphql, proxy, usage, webhooks, workers
+from bench.scenarios import api_keys, graphql, proxy, scanner, usage, webhooks, workers
 
 # In the order `python -m bench` runs them.
 SCENARIOS: dict[str, Scenario] = {
@@ -15,5 +15,6 @@ SCENARIOS: dict[str, Scenario] = {
         usage.SCENARIO,
         workers.SCENARIO,
         webhooks.SCENARIO,
+        scanner.SCENARIO,
     )
 }
