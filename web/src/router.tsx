@@ -14,6 +14,7 @@ import { MembersPage } from "./features/members/MembersPage";
 import { ProjectLayout } from "./features/projects/ProjectLayout";
 import { ProjectsPage } from "./features/projects/ProjectsPage";
 import { UsagePage } from "./features/usage/UsagePage";
+import { WebhooksPage } from "./features/webhooks/WebhooksPage";
 
 /** Routes mirror the URLs under /admin/; the service answers every one of them with index.html. */
 export const routes: RouteObject[] = [
@@ -48,6 +49,7 @@ export const routes: RouteObject[] = [
                   { path: "settings/api-keys/:keyId", element: <ApiKeyDetailPage /> },
                   { path: "settings/llm-api-keys", element: <LlmKeysPage /> },
                   { path: "settings/members", element: <MembersPage /> },
+                  { path: "settings/webhooks", element: <WebhooksPage /> },
                 ],
               },
               { path: "*", element: <NotFound /> },
