@@ -1,7 +1,7 @@
 import { Dialog } from "../../components/Dialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import type { WebhookFieldsFragment } from "../../gql/graphql";
-import { inFormOrder } from "./events";
+import { changedFields, inFormOrder } from "./events";
 import { useUpdateWebhook } from "./useUpdateWebhook";
 import { WebhookForm, type WebhookFormValues } from "./WebhookForm";
 
@@ -21,9 +21,13 @@ export function EditWebhookDialog({ webhook, onClose }: EditWebhookDialogProps) 
 
   async function save(values: WebhookFormValues) {
     if (!webhook) return;
-    const outcome = await updateWebhook.run({
-      input: { id: webhook.id, url: values.url, events: values.events, enabled: values.enabled },
-    });
+    const changes = changedFields(webhook, values);
+    // Nothing changed: nothing to send (and nothing for the audit log to record).
+    if (Object.keys(changes).length === 0) {
+      close();
+      return;
+    }
+    const outcome = await updateWebhook.run({ input: { id: webhook.id, ...changes } });
     if (outcome.ok) close();
   }
 

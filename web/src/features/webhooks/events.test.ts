@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { DEFAULT_EVENTS, EVENTS, SUBSCRIBABLE_EVENTS, eventLabel, inFormOrder } from "./events";
+import { DEFAULT_EVENTS, EVENTS, SUBSCRIBABLE_EVENTS, changedFields, eventLabel, inFormOrder } from "./events";
 
 describe("webhook events", () => {
   it("offers every event but the test one, each with a label and a sentence", () => {
@@ -29,5 +29,15 @@ describe("webhook events", () => {
 
   it("starts a new webhook on the security events", () => {
     expect(DEFAULT_EVENTS).toEqual(["SECURITY_ALERT_RAISED", "KEY_LEAKED"]);
+  });
+
+  it("sends only what an edit changed", () => {
+    const current = { url: "https://a.example/h", events: ["KEY_LEAKED", "API_KEY_CREATED"] as const, enabled: true };
+    expect(changedFields(current, { ...current, events: ["API_KEY_CREATED", "KEY_LEAKED"] })).toEqual({});
+    expect(changedFields(current, { ...current, url: "https://b.example/h", enabled: false })).toEqual({
+      url: "https://b.example/h",
+      enabled: false,
+    });
+    expect(changedFields(current, { ...current, events: ["KEY_LEAKED"] })).toEqual({ events: ["KEY_LEAKED"] });
   });
 });

@@ -84,3 +84,19 @@ export const DELIVERY_STATUS_LABELS: Record<WebhookDeliveryStatus, string> = {
   SUCCEEDED: "Delivered",
   FAILED: "Failed",
 };
+
+export type WebhookChanges = { url?: string; events?: WebhookEvent[]; enabled?: boolean };
+
+/** Only what the form changed, so the service (and its audit log) hears of nothing else. */
+export function changedFields(
+  current: { url: string; events: ReadonlyArray<WebhookEvent>; enabled: boolean },
+  values: { url: string; events: ReadonlyArray<WebhookEvent>; enabled: boolean },
+): WebhookChanges {
+  const changes: WebhookChanges = {};
+  if (values.url !== current.url) changes.url = values.url;
+  const before = inFormOrder(current.events);
+  const after = inFormOrder(values.events);
+  if (before.length !== after.length || before.some((event, i) => event !== after[i])) changes.events = after;
+  if (values.enabled !== current.enabled) changes.enabled = values.enabled;
+  return changes;
+}
