@@ -14,7 +14,6 @@ import { MembersPage } from "./features/members/MembersPage";
 import { ProjectLayout } from "./features/projects/ProjectLayout";
 import { ProjectsPage } from "./features/projects/ProjectsPage";
 import { UsagePage } from "./features/usage/UsagePage";
-import { WebhooksPage } from "./features/webhooks/WebhooksPage";
 
 /** Routes mirror the URLs under /admin/; the service answers every one of them with index.html. */
 export const routes: RouteObject[] = [
@@ -49,7 +48,11 @@ export const routes: RouteObject[] = [
                   { path: "settings/api-keys/:keyId", element: <ApiKeyDetailPage /> },
                   { path: "settings/llm-api-keys", element: <LlmKeysPage /> },
                   { path: "settings/members", element: <MembersPage /> },
-                  { path: "settings/webhooks", element: <WebhooksPage /> },
+                  {
+                    path: "settings/webhooks",
+                    // Few open it, and rarely: its code loads with the page, not with the console.
+                    lazy: async () => ({ Component: (await import("./features/webhooks/WebhooksPage")).WebhooksPage }),
+                  },
                 ],
               },
               { path: "*", element: <NotFound /> },

@@ -1,4 +1,4 @@
-import { useId } from "react";
+import { useEffect, useId } from "react";
 
 import { Badge } from "../../components/Badge";
 import { ErrorBanner, FormErrors } from "../../components/ErrorBanner";
@@ -30,6 +30,14 @@ export function WebhookCard({ projectId, webhook, readOnlyReasonId, onEdit, onRo
   const describedBy = [headingId, readOnlyReasonId].filter(Boolean).join(" ");
   const failed = sendTest.outcome?.ok === false ? sendTest.outcome : null;
   const sent = sendTest.outcome?.ok === true;
+  const { reset } = sendTest;
+
+  // The "queued" note has done its work once the log shows the delivery.
+  useEffect(() => {
+    if (!sent) return;
+    const timer = setTimeout(reset, 8_000);
+    return () => clearTimeout(timer);
+  }, [sent, reset]);
 
   return (
     <article className="card webhook" aria-labelledby={headingId}>

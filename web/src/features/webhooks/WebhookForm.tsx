@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 
 import { FormErrors } from "../../components/ErrorBanner";
 import { FormField } from "../../components/FormField";
@@ -29,6 +29,10 @@ export function WebhookForm(props: WebhookFormProps) {
   const [checks, setChecks] = useState<Partial<Record<WebhookFormField, string>>>({});
   const eventsErrorId = useId();
   const enabledHintId = useId();
+  const urlInput = useRef<HTMLInputElement>(null);
+  const firstEvent = useRef<HTMLInputElement>(null);
+  // After a refused submit, the first field to fix gets the focus (and scrolls into view).
+  const [attempt, setAttempt] = useState(0);
 
   function toggle(event: WebhookEvent, on: boolean) {
     setEvents(inFormOrder(on ? [...events, event] : events.filter((chosen) => chosen !== event)));
@@ -39,10 +43,18 @@ export function WebhookForm(props: WebhookFormProps) {
     const check = checkWebhookForm({ url, events });
     setChecks(check.ok ? {} : check.fields);
     if (check.ok) onSubmit({ ...check.input, enabled });
+    else setAttempt(attempt + 1);
   }
 
   const urlError = checks.url ?? serverErrors?.fields.url;
   const eventsError = checks.events ?? serverErrors?.fields.events;
+
+  useEffect(() => {
+    if (attempt === 0 && !serverErrors) return;
+    if (urlError) urlInput.current?.focus();
+    else if (eventsError) firstEvent.current?.focus();
+    // Only a new refusal moves the focus, not typing a correction.
+  }, [attempt, serverErrors]);
 
   return (
     <form className="form" onSubmit={submit} noValidate>
@@ -54,7 +66,7 @@ export function WebhookForm(props: WebhookFormProps) {
             : "Where TrayLinx POSTs each event as JSON. Your service answers 2xx to accept it."
         }>
         {(fieldProps) => (
-          <input {...fieldProps} className="input input--mono" type="url" inputMode="url" autoComplete="off"
+          <input {...fieldProps} ref={urlInput} className="input input--mono" type="url" inputMode="url" autoComplete="off"
             spellCheck={false} placeholder="https://example.com/hooks/traylinx" value={url} autoFocus
             onChange={(event) => setUrl(event.target.value)} />
         )}
@@ -63,9 +75,10 @@ export function WebhookForm(props: WebhookFormProps) {
       <fieldset className={`field choices${eventsError ? " field--invalid" : ""}`}
         aria-describedby={eventsError ? eventsErrorId : undefined}>
         <legend className="field__label">Events</legend>
-        {SUBSCRIBABLE_EVENTS.map((event) => (
+        {SUBSCRIBABLE_EVENTS.map((event, index) => (
           <label key={event} className="choice">
             <input type="checkbox" className="check__box" checked={events.includes(event)}
+              ref={index === 0 ? firstEvent : undefined}
               onChange={(change) => toggle(event, change.target.checked)} />
             <span className="choice__text">
               <span className="choice__label">
