@@ -295,3 +295,38 @@ def test_a_member_sees_why_and_the_page_at_360_px_by_keyboard(
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def test_the_services_refusal_shows_in_the_add_dialog(
+    make_console: Any, api: Api, receiver: Receiver
+) -> None:
+    owner = api.sign_up("Ada Lovelace")
+    project_id = api.create_project(owner["token"], "Busy project")
+    for number in range(20):
+        added = api.execute(
+            ADD_WEBHOOK,
+            {
+                "input": {
+                    "projectId": project_id,
+                    "url": receiver.url(f"/hooks/busy-{number}"),
+                    "events": ["KEY_LEAKED"],
+                }
+            },
+            owner["token"],
+        )["addWebhook"]
+        assert not added["userErrors"], added
+
+    console = make_console()
+    page = console.page
+    open_logged_in(console, webhooks_path(project_id), owner["email"])
+    expect(page.get_by_role("article")).to_have_count(20)
+    page.get_by_role("button", name="Add webhook").click()
+    dialog = page.get_by_role("dialog", name="Add webhook")
+    dialog.get_by_label("Endpoint URL").fill(receiver.url("/hooks/one-more"))
+    dialog.get_by_role("button", name="Add webhook").click()
+    refusal = dialog.get_by_role("alert")
+    expect(refusal).to_have_text("A project has at most 20 webhooks; delete one first.")
+    expect(refusal).to_be_in_viewport()
+    console.audit("webhooks-add-refused", full_page=False)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)

@@ -31,6 +31,7 @@ export function WebhookForm(props: WebhookFormProps) {
   const enabledHintId = useId();
   const urlInput = useRef<HTMLInputElement>(null);
   const firstEvent = useRef<HTMLInputElement>(null);
+  const formErrors = useRef<HTMLDivElement>(null);
   // After a refused submit, the first field to fix gets the focus (and scrolls into view).
   const [attempt, setAttempt] = useState(0);
 
@@ -53,12 +54,17 @@ export function WebhookForm(props: WebhookFormProps) {
     if (attempt === 0 && !serverErrors) return;
     if (urlError) urlInput.current?.focus();
     else if (eventsError) firstEvent.current?.focus();
+    else formErrors.current?.scrollIntoView({ block: "nearest" });
     // Only a new refusal moves the focus, not typing a correction.
   }, [attempt, serverErrors]);
 
   return (
     <form className="form" onSubmit={submit} noValidate>
-      <FormErrors messages={serverErrors?.form ?? []} />
+      {serverErrors && serverErrors.form.length > 0 && (
+        <div ref={formErrors}>
+          <FormErrors messages={serverErrors.form} />
+        </div>
+      )}
       <FormField label="Endpoint URL" error={urlError}
         hint={
           isPlainHttp(url)
