@@ -119,9 +119,10 @@ def test_add_test_rotate_edit_and_delete_a_webhook(
     # Add: a URL that is not one is refused next to its field, as is no event at all.
     page.get_by_role("button", name="Add webhook").click()
     dialog = page.get_by_role("dialog", name="Add webhook")
-    expect(dialog.get_by_role("checkbox", name=re.compile("^Security alert raised"))).to_be_checked()
+    security = dialog.get_by_role("checkbox", name=re.compile("^Security alert raised"))
+    expect(security).to_be_checked()
     dialog.get_by_label("Endpoint URL").fill("hooks.example.com/traylinx")
-    dialog.get_by_role("checkbox", name=re.compile("^Security alert raised")).uncheck()
+    security.uncheck()
     dialog.get_by_role("checkbox", name=re.compile("^API key leaked")).uncheck()
     dialog.get_by_role("button", name="Add webhook").click()
     expect(dialog.get_by_text("Enter a full URL, starting with https://.")).to_be_visible()
@@ -150,7 +151,9 @@ def test_add_test_rotate_edit_and_delete_a_webhook(
     card = page.get_by_role("article", name=url)
     expect(card).to_contain_text("Enabled")
     events = card.get_by_role("list", name=re.compile("^Events"))
-    expect(events.get_by_role("listitem")).to_have_text(["Security alert raised", "API key created"])
+    expect(events.get_by_role("listitem")).to_have_text(
+        ["Security alert raised", "API key created"]
+    )
     expect(card.get_by_text("No deliveries yet")).to_be_visible()
 
     # A test delivery: queued, then delivered, without reloading the page.
@@ -179,7 +182,8 @@ def test_add_test_rotate_edit_and_delete_a_webhook(
     dialog.get_by_role("button", name="Rotate secret").click()
     dialog = page.get_by_role("dialog", name="Signing secret rotated")
     new_secret = dialog.get_by_label("Signing secret").input_value()
-    assert new_secret.startswith("whsec_") and new_secret != secret
+    assert new_secret.startswith("whsec_")
+    assert new_secret != secret
     expect(dialog).to_contain_text("The old secret signs too until")
     console.audit("webhook-rotated", full_page=False)
     dialog.get_by_role("button", name="I have copied it").click()
@@ -231,7 +235,9 @@ def test_add_test_rotate_edit_and_delete_a_webhook(
     expect(log).to_contain_text(
         "Ada Lovelace added a webhook to 127.0.0.1 for security alert raised and API key created"
     )
-    expect(log).to_contain_text("Ada Lovelace rotated the signing secret of the webhook to 127.0.0.1")
+    expect(log).to_contain_text(
+        "Ada Lovelace rotated the signing secret of the webhook to 127.0.0.1"
+    )
     expect(log).to_contain_text(
         "Ada Lovelace changed the webhook to 127.0.0.1: the events and whether it is enabled"
     )
@@ -260,7 +266,7 @@ def test_a_member_sees_why_and_the_page_at_360_px_by_keyboard(
     open_logged_in(viewer, webhooks_path(project_id), member["email"])
     expect(viewer.page.get_by_role("heading", name="Webhooks", level=1)).to_be_visible()
     expect(
-        viewer.page.get_by_text("Only this project’s owners and admins can see and manage")
+        viewer.page.get_by_text("Only this project\u2019s owners and admins can see and manage")
     ).to_be_visible()
     expect(viewer.page.get_by_role("button", name="Add webhook")).to_be_disabled()
     expect(viewer.page.get_by_role("article")).to_have_count(0)
@@ -290,7 +296,8 @@ def test_a_member_sees_why_and_the_page_at_360_px_by_keyboard(
     page.keyboard.type("https://hooks.example.com/traylinx")
     page.keyboard.press("Tab")
     page.keyboard.press("Space")
-    expect(dialog.get_by_role("checkbox", name=re.compile("^Security alert raised"))).not_to_be_checked()
+    security = dialog.get_by_role("checkbox", name=re.compile("^Security alert raised"))
+    expect(security).not_to_be_checked()
     console.audit("webhooks-add-360", full_page=False)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.keyboard.press("Escape")
