@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +31,9 @@ ADD_WEBHOOK = """
 mutation($input: AddWebhookInput!) {
   addWebhook(input: $input) { secret webhook { id } userErrors { message } }
 }
+"""
+WEBHOOK_IDS = """
+query($id: ID!) { project(id: $id) { webhooks { id } } }
 """
 SEND_TEST = """
 mutation($input: WebhookIdInput!) { sendTestWebhook(input: $input) { userErrors { message } } }
@@ -166,7 +172,7 @@ def test_add_test_rotate_edit_and_delete_a_webhook(
     tested.verify(secret)
 
     # A real event it subscribed to: a key created through the API.
-    api.create_api_key(owner["token"], project_id, "Deploy bot")
+    api.create_api_key(api.log_in(owner["email"]), project_id, "Deploy bot")
     [created] = received_of_type(receiver, PATH, "api_key.created", 1)
     created.verify(secret)
     page.reload()
@@ -220,6 +226,24 @@ def test_add_test_rotate_edit_and_delete_a_webhook(
     dialog.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(card.locator(".badge").first).to_have_text("Enabled")
+
+    # More deliveries than a page: "Load more" adds the next ones under the first ten.
+    webhooks = api.execute(WEBHOOK_IDS, {"id": project_id}, api.log_in(owner["email"]))
+    webhook_id = webhooks["project"]["webhooks"][0]["id"]
+    token = api.log_in(owner["email"])
+    for _ in range(9):
+        api.execute(SEND_TEST, {"input": {"id": webhook_id}}, token)
+    page.reload()
+    card = page.get_by_role("article", name=url)
+    expect(card.get_by_role("status").filter(has_text="10 of 12 deliveries shown")).to_be_visible()
+    deliveries = card.get_by_role("table")
+    expect(deliveries.locator("tbody tr")).to_have_count(10)
+    card.get_by_role("button", name="Load more").click()
+    expect(deliveries.locator("tbody tr")).to_have_count(12)
+    expect(card.get_by_role("status").filter(has_text="12 deliveries")).to_be_visible()
+    expect(card.get_by_role("button", name="Load more")).to_have_count(0)
+    # The oldest, last: the first test delivery, to the first secret.
+    expect(deliveries.locator("tbody tr").last).to_contain_text("Test delivery")
 
     # Delete, with a confirmation naming the URL; the empty page again.
     card.get_by_role("button", name="Delete").click()
@@ -337,3 +361,61 @@ def test_the_services_refusal_shows_in_the_add_dialog(
     console.audit("webhooks-add-refused", full_page=False)
     dialog.get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def disable_for_failures(database: Path, url: str) -> None:
+    """The webhook as the sender leaves it after three days of failed deliveries (which a test
+    cannot wait for)."""
+    with sqlite3.connect(database, timeout=30) as connection:
+        (created,) = connection.execute(
+            "SELECT created_at FROM webhooks WHERE url = ?", (url,)
+        ).fetchone()
+        disabled = datetime.fromisoformat(created)
+        since = disabled - timedelta(days=3)
+        connection.execute(
+            "UPDATE webhooks SET enabled = 0, failing_since = ?, disabled_at = ?, "
+            "disabled_reason = ? WHERE url = ?",
+            (
+                since.isoformat(sep=" "),
+                created,
+                f"Every delivery failed for 3 days; disabled {disabled:%Y-%m-%d %H:%M} UTC.",
+                url,
+            ),
+        )
+
+
+def test_a_webhook_the_service_disabled_says_why_and_starts_again(
+    make_console: Any, api: Api, receiver: Receiver, server_database: Path
+) -> None:
+    owner = api.sign_up("Ada Lovelace")
+    project_id = api.create_project(owner["token"], "Quiet receiver")
+    url = receiver.url("/hooks/gone-quiet")
+    added = api.execute(
+        ADD_WEBHOOK,
+        {"input": {"projectId": project_id, "url": url, "events": ["KEY_LEAKED"]}},
+        owner["token"],
+    )["addWebhook"]
+    assert not added["userErrors"], added
+    disable_for_failures(server_database, url)
+
+    console = make_console()
+    page = console.page
+    open_logged_in(console, webhooks_path(project_id), owner["email"])
+    card = page.get_by_role("article", name=url)
+    expect(card.locator(".badge").first).to_have_text("Disabled")
+    expect(card).to_contain_text("Every delivery failed for 3 days; disabled")
+    expect(card).to_contain_text("Fix the endpoint, send a test delivery, then enable it again.")
+    console.audit("webhooks-disabled-failing")
+
+    # A test delivery goes to a disabled endpoint too; then it is enabled again.
+    card.get_by_role("button", name="Send test delivery").click()
+    expect(delivery_row(card, "Test delivery")).to_contain_text(
+        "Delivered", timeout=DELIVERED_TIMEOUT_MS
+    )
+    card.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit webhook")
+    dialog.get_by_role("checkbox", name="Enabled", exact=True).check()
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(card.locator(".badge").first).to_have_text("Enabled")
+    expect(card).not_to_contain_text("Every delivery failed")
