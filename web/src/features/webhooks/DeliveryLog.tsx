@@ -75,6 +75,14 @@ export function DeliveryLog({ projectId, webhookId, url }: DeliveryLogProps) {
     return () => clearTimeout(timer);
   }, [watching, result.fetching, result.data, reexecute]);
 
+  // A new delivery shifts every page by one: start again from the first page rather than
+  // show later pages that would now skip a delivery.
+  const total = connection?.totalCount;
+  useEffect(() => {
+    setMore([]);
+    setEnds({});
+  }, [total]);
+
   const onPageEnd = useCallback((index: number, end: PageEnd) => {
     setEnds((current) => ({ ...current, [index]: end }));
   }, []);
