@@ -146,6 +146,11 @@ def server(fake_provider_url: str, server_var_dir: Path, server_database: Path) 
         "TRAYLINX_ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL_SECONDS),
         # A spike in tens of requests rather than hundreds (the alerts page's test makes one).
         "TRAYLINX_ALERT_REQUEST_SPIKE_FLOOR": str(REQUEST_SPIKE_FLOOR),
+        # The webhooks page's test delivers to a receiver on loopback, which the service
+        # refuses unless told otherwise; the sender runs in the served process and polls often.
+        "TRAYLINX_WEBHOOKS_ENABLED": "true",
+        "TRAYLINX_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+        "TRAYLINX_WEBHOOK_POLL_SECONDS": "0.2",
     }
     log = (var_dir / "server.log").open("wb")
     process = subprocess.Popen(

@@ -48,6 +48,11 @@ export const routes: RouteObject[] = [
                   { path: "settings/api-keys/:keyId", element: <ApiKeyDetailPage /> },
                   { path: "settings/llm-api-keys", element: <LlmKeysPage /> },
                   { path: "settings/members", element: <MembersPage /> },
+                  {
+                    path: "settings/webhooks",
+                    // Few open it, and rarely: its code loads with the page, not with the console.
+                    lazy: async () => ({ Component: (await import("./features/webhooks/WebhooksPage")).WebhooksPage }),
+                  },
                 ],
               },
               { path: "*", element: <NotFound /> },

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Dialog } from "../../components/Dialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { ApiKeyForm } from "./ApiKeyForm";
-import { NewSecret } from "./NewSecret";
+import { NewSecret } from "../../components/NewSecret";
 import { useCreateApiKey } from "./useCreateApiKey";
 
 type CreateApiKeyDialogProps = {

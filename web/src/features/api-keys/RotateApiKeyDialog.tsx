@@ -5,7 +5,7 @@ import { ErrorBanner, FormErrors } from "../../components/ErrorBanner";
 import { FormField } from "../../components/FormField";
 import { formatDateTime, localInputToUtc, timeZoneName } from "../../lib/dates";
 import { formatSeconds } from "../../lib/numbers";
-import { NewSecret } from "./NewSecret";
+import { NewSecret } from "../../components/NewSecret";
 import { useRotateApiKey } from "./useRotateApiKey";
 
 export type KeyToRotate = { id: string; note: string; start: string };

@@ -36,7 +36,7 @@ export type AuditFilters = { action: string | null; actorId: string | null; targ
 
 /** Every change refetches the trail: any mutation's answer is a new event in it. */
 const AUDIT_CONTEXT = {
-  additionalTypenames: ["ApiKey", "LlmApiKey", "ProjectMember", "ProjectBudget", "Project"],
+  additionalTypenames: ["ApiKey", "LlmApiKey", "ProjectMember", "ProjectBudget", "Project", "Webhook", "SecurityAlert"],
 };
 
 type AuditEventListProps = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { actionLabel, eventInWords, policyInWords, type AuditEventLike } from "./eventInWords";
+import { actionLabel, actorInWords, eventInWords, policyInWords, type AuditEventLike } from "./eventInWords";
 
 const ada = { name: "Ada Lovelace" };
 const grace = { name: "Grace Hopper" };
@@ -88,6 +88,108 @@ describe("eventInWords", () => {
   it("never prints undefined for missing details", () => {
     for (const action of ["api_key.create", "api_key.rotate", "project.member_add", "llm_api_key.update", "api_key.update_policy"]) {
       expect(eventInWords(event(action, null, { actor: null }))).not.toMatch(/undefined|null|NaN|\[object/);
+    }
+  });
+});
+
+describe("eventInWords: webhooks, leaks and alerts", () => {
+  it("names the part of the service that acted when no person or key did", () => {
+    const found = "https://github.com/acme/app/blob/main/.env";
+    expect(
+      eventInWords(
+        event("api_key.revoke_leaked", { note: "deploy bot", foundAt: found, source: "content" }, {
+          actor: null,
+          actorSystem: "github_secret_scanning",
+        }),
+      ),
+    ).toBe(`GitHub secret scanning revoked key “deploy bot” (found at ${found})`);
+    expect(
+      eventInWords(
+        event("api_key.leak_reported", { note: "deploy bot", foundAt: "src/settings.py:12" }, {
+          actor: null,
+          actorSystem: "scanner",
+        }),
+      ),
+    ).toBe("The key scanner reported key “deploy bot” leaked (found at src/settings.py:12); it was not revoked");
+    expect(actorInWords({ action: "x", details: {}, targetId: "t", actorSystem: "something_new" })).toBe(
+      "The service (something_new)",
+    );
+    // A person is named before any system.
+    expect(actorInWords({ action: "x", details: {}, targetId: "t", actor: ada, actorSystem: "scanner" })).toBe(
+      "Ada Lovelace",
+    );
+  });
+
+  it("tells webhook changes by the endpoint's host, never its path", () => {
+    expect(
+      eventInWords(event("webhook.add", { host: "hooks.example.com", events: ["SECURITY_ALERT_RAISED", "KEY_LEAKED"] })),
+    ).toBe("Ada Lovelace added a webhook to hooks.example.com for security alert raised and API key leaked");
+    expect(
+      eventInWords(
+        event("webhook.add", {
+          host: "hooks.example.com",
+          events: ["SECURITY_ALERT_RAISED", "KEY_LEAKED", "API_KEY_CREATED", "API_KEY_DELETED"],
+        }),
+      ),
+    ).toBe("Ada Lovelace added a webhook to hooks.example.com for 4 events");
+    expect(eventInWords(event("webhook.update", { host: "hooks.example.com", changed: ["events", "enabled"] }))).toBe(
+      "Ada Lovelace changed the webhook to hooks.example.com: the events and whether it is enabled",
+    );
+    expect(eventInWords(event("webhook.rotate_secret", { host: "hooks.example.com" }))).toBe(
+      "Ada Lovelace rotated the signing secret of the webhook to hooks.example.com; the old one signs too for 24 hours",
+    );
+    expect(eventInWords(event("webhook.delete", { host: "hooks.example.com" }))).toBe(
+      "Ada Lovelace deleted the webhook to hooks.example.com",
+    );
+  });
+
+  it("says why the service disabled a failing webhook", () => {
+    const reason = "Every delivery failed for 3 days; disabled 2026-12-02 10:00 UTC.";
+    expect(
+      eventInWords(
+        event("webhook.disable", { reason, failingSince: "2026-11-29T10:00:00+00:00" }, { actor: null, actorSystem: "webhooks" }),
+      ),
+    ).toBe(`TrayLinx disabled a webhook: ${reason}`);
+  });
+
+  it("names the kind of an acknowledged alert", () => {
+    expect(eventInWords(event("security_alert.acknowledge", { kind: "UNFAMILIAR_IP", apiKeyId: "k1" }))).toBe(
+      "Ada Lovelace acknowledged the “Unfamiliar address” alert on key k1",
+    );
+    expect(eventInWords(event("security_alert.acknowledge", {}))).toBe("Ada Lovelace acknowledged a security alert");
+  });
+
+  it("has a label and a sentence for every action the service records", () => {
+    // The `action=` strings of app/*/service.py and app/webhooks/dispatcher.py.
+    const recorded = [
+      "user.sign_up",
+      "project.create",
+      "project.update_budget",
+      "project.member_add",
+      "project.member_role_change",
+      "project.member_remove",
+      "api_key.create",
+      "api_key.update_note",
+      "api_key.update_policy",
+      "api_key.rotate",
+      "api_key.delete",
+      "api_key.revoke_leaked",
+      "api_key.leak_reported",
+      "llm_api_key.add",
+      "llm_api_key.update",
+      "llm_api_key.delete",
+      "security_alert.acknowledge",
+      "webhook.add",
+      "webhook.update",
+      "webhook.rotate_secret",
+      "webhook.delete",
+      "webhook.disable",
+    ];
+    for (const action of recorded) {
+      expect(actionLabel(action)).not.toBe(action);
+      const words = eventInWords(event(action, null, { actor: null, actorSystem: "webhooks" }));
+      expect(words).not.toContain(action);
+      expect(words).not.toMatch(/undefined|null|NaN|\[object/);
     }
   });
 });

@@ -1,6 +1,8 @@
-import type { LlmProvider } from "../../gql/graphql";
+import type { LlmProvider, SecurityAlertKind, WebhookEvent } from "../../gql/graphql";
 import { formatCount, formatSeconds, formatUsd } from "../../lib/numbers";
+import { ALERT_KINDS } from "../alerts/evidence";
 import { PROVIDERS } from "../llm-keys/providers";
+import { EVENTS } from "../webhooks/events";
 
 /**
  * The audit trail in words. The vocabulary is the services' `action=` calls (the service.py of each app/ domain)
@@ -13,6 +15,8 @@ export type AuditEventLike = {
   details: unknown;
   targetId: string;
   actorApiKeyId?: string | null;
+  /** The part of the service that acted on its own (see AuditEvent.actorSystem). */
+  actorSystem?: string | null;
   actor?: { name: string } | null;
   targetUser?: { name: string } | null;
 };
@@ -32,6 +36,15 @@ export const ACTION_LABELS: Record<string, string> = {
   "llm_api_key.add": "LLM API key added",
   "llm_api_key.update": "LLM API key updated",
   "llm_api_key.delete": "LLM API key deleted",
+  "api_key.revoke_leaked": "Leaked API key revoked",
+  "api_key.leak_reported": "API key leak reported",
+  "security_alert.acknowledge": "Security alert acknowledged",
+  "webhook.add": "Webhook added",
+  "webhook.update": "Webhook changed",
+  "webhook.rotate_secret": "Webhook secret rotated",
+  "webhook.delete": "Webhook deleted",
+  "webhook.disable": "Webhook disabled for failures",
+  "user.sign_up": "Account created",
 };
 
 export function actionLabel(action: string): string {
@@ -138,11 +151,54 @@ function joinWords(words: string[]): string {
   return `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
 }
 
-/** Who acted: a person by name, a key by its id. */
+/** The parts of the service that act on their own (`actorSystem`), by name. */
+export const SYSTEM_ACTORS: Record<string, string> = {
+  github_secret_scanning: "GitHub secret scanning",
+  scanner: "The key scanner",
+  webhooks: "TrayLinx",
+};
+
+/** Who acted: a person by name, a key by its id, or the part of the service that did. */
 export function actorInWords(event: AuditEventLike): string {
   if (event.actor) return event.actor.name;
   if (event.actorApiKeyId) return `API key ${event.actorApiKeyId}`;
+  if (event.actorSystem) return SYSTEM_ACTORS[event.actorSystem] ?? `The service (${event.actorSystem})`;
   return "Someone";
+}
+
+const WEBHOOK_CHANGED_WORDS: Record<string, string> = {
+  url: "the URL",
+  events: "the events",
+  enabled: "whether it is enabled",
+};
+
+/** `security_alert.raised` style names of the events a webhook receives, in words. */
+function webhookEvents(details: Details): string | null {
+  const events = list(details, "events");
+  if (!events || events.length === 0) return null;
+  const labels = events.map((event) => lowerFirst(EVENTS[event as WebhookEvent]?.label ?? event));
+  return labels.length <= 3 ? joinWords(labels) : `${formatCount(labels.length)} events`;
+}
+
+/** "Security alert raised" -> "security alert raised", but "API key leaked" stays. */
+function lowerFirst(label: string): string {
+  return /^[A-Z][a-z]/.test(label) ? label.charAt(0).toLowerCase() + label.slice(1) : label;
+}
+
+function webhookAt(details: Details): string {
+  const host = str(details, "host");
+  return host ? `the webhook to ${host}` : "a webhook";
+}
+
+/** Where a leaked key was found, and by which report. */
+function foundAt(details: Details): string {
+  const place = str(details, "foundAt");
+  return place ? ` (found at ${place})` : "";
+}
+
+function alertKindWords(kind: string | null): string {
+  const known = kind && kind in ALERT_KINDS ? ALERT_KINDS[kind as SecurityAlertKind].label : null;
+  return known ? `the “${known}” alert` : "a security alert";
 }
 
 /** One event as a sentence, e.g. `Ada Lovelace created API key “CI pipeline”`. */
@@ -198,6 +254,33 @@ export function eventInWords(event: AuditEventLike): string {
     }
     case "llm_api_key.delete":
       return `${who} deleted the ${providerWords(str(details, "provider"))} key`;
+    case "api_key.revoke_leaked":
+      return `${who} revoked key ${note}${foundAt(details)}`;
+    case "api_key.leak_reported":
+      return `${who} reported key ${note} leaked${foundAt(details)}; it was not revoked`;
+    case "security_alert.acknowledge": {
+      const key = str(details, "apiKeyId");
+      return `${who} acknowledged ${alertKindWords(str(details, "kind"))}${key ? ` on key ${key}` : ""}`;
+    }
+    case "webhook.add": {
+      const events = webhookEvents(details);
+      const host = str(details, "host");
+      return `${who} added a webhook${host ? ` to ${host}` : ""}${events ? ` for ${events}` : ""}`;
+    }
+    case "webhook.update": {
+      const changed = (list(details, "changed") ?? []).map((name) => WEBHOOK_CHANGED_WORDS[name] ?? name);
+      return `${who} changed ${webhookAt(details)}${changed.length > 0 ? `: ${joinWords(changed)}` : ""}`;
+    }
+    case "webhook.rotate_secret":
+      return `${who} rotated the signing secret of ${webhookAt(details)}; the old one signs too for 24 hours`;
+    case "webhook.delete":
+      return `${who} deleted ${webhookAt(details)}`;
+    case "webhook.disable": {
+      const reason = str(details, "reason");
+      return `${who} disabled ${webhookAt(details)}${reason ? `: ${reason}` : " after its deliveries failed for days"}`;
+    }
+    case "user.sign_up":
+      return `${who} created an account`;
     default:
       return `${who}: ${event.action}`;
   }

@@ -7,6 +7,7 @@ export const AuditEventFields = graphql(`
     targetType
     targetId
     actorApiKeyId
+    actorSystem
     details
     clientIp
     createdAt

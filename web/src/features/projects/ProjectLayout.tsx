@@ -24,6 +24,8 @@ graphql(`
       readSecurityAlerts
       readClientIps
       readAuditLog
+      readWebhooks
+      manageWebhooks
     }
   }
 `);
@@ -99,6 +101,9 @@ export function ProjectLayout() {
               Members
             </NavLink>
           )}
+          <NavLink className="tabs__tab" to={`/projects/${project.id}/settings/webhooks`}>
+            Webhooks
+          </NavLink>
         </div>
       </nav>
       <Outlet context={{ project } satisfies ProjectContext} />
