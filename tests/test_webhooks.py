@@ -234,6 +234,8 @@ async def test_a_webhook_is_added_with_its_secret_shown_once(hooks: Hooks) -> No
 @pytest.mark.parametrize(
     ("url", "message"),
     [
+        ("https://xn--a.com/hook", "not a valid URL"),
+        ("https://exa mple.com/hook", "not a valid URL"),
         ("ftp://hooks.example.com/x", "http:// or https://"),
         ("https://", "name a host"),
         ("https://user:pass@hooks.example.com/x", "user name or password"),

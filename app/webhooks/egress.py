@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -66,12 +67,17 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
         return f"must be at most {MAX_URL_LENGTH} characters"
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError):
+        # Decoding an internationalised name can fail even once the URL parsed
+        # (`xn--a.com` is no valid punycode): a bad URL as well.
+        parsed.host  # noqa: B018
+    except (httpx.InvalidURL, ValueError, UnicodeError):
         return "is not a valid URL"
     if parsed.scheme not in {"http", "https"}:
         return "must be an http:// or https:// URL"
     if not parsed.host:
         return "must name a host"
+    if not _is_host_name(parsed.raw_host.decode("ascii", "replace")):
+        return "is not a valid URL (its host is no DNS name or IP address)"
     if parsed.userinfo:
         return "must not carry a user name or password (sign with the webhook secret instead)"
     if parsed.fragment:
@@ -87,6 +93,20 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
         return None
     problem = address_problem(literal)
     return f"points at {problem}" if problem else None
+
+
+# Labels of letters, digits, hyphens (and underscores, which some internal names use); the
+# ASCII form, so internationalised names pass as punycode.
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
+
+
+def _is_host_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOST_NAME.fullmatch(host.lower()) is not None
+    return True
 
 
 class _CheckedBackend(httpcore.AsyncNetworkBackend):
