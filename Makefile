@@ -16,6 +16,9 @@ WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/graphiql $(WEB)/public $(WEB)/scri
 	$(WEB)/tsconfig.json $(WEB)/codegen.ts schema.graphql
 WEB_STAMP := $(WEB)/dist/.build-stamp
 WEB_DEPS := $(WEB)/node_modules/.package-lock.json
+# The suite's worker processes (pytest-xdist), each with its own databases; the browser tests run
+# after them, in one process (Playwright's session outlives the other tests' event loops).
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 
@@ -70,10 +73,15 @@ run: install ## Migrate and serve on http://127.0.0.1:8000 (PORT=, HOST=, WORKER
 migrate: install ## Apply pending database migrations (DATABASE_URL, default SQLite under ./var/)
 	$(PY) -m app migrate
 
+# `make test PYTEST_ARGS="tests/test_projects.py -k owner"` runs just those, in one process.
 test: install web-check ## Console checks, then the whole suite on SQLite and PostgreSQL (browser tests too)
-	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
-	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
-	exit $$status
+	@run() { $(PY) -m pytest "$$@"; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; return 1; fi; \
+	  return $$status; }; \
+	if [ -n "$(PYTEST_ARGS)" ]; then run $(PYTEST_ARGS); exit $$?; fi; \
+	run -n $(TEST_WORKERS) --ignore=tests/browser; suite=$$?; \
+	run tests/browser; browser=$$?; \
+	exit $$(( suite != 0 ? suite : browser ))
 
 lint: install ## ruff (lint + format check) and mypy --strict on app/
 	$(VENV)/bin/ruff check .

@@ -159,3 +159,26 @@ async def test_when_redis_answers_again_its_budgets_are_seeded_again(redis_url: 
     # Dropped on recovery: the next admission seeds it from the usage recorded.
     assert again.outcome is Outcome.SEED
     assert store.available is True
+
+
+async def test_scripts_redis_lost_are_loaded_again_and_nothing_is_counted_twice(
+    redis_url: str,
+) -> None:
+    import redis.asyncio as redis
+
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    limit = Limit("rpm:key1:1", 3)
+    try:
+        assert (await store.admit(_admission(requests=limit))).outcome is Outcome.ADMITTED
+        # As after a restart of Redis: its script cache is empty.
+        async with redis.Redis.from_url(redis_url) as client:
+            await client.script_flush()
+        verdicts = await asyncio.gather(
+            *(store.admit(_admission(requests=limit)) for _ in range(4))
+        )
+    finally:
+        await store.close()
+
+    assert store.available
+    assert [verdict.outcome for verdict in verdicts].count(Outcome.ADMITTED) == 2
+    assert max(verdict.requests for verdict in verdicts) == 3

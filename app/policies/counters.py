@@ -31,7 +31,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
 
 log = logging.getLogger(__name__)
 
@@ -358,15 +361,10 @@ class RedisCounters:
         waiting: Sequence[tuple[Admission, asyncio.Future[Verdict]]],
         settlements: Sequence[Settlement],
     ) -> None:
-        pipeline = self._redis.pipeline(transaction=False)
-        for settlement in settlements:
-            keys, args = self._settle_call(settlement)
-            await self._settle_script(keys=keys, args=args, client=pipeline)
-        for admission, _ in waiting:
-            keys, args = self._admit_call(admission)
-            await self._admit_script(keys=keys, args=args, client=pipeline)
+        calls = [(self._settle_script, *self._settle_call(s)) for s in settlements]
+        calls += [(self._admit_script, *self._admit_call(admission)) for admission, _ in waiting]
         try:
-            results = await pipeline.execute()
+            results = await self._evaluate(calls)
         except Exception as error:
             self._went_away(error)
             for settlement in settlements:
@@ -380,6 +378,37 @@ class RedisCounters:
         for (_, answer), result in zip(waiting, results[len(settlements) :], strict=True):
             if not answer.done():
                 answer.set_result(_verdict(result))
+
+    async def _evaluate(
+        self, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]
+    ) -> list[Any]:
+        """One round trip: EVALSHA of each call, in order. redis-py's own script calls ask
+        `SCRIPT EXISTS` before every pipeline, a second round trip per batch; here a script
+        Redis lacks (after a restart or `SCRIPT FLUSH`) is loaded when it says so, and only the
+        calls it refused are sent again (a refused call did nothing)."""
+        from redis.exceptions import NoScriptError
+
+        results = await self._pipeline(calls)
+        refused = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if refused:
+            for script in {calls[i][0] for i in refused}:
+                await self._redis.script_load(script.script)
+            again = await self._pipeline([calls[i] for i in refused])
+            for index, result in zip(refused, again, strict=True):
+                results[index] = result
+        failed = next((result for result in results if isinstance(result, Exception)), None)
+        if failed is not None:
+            raise failed
+        return results
+
+    async def _pipeline(
+        self, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]
+    ) -> list[Any]:
+        pipeline = self._redis.pipeline(transaction=False)
+        for script, keys, args in calls:
+            pipeline.evalsha(script.sha, len(keys), *keys, *args)
+        results: list[Any] = await pipeline.execute(raise_on_error=False)
+        return results
 
     def _admit_call(self, admission: Admission) -> tuple[list[str], list[Any]]:
         keys = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.model import Scenario
-from bench.scenarios import api_keys, graphql, proxy, scanner, usage, webhooks, workers
+from bench.scenarios import api_keys, graphql, policies, proxy, scanner, usage, webhooks, workers
 
 # In the order `python -m bench` runs them.
 SCENARIOS: dict[str, Scenario] = {
@@ -12,6 +12,7 @@ SCENARIOS: dict[str, Scenario] = {
         graphql.SCENARIO,
         api_keys.SCENARIO,
         proxy.SCENARIO,
+        policies.SCENARIO,
         usage.SCENARIO,
         workers.SCENARIO,
         webhooks.SCENARIO,
