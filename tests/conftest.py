@@ -107,6 +107,10 @@ TEST_KEYRING = EncryptionKey(id="test1", material=bytes(range(32)))
 TEST_ENV = {
     "TRAYLINX_SECRET_KEY": "test-secret-" + "x" * 40,
     "TRAYLINX_ENCRYPTION_KEYS": TEST_KEYRING.encode(),
+    # Usage written by the serving process: a writer child per app would cost each test that
+    # records usage about a second of start-up. tests/test_usage_writer.py (and the several
+    # workers test) run the child, production's default.
+    "TRAYLINX_USAGE_WRITER": "inline",
 }
 
 

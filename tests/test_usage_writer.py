@@ -48,6 +48,12 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Every test here is about the child process that writes usage (production's default)."""
+    return replace(settings, usage=replace(settings.usage, writer=UsageWriterKind.PROCESS))
+
+
+@pytest.fixture
 async def traffic(app: Litestar, clock: FrozenClock) -> Traffic:
     traffic = Traffic(app, clock)
     await traffic.setup()

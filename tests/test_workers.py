@@ -171,6 +171,9 @@ async def test_proxied_requests_served_by_several_workers_are_counted_once_each(
         "TRAYLINX_OPENAI_BASE_URL": f"{fake_provider.base_url}/v1",
         # A spike from the first hour of traffic: past 5 requests.
         "TRAYLINX_ALERT_REQUEST_SPIKE_FLOOR": "5",
+        # Production's writer (the other tests write inline, to start faster): one child per
+        # worker, each writing its own worker's batches.
+        "TRAYLINX_USAGE_WRITER": "process",
     }
     async with server_process(database_url, tmp_path, settings, workers=WORKERS) as http:
         gql = GraphQLClient(http)
