@@ -101,7 +101,12 @@ FAKE_STARTUP_TIMEOUT_S = 10.0
 COMPLETIONS_PATH = "/v1/chat/completions"
 MODEL = "gpt-4o"
 REQUEST: dict[str, Any] = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
-STREAM_REQUEST: dict[str, Any] = REQUEST | {"stream": True}
+# The fake always ends its stream with a usage chunk; a client that did not ask for one gets the
+# stream without it, so the bench asks, and the stream must come back byte for byte.
+STREAM_REQUEST: dict[str, Any] = REQUEST | {
+    "stream": True,
+    "stream_options": {"include_usage": True},
+}
 EXPECTED_STREAM = b"".join(stream_frames())
 KEY_NOTE = "bench proxy key"
 
