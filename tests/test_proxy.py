@@ -816,7 +816,13 @@ async def test_a_client_leaving_mid_body_is_no_error_and_the_next_call_works(
     )
 
     assert response.choices[0].message.content
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # A client another test left to the garbage collector may report its closed event loop
+    # meanwhile; anything else logged at ERROR is this test's.
+    assert not [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and "Event loop is closed" not in r.getMessage()
+    ]
 
 
 # --- What never leaves the service, and what a client is told when something is wrong ---------

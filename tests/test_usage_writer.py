@@ -49,8 +49,11 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Every test here is about the child process that writes usage (production's default)."""
-    return replace(settings, usage=replace(settings.usage, writer=UsageWriterKind.PROCESS))
+    """Every test here is about the child process that writes usage (production's default).
+    The tests flush themselves: the recorder's own loop, every 2 s by default, would take a
+    batch a test is holding back."""
+    usage = replace(settings.usage, writer=UsageWriterKind.PROCESS, flush_every=timedelta(hours=1))
+    return replace(settings, usage=usage)
 
 
 @pytest.fixture
