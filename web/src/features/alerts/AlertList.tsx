@@ -1,5 +1,6 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { useQuery } from "urql";
+import { useCursorPages } from "../../lib/useCursorPages";
 
 import { ErrorBanner, FormErrors } from "../../components/ErrorBanner";
 import { Loading } from "../../components/Notice";
@@ -51,28 +52,21 @@ type AlertListProps = {
 /** One list of alerts, paged; the open list lets owners and admins acknowledge one or several. */
 export function AlertList(props: AlertListProps) {
   const { projectId, acknowledged, apiKeyId = null, canAcknowledge, readOnlyReasonId, caption, empty } = props;
-  const [cursors, setCursors] = useState<Array<string | null>>([]);
-  const [after, setAfter] = useState<string | null>(null);
+  const pages = useCursorPages(PAGE_SIZE, [projectId, apiKeyId, acknowledged]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [status, setStatus] = useState("");
   const [problems, setProblems] = useState<{ failure: Failure | null; messages: string[] }>({ failure: null, messages: [] });
   const acknowledge = useAcknowledgeSecurityAlert();
   const [working, setWorking] = useState(false);
 
-  useEffect(() => {
-    setCursors([]);
-    setAfter(null);
-  }, [projectId, apiKeyId, acknowledged]);
-
   const [result, reexecute] = useQuery({
     query: SecurityAlertsQuery,
-    variables: { projectId, first: PAGE_SIZE, after, onlyAcknowledged: acknowledged, apiKeyId },
+    variables: { projectId, first: PAGE_SIZE, after: pages.after, onlyAcknowledged: acknowledged, apiKeyId },
     context: ALERTS_CONTEXT,
   });
   const connection = result.data?.project?.securityAlerts;
   const alerts = connection?.edges.map((edge) => edge.node) ?? [];
   const ticked = alerts.filter((alert) => selected.has(alert.id)).map((alert) => alert.id);
-  const pageStart = cursors.length * PAGE_SIZE;
 
   async function acknowledgeTicked() {
     setWorking(true);
@@ -144,20 +138,14 @@ export function AlertList(props: AlertListProps) {
             onToggle={toggle}
             onToggleAll={(on) => setSelected(on ? new Set(alerts.filter((a) => !a.acknowledgedAt).map((a) => a.id)) : new Set())}
           />
-          {(connection.totalCount > PAGE_SIZE || cursors.length > 0) && (
+          {(connection.totalCount > PAGE_SIZE || pages.hasPrevious) && (
             <Pagination
               label={`${caption}: pages`}
-              summary={pageSummary(pageStart, alerts.length, connection.totalCount, ["alert", "alerts"])}
-              hasPrevious={cursors.length > 0}
+              summary={pageSummary(pages.pageStart, alerts.length, connection.totalCount, ["alert", "alerts"])}
+              hasPrevious={pages.hasPrevious}
               hasNext={connection.pageInfo.hasNextPage}
-              onPrevious={() => {
-                setAfter(cursors.at(-1) ?? null);
-                setCursors(cursors.slice(0, -1));
-              }}
-              onNext={() => {
-                setCursors([...cursors, after]);
-                setAfter(connection.pageInfo.endCursor ?? null);
-              }}
+              onPrevious={pages.previous}
+              onNext={() => pages.next(connection.pageInfo.endCursor)}
             />
           )}
         </>

@@ -1,6 +1,7 @@
 import { useEffect, useId, useState } from "react";
 import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
+import { useCursorPages } from "../../lib/useCursorPages";
 
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Loading, Notice } from "../../components/Notice";
@@ -49,9 +50,7 @@ export function ApiKeysPage() {
   const search = params.get("search") ?? "";
   const status = parseStatus(params.get("status"));
   const [searchText, setSearchText] = useState(search);
-  // Cursors of the pages before the current one, so "Previous page" can go back.
-  const [cursors, setCursors] = useState<Array<string | null>>([]);
-  const [after, setAfter] = useState<string | null>(null);
+  const pages = useCursorPages(PAGE_SIZE, [search, status, project.id]);
 
   const [creating, setCreating] = useState(false);
   const [rotating, setRotating] = useState<KeyToRotate | null>(null);
@@ -67,21 +66,15 @@ export function ApiKeysPage() {
     return () => clearTimeout(timer);
   }, [searchText, search, setParams]);
 
-  useEffect(() => {
-    setCursors([]);
-    setAfter(null);
-  }, [search, status, project.id]);
-
   const [result, reexecute] = useQuery({
     query: ApiKeysQuery,
-    variables: { projectId: project.id, first: PAGE_SIZE, after, search: search || null, status },
+    variables: { projectId: project.id, first: PAGE_SIZE, after: pages.after, search: search || null, status },
     context: KEYS_CONTEXT,
   });
 
   const connection = result.data?.project?.apiKeys;
   const keys = connection?.edges.map((edge) => edge.node) ?? [];
   const filtered = search !== "" || status !== null;
-  const pageStart = cursors.length * PAGE_SIZE;
 
   return (
     <>
@@ -181,17 +174,11 @@ export function ApiKeysPage() {
           </Table>
           <Pagination
             label="API keys pages"
-            summary={pageSummary(pageStart, keys.length, connection.totalCount, ["key", "keys"])}
-            hasPrevious={cursors.length > 0}
+            summary={pageSummary(pages.pageStart, keys.length, connection.totalCount, ["key", "keys"])}
+            hasPrevious={pages.hasPrevious}
             hasNext={connection.pageInfo.hasNextPage}
-            onPrevious={() => {
-              setAfter(cursors.at(-1) ?? null);
-              setCursors(cursors.slice(0, -1));
-            }}
-            onNext={() => {
-              setCursors([...cursors, after]);
-              setAfter(connection.pageInfo.endCursor ?? null);
-            }}
+            onPrevious={pages.previous}
+            onNext={() => pages.next(connection.pageInfo.endCursor)}
           />
         </>
       )}

@@ -1,5 +1,5 @@
-import { useState } from "react";
 import { useQuery } from "urql";
+import { useCursorPages } from "../../lib/useCursorPages";
 
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Loading } from "../../components/Notice";
@@ -39,12 +39,10 @@ const ClientIpsQuery = graphql(`
 
 /** Where a key was used from, most recently seen first. */
 export function ClientIpsTable({ projectId, keyId }: { projectId: string; keyId: string }) {
-  const [cursors, setCursors] = useState<Array<string | null>>([]);
-  const [after, setAfter] = useState<string | null>(null);
-  const [result, reexecute] = useQuery({ query: ClientIpsQuery, variables: { projectId, keyId, first: PAGE_SIZE, after } });
+  const pages = useCursorPages(PAGE_SIZE);
+  const [result, reexecute] = useQuery({ query: ClientIpsQuery, variables: { projectId, keyId, first: PAGE_SIZE, after: pages.after } });
   const connection = result.data?.project?.apiKey?.clientIps;
   const addresses = connection?.edges.map((edge) => edge.node) ?? [];
-  const pageStart = cursors.length * PAGE_SIZE;
 
   if (result.error) {
     return <ErrorBanner failure={describeFailure(result.error)} onRetry={() => reexecute({ requestPolicy: "network-only" })} />;
@@ -75,20 +73,14 @@ export function ClientIpsTable({ projectId, keyId }: { projectId: string; keyId:
           </tr>
         ))}
       </Table>
-      {(connection.totalCount > PAGE_SIZE || cursors.length > 0) && (
+      {(connection.totalCount > PAGE_SIZE || pages.hasPrevious) && (
         <Pagination
           label="Client addresses pages"
-          summary={pageSummary(pageStart, addresses.length, connection.totalCount, ["address", "addresses"])}
-          hasPrevious={cursors.length > 0}
+          summary={pageSummary(pages.pageStart, addresses.length, connection.totalCount, ["address", "addresses"])}
+          hasPrevious={pages.hasPrevious}
           hasNext={connection.pageInfo.hasNextPage}
-          onPrevious={() => {
-            setAfter(cursors.at(-1) ?? null);
-            setCursors(cursors.slice(0, -1));
-          }}
-          onNext={() => {
-            setCursors([...cursors, after]);
-            setAfter(connection.pageInfo.endCursor ?? null);
-          }}
+          onPrevious={pages.previous}
+          onNext={() => pages.next(connection.pageInfo.endCursor)}
         />
       )}
     </>

@@ -1,5 +1,5 @@
-import { useEffect, useState } from "react";
 import { useQuery } from "urql";
+import { useCursorPages } from "../../lib/useCursorPages";
 
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Loading } from "../../components/Notice";
@@ -48,22 +48,15 @@ type AuditEventListProps = {
 
 /** Events newest first, a page at a time, each told in words with when and from where. */
 export function AuditEventList({ projectId, filters, caption, empty }: AuditEventListProps) {
-  const [cursors, setCursors] = useState<Array<string | null>>([]);
-  const [after, setAfter] = useState<string | null>(null);
-
-  useEffect(() => {
-    setCursors([]);
-    setAfter(null);
-  }, [projectId, filters.action, filters.actorId, filters.targetId]);
+  const pages = useCursorPages(PAGE_SIZE, [projectId, filters.action, filters.actorId, filters.targetId]);
 
   const [result, reexecute] = useQuery({
     query: AuditEventsQuery,
-    variables: { projectId, first: PAGE_SIZE, after, ...filters },
+    variables: { projectId, first: PAGE_SIZE, after: pages.after, ...filters },
     context: AUDIT_CONTEXT,
   });
   const connection = result.data?.project?.auditEvents;
   const events = connection?.edges.map((edge) => edge.node) ?? [];
-  const pageStart = cursors.length * PAGE_SIZE;
 
   return (
     <>
@@ -102,17 +95,11 @@ export function AuditEventList({ projectId, filters, caption, empty }: AuditEven
           </Table>
           <Pagination
             label={`${caption}: pages`}
-            summary={pageSummary(pageStart, events.length, connection.totalCount, ["event", "events"])}
-            hasPrevious={cursors.length > 0}
+            summary={pageSummary(pages.pageStart, events.length, connection.totalCount, ["event", "events"])}
+            hasPrevious={pages.hasPrevious}
             hasNext={connection.pageInfo.hasNextPage}
-            onPrevious={() => {
-              setAfter(cursors.at(-1) ?? null);
-              setCursors(cursors.slice(0, -1));
-            }}
-            onNext={() => {
-              setCursors([...cursors, after]);
-              setAfter(connection.pageInfo.endCursor ?? null);
-            }}
+            onPrevious={pages.previous}
+            onNext={() => pages.next(connection.pageInfo.endCursor)}
           />
         </>
       )}

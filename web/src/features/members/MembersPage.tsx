@@ -1,5 +1,6 @@
 import { useId, useState } from "react";
 import { useQuery } from "urql";
+import { useCursorPages } from "../../lib/useCursorPages";
 
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Loading, Notice } from "../../components/Notice";
@@ -46,20 +47,18 @@ export function MembersPage() {
   const session = useSessionState();
   const viewerId = session.status === "authenticated" ? session.user.id : null;
   const readOnlyId = useId();
-  const [cursors, setCursors] = useState<Array<string | null>>([]);
-  const [after, setAfter] = useState<string | null>(null);
+  const pages = useCursorPages(PAGE_SIZE);
   const [adding, setAdding] = useState(false);
   const [changing, setChanging] = useState<MemberToChange | null>(null);
   const [removing, setRemoving] = useState<MemberToRemove | null>(null);
 
   const [result, reexecute] = useQuery({
     query: MembersQuery,
-    variables: { projectId: project.id, first: PAGE_SIZE, after },
+    variables: { projectId: project.id, first: PAGE_SIZE, after: pages.after },
     context: MEMBERS_CONTEXT,
   });
   const connection = result.data?.project?.members;
   const members = connection?.edges.map((edge) => edge.node) ?? [];
-  const pageStart = cursors.length * PAGE_SIZE;
 
   return (
     <>
@@ -141,17 +140,11 @@ export function MembersPage() {
           </Table>
           <Pagination
             label="Members pages"
-            summary={pageSummary(pageStart, members.length, connection.totalCount, ["member", "members"])}
-            hasPrevious={cursors.length > 0}
+            summary={pageSummary(pages.pageStart, members.length, connection.totalCount, ["member", "members"])}
+            hasPrevious={pages.hasPrevious}
             hasNext={connection.pageInfo.hasNextPage}
-            onPrevious={() => {
-              setAfter(cursors.at(-1) ?? null);
-              setCursors(cursors.slice(0, -1));
-            }}
-            onNext={() => {
-              setCursors([...cursors, after]);
-              setAfter(connection.pageInfo.endCursor ?? null);
-            }}
+            onPrevious={pages.previous}
+            onNext={() => pages.next(connection.pageInfo.endCursor)}
           />
         </>
       )}
