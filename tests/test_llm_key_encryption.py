@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import stat
@@ -153,8 +154,10 @@ async def test_rotation_reencrypts_every_row_and_a_second_run_changes_nothing(
         "TRAYLINX_ENCRYPTION_KEYS": f"{new_key.encode()},{TEST_KEYRING.encode()}",
     }
 
-    first = _cli(["rotate-encryption-key"], env)
-    second = _cli(["rotate-encryption-key"], env)
+    # In a thread: the app under test keeps running meanwhile, so a write its background work
+    # began is committed instead of holding SQLite's lock while the command waits for it.
+    first = await asyncio.to_thread(_cli, ["rotate-encryption-key"], env)
+    second = await asyncio.to_thread(_cli, ["rotate-encryption-key"], env)
 
     assert first.returncode == 0, first.stderr
     assert "done: 2 re-encrypted, 0 already under 'test2'" in first.stdout
@@ -197,7 +200,7 @@ async def test_a_start_with_a_keyring_missing_a_stored_key_fails_with_one_line(
         "TRAYLINX_ENCRYPTION_KEYS": EncryptionKey.generate("stranger").encode(),
     }
 
-    result = _cli(["serve", "--port", "9"], env)
+    result = await asyncio.to_thread(_cli, ["serve", "--port", "9"], env)
 
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0

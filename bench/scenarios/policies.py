@@ -27,13 +27,12 @@ from typing import Any
 from bench.fake_upstream import COMPLETION
 from bench.harness import HarnessError, RunningService, provisioned_database, server_process
 from bench.model import Measurement, RunOptions, Scenario, ScenarioResult
-from bench.scenarios.api_keys import CREATE_PROJECT, mutation_payload, verdict
-from bench.scenarios.graphql import sign_up
+from bench.scenarios.api_keys import mutation_payload, verdict
 from bench.scenarios.proxy import (
-    ADD_LLM_API_KEY,
     COMPLETIONS_PATH,
     MODEL,
     REQUEST,
+    project_with_provider,
     proxy_settings,
     upstream_process,
 )
@@ -159,18 +158,7 @@ def throughput_note(alternation: Alternation) -> str:
 
 def set_up_keys(service: RunningService, provider_secret: str) -> tuple[HttpCase, HttpCase]:
     """Two keys of one project, one with POLICY, made over GraphQL as a client makes them."""
-    token = sign_up(service)
-    project = mutation_payload(
-        service, CREATE_PROJECT, {"name": "Bench policy project"}, token, "createProject"
-    )
-    project_id = project["project"]["id"]
-    mutation_payload(
-        service,
-        ADD_LLM_API_KEY,
-        {"projectId": project_id, "provider": "OPENAI", "secretKey": provider_secret},
-        token,
-        "addLlmApiKey",
-    )
+    token, project_id = project_with_provider(service, provider_secret, "Bench policy project")
     cases = []
     for label, policy in ((WITH_POLICY, POLICY), (WITHOUT_POLICY, None)):
         created = mutation_payload(

@@ -395,14 +395,15 @@ def usage_warnings(on: Deployment, off: Deployment) -> list[str]:
     return warnings
 
 
-def set_up_project(service: RunningService, provider_secret: str) -> str:
-    """A project key for a project with an OpenAI provider key, made the way a client makes it."""
+def project_with_provider(
+    service: RunningService, provider_secret: str, name: str
+) -> tuple[str, str]:
+    """A signed-up user's access token and a new project of theirs with an OpenAI provider key,
+    made the way a client makes them."""
     token = sign_up(service)
-    progress("creating a project, its OpenAI provider key and an API key")
-    project = mutation_payload(
-        service, CREATE_PROJECT, {"name": "Bench proxy project"}, token, "createProject"
-    )
-    project_id = project["project"]["id"]
+    progress("creating a project and its OpenAI provider key")
+    project = mutation_payload(service, CREATE_PROJECT, {"name": name}, token, "createProject")
+    project_id: str = project["project"]["id"]
     mutation_payload(
         service,
         ADD_LLM_API_KEY,
@@ -410,6 +411,12 @@ def set_up_project(service: RunningService, provider_secret: str) -> str:
         token,
         "addLlmApiKey",
     )
+    return token, project_id
+
+
+def set_up_project(service: RunningService, provider_secret: str) -> str:
+    """A project key for a project with an OpenAI provider key."""
+    token, project_id = project_with_provider(service, provider_secret, "Bench proxy project")
     created = mutation_payload(
         service, CREATE_API_KEY, {"projectId": project_id, "note": KEY_NOTE}, token, "createApiKey"
     )
