@@ -17,8 +17,9 @@ from app.leaks.service import LeakService
 from app.llm_keys.catalog import ModelCatalog
 from app.llm_keys.service import LlmKeyService
 from app.observability import Metrics
-from app.policies.counters import Counters, MemoryCounters, RedisCounters
+from app.policies.counters import Counters, MemoryCounters
 from app.policies.enforcer import PolicyEnforcer
+from app.policies.shared_counters import RedisCounters
 from app.projects.access import AccessControl
 from app.projects.service import ProjectService
 from app.proxy.model_routes import RouteCache

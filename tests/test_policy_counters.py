@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+import redis.asyncio as redis
+
 from app.policies.counters import (
     Admission,
     Budget,
@@ -17,10 +19,10 @@ from app.policies.counters import (
     Limit,
     MemoryCounters,
     Outcome,
-    RedisCounters,
     Seed,
     Settlement,
 )
+from app.policies.shared_counters import FLUSH_MS, FRESH_MS, IDLE_MS, STALE_PLACE_MS, RedisCounters
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -69,12 +71,31 @@ async def test_requests_in_flight_are_held_until_settled(counters: Counters) -> 
     assert (await counters.admit(_admission(in_flight=in_flight))).outcome is Outcome.ADMITTED
 
 
-async def test_a_place_left_by_a_dead_process_expires(counters: Counters) -> None:
+async def test_a_place_left_by_a_dead_process_expires() -> None:
+    counters = MemoryCounters()
     in_flight = Limit("flight:key2", 1)
     forgotten = Admission(request_id="gone", now_ms=_now_ms() - 16 * 60 * 1000, in_flight=in_flight)
     await counters.admit(forgotten)
 
     assert (await counters.admit(_admission(in_flight=in_flight))).outcome is Outcome.ADMITTED
+
+
+async def test_a_shared_place_holds_while_renewed_and_expires_when_not(redis_url: str) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    in_flight = Limit("flight:key2", 1)
+    try:
+        async with redis.Redis.from_url(redis_url) as client:
+            # Another process's place, renewed a moment ago: it counts.
+            await client.zadd(store._key(in_flight.counter), {"other:0": _now_ms() - 1_000})
+            refused = await store.admit(_admission(in_flight=in_flight))
+            # Not renewed for longer than a live process lets pass: its process died.
+            await client.zadd(store._key(in_flight.counter), {"other:0": _now_ms() - STALE_PLACE_MS})
+            admitted = await store.admit(_admission(in_flight=in_flight))
+    finally:
+        await store.close()
+
+    assert refused.outcome is Outcome.CONCURRENCY
+    assert admitted.outcome is Outcome.ADMITTED
 
 
 async def test_tokens_are_counted_when_settled(counters: Counters) -> None:
@@ -182,3 +203,154 @@ async def test_scripts_redis_lost_are_loaded_again_and_nothing_is_counted_twice(
     assert store.available
     assert [verdict.outcome for verdict in verdicts].count(Outcome.ADMITTED) == 2
     assert max(verdict.requests for verdict in verdicts) == 3
+
+
+# --- Shared by several processes: permits ahead, levels, what goes back --------------------------
+
+
+@pytest.fixture
+async def two_stores(redis_url: str) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
+    """Two processes' counters on one Redis."""
+    prefix = f"test:{secrets.token_hex(4)}:"
+    a, b = RedisCounters(redis_url, key_prefix=prefix), RedisCounters(redis_url, key_prefix=prefix)
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def _shared_count(store: RedisCounters, counter: str) -> int:
+    return int(await store._redis.get(store._key(counter)) or 0)
+
+
+async def test_a_busy_process_admits_from_permits_it_took_ahead(redis_url: str) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    limit = Limit("rpm:key5:1", 10_000)
+    try:
+        verdicts = [await store.admit(_admission(requests=limit)) for _ in range(200)]
+        trips = store.round_trips
+    finally:
+        await store.close()
+
+    assert {verdict.outcome for verdict in verdicts} == {Outcome.ADMITTED}
+    assert trips <= 10  # a round trip per block of permits, not per request
+    assert [verdict.requests for verdict in verdicts[:3]] == [1, 2, 3]
+    # Closing gave back what was taken ahead and not used: only the 200 stay counted.
+    async with redis.Redis.from_url(redis_url) as client:
+        assert int(await client.get(store._key(limit.counter)) or 0) == 200
+
+
+async def test_across_processes_exactly_the_limit_gets_through(
+    two_stores: tuple[RedisCounters, RedisCounters],
+) -> None:
+    a, b = two_stores
+    limit = Limit("rpm:key6:1", 100)
+    # One request each first: both hold permits taken ahead when the rush comes.
+    warm = [await store.admit(_admission(requests=limit)) for store in (a, b)]
+
+    rush = await asyncio.gather(
+        *(store.admit(_admission(requests=limit)) for store in [a, b] * 150),
+        *(store.admit(_admission(requests=limit)) for store in [a] * 20),
+    )
+
+    outcomes = [verdict.outcome for verdict in [*warm, *rush]]
+    assert outcomes.count(Outcome.ADMITTED) == 100
+    assert await _shared_count(a, limit.counter) == 100
+
+
+async def test_permits_a_process_does_not_use_go_back_to_the_others(
+    two_stores: tuple[RedisCounters, RedisCounters],
+) -> None:
+    a, b = two_stores
+    limit = Limit("rpm:key7:1", 100)
+    assert (await a.admit(_admission(requests=limit))).outcome is Outcome.ADMITTED
+    assert await _shared_count(a, limit.counter) > 1  # a took some ahead
+
+    await asyncio.sleep(3 * IDLE_MS / 1000)  # a is idle: what it took ahead goes back
+    verdicts = [await b.admit(_admission(requests=limit)) for _ in range(100)]
+
+    assert [verdict.outcome for verdict in verdicts].count(Outcome.ADMITTED) == 99
+    assert verdicts[-1].outcome is Outcome.REQUESTS_PER_MINUTE
+
+
+async def test_places_in_flight_are_shared_and_come_back_when_requests_end(
+    two_stores: tuple[RedisCounters, RedisCounters],
+) -> None:
+    a, b = two_stores
+    in_flight = Limit("flight:key8", 3)
+    held = [_admission(in_flight=in_flight) for _ in range(2)]
+    assert [(await a.admit(x)).outcome for x in held] == [Outcome.ADMITTED] * 2
+    assert (await b.admit(_admission(in_flight=in_flight))).outcome is Outcome.ADMITTED
+    assert (await b.admit(_admission(in_flight=in_flight))).outcome is Outcome.CONCURRENCY
+
+    a.settle(Settlement(request_id=held[0].request_id, in_flight=in_flight.counter))
+    await asyncio.sleep(0.05)  # close to its limit, a gives the place back at once
+
+    assert (await b.admit(_admission(in_flight=in_flight))).outcome is Outcome.ADMITTED
+    assert (await a.admit(_admission(in_flight=in_flight))).outcome is Outcome.CONCURRENCY
+
+
+async def test_what_one_process_counted_reaches_the_others_within_moments(
+    two_stores: tuple[RedisCounters, RedisCounters],
+) -> None:
+    a, b = two_stores
+    tokens = Limit("tpm:key9:1", 1_000)
+    budget = Budget("budget:key:k10:tokens:2026-12", limit=5_000, ttl_ms=60_000)
+    await a.seed(Seed(budget.counter, 0, 60_000))
+    first = _admission(tokens=tokens, budgets=(budget,))
+    assert (await a.admit(first)).outcome is Outcome.ADMITTED
+    assert (await b.admit(_admission(tokens=tokens, budgets=(budget,)))).outcome is (
+        Outcome.ADMITTED
+    )
+
+    a.settle(
+        Settlement(
+            request_id=first.request_id,
+            tokens=tokens,
+            token_count=1_000,
+            budgets=((budget.counter, 5_000, 60_000),),
+        )
+    )
+    # a knows at once; b once the settlement is sent and its own reading is renewed.
+    assert (await a.admit(_admission(tokens=tokens))).outcome is Outcome.TOKENS_PER_MINUTE
+    await asyncio.sleep((FLUSH_MS + FRESH_MS) / 1000 + 0.02)
+
+    late = await b.admit(_admission(budgets=(budget,)))
+    assert (late.outcome, late.budget_index) == (Outcome.BUDGET, 0)
+    assert (await b.admit(_admission(tokens=tokens))).tokens == 1_000
+
+
+async def test_a_lower_limit_applies_at_once_to_permits_taken_ahead(redis_url: str) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    try:
+        assert (await store.admit(_admission(requests=Limit("rpm:key11:1", 1_000)))).outcome is (
+            Outcome.ADMITTED
+        )
+        lowered = Limit("rpm:key11:1", 3)  # the policy changed; permits were taken ahead
+        verdicts = [await store.admit(_admission(requests=lowered)) for _ in range(3)]
+    finally:
+        await store.close()
+
+    assert [verdict.outcome for verdict in verdicts] == [
+        Outcome.ADMITTED,
+        Outcome.ADMITTED,
+        Outcome.REQUESTS_PER_MINUTE,
+    ]
+
+
+async def test_a_settlement_for_a_budget_redis_lost_is_left_to_the_seeding(
+    redis_url: str,
+) -> None:
+    """The usage recorded holds it: counting it into a counter created from zero would make the
+    seeding (which only sets a missing counter) count from too little."""
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    budget = Budget("budget:key:k12:tokens:2026-12", limit=500, ttl_ms=60_000)
+    try:
+        store.settle(Settlement(request_id="r", budgets=((budget.counter, 150, 60_000),)))
+        await asyncio.sleep(0.05)
+        verdict = await store.admit(_admission(budgets=(budget,)))
+    finally:
+        await store.close()
+
+    assert verdict.outcome is Outcome.SEED

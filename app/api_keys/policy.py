@@ -8,6 +8,7 @@ address, no limit. `validate_policy` checks a client's input; everything stored 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -193,6 +194,13 @@ def budgets_to_json(budgets: Budgets) -> str:
 def policy_from_json(text: str | bytes | None) -> KeyPolicy:
     if not text:
         return OPEN_POLICY
+    return _decoded_policy(text)
+
+
+# Read on every request of a key; a policy's text changes rarely and few differ: the parsed
+# policy (immutable) is kept by its text, so address ranges are not parsed again each time.
+@functools.lru_cache(maxsize=4096)
+def _decoded_policy(text: str | bytes) -> KeyPolicy:
     stored = _policy_decoder.decode(text)
     return KeyPolicy(
         scopes=frozenset(Scope(scope) for scope in stored.scopes),
