@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-
 import redis.asyncio as redis
 
 from app.policies.counters import (
@@ -89,7 +88,9 @@ async def test_a_shared_place_holds_while_renewed_and_expires_when_not(redis_url
             await client.zadd(store._key(in_flight.counter), {"other:0": _now_ms() - 1_000})
             refused = await store.admit(_admission(in_flight=in_flight))
             # Not renewed for longer than a live process lets pass: its process died.
-            await client.zadd(store._key(in_flight.counter), {"other:0": _now_ms() - STALE_PLACE_MS})
+            await client.zadd(
+                store._key(in_flight.counter), {"other:0": _now_ms() - STALE_PLACE_MS}
+            )
             admitted = await store.admit(_admission(in_flight=in_flight))
     finally:
         await store.close()
@@ -354,3 +355,39 @@ async def test_a_settlement_for_a_budget_redis_lost_is_left_to_the_seeding(
         await store.close()
 
     assert verdict.outcome is Outcome.SEED
+
+
+async def test_a_process_renews_the_places_it_holds(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.policies import shared_counters
+
+    monkeypatch.setattr(shared_counters, "RENEW_MS", 50.0)
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    in_flight = Limit("flight:key13", 1)
+    places = store._key(in_flight.counter)
+    try:
+        assert (await store.admit(_admission(in_flight=in_flight))).outcome is Outcome.ADMITTED
+        [(name, taken_at)] = await store._redis.zrange(places, 0, -1, withscores=True)
+        await asyncio.sleep(0.3)  # the request is still in flight
+        renewed_at = await store._redis.zscore(places, name)
+    finally:
+        await store.close()
+
+    assert renewed_at is not None
+    assert renewed_at > taken_at
+
+
+async def test_a_lower_concurrency_limit_applies_at_once_to_places_taken_ahead(
+    redis_url: str,
+) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    try:
+        first = await store.admit(_admission(in_flight=Limit("flight:key14", 1_000)))
+        lowered = Limit("flight:key14", 2)
+        verdicts = [await store.admit(_admission(in_flight=lowered)) for _ in range(2)]
+    finally:
+        await store.close()
+
+    assert first.outcome is Outcome.ADMITTED
+    assert [verdict.outcome for verdict in verdicts] == [Outcome.ADMITTED, Outcome.CONCURRENCY]

@@ -9,11 +9,14 @@ Order of the checks, each refusal with its own reason (`PolicyRefusal`):
     REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, CONCURRENCY                              429, retry
     BUDGET       the key's or the project's token or spend budget is used up          429, no retry
 
-The first three need no I/O. The rest is one admission to the counters (`counters.py`), asked
-only when the key or its project has such limits: keys without them cost nothing here.
+The first three need no I/O. The rest is one admission to the counters (`counters.py`, or
+`shared_counters.py` when several processes share them in Redis), asked only when the key or its
+project has such limits: keys without them cost nothing here.
 
-Budgets are not overspent by more than the requests in flight when the limit was reached:
-a request is admitted while the budget has room, and what it uses is known when it ends.
+Budgets are not overspent by more than the requests in flight when the limit was reached (and,
+with several processes, those the others admitted before they learned of it, within
+`shared_counters.FLUSH_MS + FRESH_MS`): a request is admitted while the budget has room, and what
+it uses is known when it ends.
 """
 
 from __future__ import annotations

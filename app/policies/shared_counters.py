@@ -388,6 +388,12 @@ class RedisCounters:
                 and any(permits.wants_more(now_ms) for permits in self._permits.values())
             )
             or any(self._due_for_reading(level, now_ms) for level in self._levels.values())
+            or self._renewal_due(now_ms)
+        )
+
+    def _renewal_due(self, now_ms: float) -> bool:
+        return now_ms - self._renewed_ms >= RENEW_MS and any(
+            permits.names for permits in self._permits.values()
         )
 
     def _next_batch(self) -> _Batch:
@@ -400,7 +406,7 @@ class RedisCounters:
         self._add_admissions(batch, now_ms)
         self._add_refills(batch, now_ms)
         self._add_reads(batch, now_ms)
-        if now_ms - self._renewed_ms >= RENEW_MS:
+        if self._renewal_due(now_ms):
             self._add_renewals(batch, now_ms)
         return batch
 
@@ -535,7 +541,10 @@ class RedisCounters:
                 places_wished=LEASE if is_place else 0,
                 first_place=first_place,
             )
-            batch.add(call, functools.partial(self._refilled, permits, first_place=first_place))
+            refilled = functools.partial(
+                self._refilled, permits, asked=limit, first_place=first_place
+            )
+            batch.add(call, refilled)
 
     def _add_reads(self, batch: _Batch, now_ms: float) -> None:
         levels = [level for level in self._levels.values() if self._due_for_reading(level, now_ms)]
@@ -632,6 +641,8 @@ class RedisCounters:
             for permits in (entry.took_request, entry.took_place):
                 if permits is not None:
                     permits.free += 1
+        self._keep_within(requests, admission.requests)
+        self._keep_within(place, admission.in_flight)
         verdict = Verdict(
             outcome=answer.outcome,
             requests=_counted(requests) if requests is not None else answer.requests,
@@ -642,13 +653,21 @@ class RedisCounters:
         if not entry.answer.done():
             entry.answer.set_result(verdict)
 
-    def _refilled(self, permits: _Permits, result: Sequence[Any], *, first_place: int) -> None:
+    def _refilled(
+        self, permits: _Permits, result: Sequence[Any], *, asked: Limit, first_place: int
+    ) -> None:
         permits.refilling = False
         answer = _Answer.of(result)
         if permits.counter.startswith("flight:"):
             self._granted(permits, answer.places_granted, answer.places, first_place)
         else:
             self._granted(permits, answer.requests_granted, answer.requests, None)
+        self._keep_within(permits, asked)
+
+    def _keep_within(self, permits: _Permits | None, asked: Limit | None) -> None:
+        """Permits granted under a limit the policy has changed since go back."""
+        if permits is not None and asked is not None and permits.limit != asked.limit:
+            self._give_back_free(permits)
 
     def _granted(
         self, permits: _Permits, granted: int, counted: int, first_place: int | None
@@ -698,8 +717,7 @@ class RedisCounters:
         for level in list(self._levels.values()):
             if now_ms - level.used_ms >= FORGET_AFTER_MS:
                 del self._levels[level.counter]
-        holding_places = any(permits.names for permits in self._permits.values())
-        if self._has_work() or (holding_places and now_ms - self._renewed_ms >= RENEW_MS):
+        if self._has_work():
             self._sync_soon()
         else:
             self._tick_soon()
