@@ -121,6 +121,9 @@ class KeyPolicy:
 OPEN_POLICY = KeyPolicy()
 
 
+# A service sees the same client addresses again and again; parsing one costs more than the rest
+# of the allow-list check.
+@functools.lru_cache(maxsize=4096)
 def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         address = ipaddress.ip_address(text or "")
@@ -218,6 +221,11 @@ def _decoded_policy(text: str | bytes) -> KeyPolicy:
 def budgets_from_json(text: str | bytes | None) -> Budgets:
     if not text:
         return NO_BUDGETS
+    return _decoded_budgets(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_budgets(text: str | bytes) -> Budgets:
     stored = _budgets_decoder.decode(text)
     return _budgets(stored.token_budget, stored.spend_budget)
 

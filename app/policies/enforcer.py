@@ -21,13 +21,13 @@ it uses is known when it ends.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.api_keys.policy import (
@@ -104,13 +104,20 @@ class BudgetCounter:
     label: str
     start: datetime
     end: datetime
+    counter: str = field(init=False)
+    # The counter's end (its period's and a day more), in milliseconds since the epoch.
+    expires_ms: int = field(init=False)
 
-    @property
-    def counter(self) -> str:
-        return f"budget:{self.owner}:{self.kind.value}:{self.label}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counter", f"budget:{self.owner}:{self.kind}:{self.label}")
+        object.__setattr__(self, "expires_ms", int(self.end.timestamp() * 1000) + _GRACE_MS)
 
-    def ttl_ms(self, now: datetime) -> int:
-        return int((self.end - now).total_seconds() * 1000) + _GRACE_MS
+    def ttl_ms(self, now_ms: int) -> int:
+        return self.expires_ms - now_ms
+
+
+# Keys whose plans are kept; past it, they are worked out afresh.
+_KEPT_PLANS = 10_000
 
 
 # What a budget has used so far in a period, as recorded in the usage tables: (owner kind,
@@ -131,16 +138,36 @@ class RateState:
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """What the counters are asked for one key's requests: its limits and budgets, under one
+    policy and project budgets, in one minute. Worked out once and used by every request of that
+    minute (working it out costs more than asking the counters)."""
+
+    key_id: str
+    policy: KeyPolicy
+    project: Budgets
+    minute: int
+    valid_until_ms: int  # the minute's end, or a budget period's if sooner
+    requests: Limit | None
+    tokens: Limit | None
+    in_flight: Limit | None
+    budget_counters: tuple[BudgetCounter, ...]
+    budgets: tuple[Budget, ...]
+
+    def holds_for(self, policy: KeyPolicy, project: Budgets, now_ms: int) -> bool:
+        return (
+            (self.policy is policy or self.policy == policy)
+            and (self.project is project or self.project == project)
+            and self.minute * MINUTE_MS <= now_ms < self.valid_until_ms
+        )
+
+
+@dataclass(frozen=True)
 class Ticket:
     """An admitted request: what to report when its response has ended."""
 
     request_id: str
-    key_id: str
-    minute: int
-    counted: bool  # whether the counters were asked (limits exist)
-    tokens_per_minute: bool
-    in_flight: bool
-    budgets: tuple[BudgetCounter, ...]
+    plan: _Plan | None  # None: nothing is counted for the key
     rate: RateState | None
 
 
@@ -182,6 +209,9 @@ class PolicyEnforcer:
         self._counters = counters
         self._clock = clock
         self._usage_so_far = usage_so_far
+        self._plans: dict[str, _Plan] = {}
+        # Unique within the process, which is all a request's id is used for.
+        self._request_ids = itertools.count()
 
     @property
     def counters(self) -> Counters:
@@ -190,44 +220,30 @@ class PolicyEnforcer:
     async def admit(
         self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets
     ) -> Ticket | Refused:
-        now = self._clock.now()
-        now_ms = int(now.timestamp() * 1000)
-        minute = now_ms // MINUTE_MS
-        budgets = (
-            *_budget_counters(f"key:{key_id}", policy.budgets, now),
-            *_budget_counters(f"project:{project_id}", project, now),
-        )
-        request_id = secrets.token_hex(8)
-        if not policy.limits_anything and not budgets:
-            return Ticket(request_id, key_id, minute, False, False, False, (), None)
+        if not policy.limits_anything and not project.any:
+            return Ticket("", None, None)
+        now_ms = int(self._clock.now().timestamp() * 1000)
+        plan = self._plans.get(key_id)
+        if plan is None or not plan.holds_for(policy, project, now_ms):
+            plan = self._plan(key_id, project_id, policy, project, now_ms)
+        request_id = str(next(self._request_ids))
         admission = Admission(
-            request_id=request_id,
-            now_ms=now_ms,
-            requests=_limit(f"rpm:{key_id}:{minute}", policy.requests_per_minute),
-            tokens=_limit(f"tpm:{key_id}:{minute}", policy.tokens_per_minute),
-            in_flight=_limit(f"flight:{key_id}", policy.max_concurrent_requests),
-            budgets=tuple(Budget(b.counter, b.limit, b.ttl_ms(now)) for b in budgets),
+            request_id, now_ms, plan.requests, plan.tokens, plan.in_flight, plan.budgets
         )
-        verdict = await self._admit_seeding(admission, budgets, now)
+        verdict = await self._admit_seeding(admission, plan.budget_counters, now_ms)
         reset_s = (MINUTE_MS - now_ms % MINUTE_MS) / 1000
         rate = _rate_state(policy, verdict, reset_s)
         if verdict.outcome is Outcome.ADMITTED:
-            return Ticket(
-                request_id,
-                key_id,
-                minute,
-                True,
-                policy.tokens_per_minute is not None,
-                policy.max_concurrent_requests is not None,
-                budgets,
-                rate,
-            )
+            return Ticket(request_id, plan, rate)
         reason = _BY_OUTCOME.get(verdict.outcome, PolicyRefusal.BUDGET)
         if reason is PolicyRefusal.BUDGET:
-            budget = (
-                budgets[verdict.budget_index] if 0 <= verdict.budget_index < len(budgets) else None
+            counters = plan.budget_counters
+            index = verdict.budget_index
+            return Refused(
+                reason,
+                _budget_message(counters[index] if 0 <= index < len(counters) else None),
+                rate=rate,
             )
-            return Refused(reason, _budget_message(budget), rate=rate)
         # A place in flight frees up when a request ends, usually within seconds; a minute's
         # counts start again when the minute does.
         retry_after = 1 if reason is PolicyRefusal.CONCURRENCY else math.ceil(reset_s) or 1
@@ -238,33 +254,58 @@ class PolicyEnforcer:
     ) -> None:
         """Report what an admitted request used, once its response has ended (or, with
         `forwarded=False`, that it never went out)."""
-        if not ticket.counted:
+        plan = ticket.plan
+        if plan is None:
             return
-        now = self._clock.now()
-        amounts = [
-            (
-                budget.counter,
-                (tokens if budget.kind is BudgetKind.TOKENS else (cost_micros or 0))
-                if forwarded
-                else 0,
-                budget.ttl_ms(now),
-            )
-            for budget in ticket.budgets
-        ]
+        if not forwarded:
+            tokens, cost_micros = 0, 0
         self._counters.settle(
             Settlement(
                 request_id=ticket.request_id,
-                in_flight=f"flight:{ticket.key_id}" if ticket.in_flight else None,
-                tokens=_limit(f"tpm:{ticket.key_id}:{ticket.minute}", 1)
-                if ticket.tokens_per_minute
-                else None,
-                token_count=tokens if forwarded else 0,
-                budgets=tuple(amounts),
+                in_flight=plan.in_flight.counter if plan.in_flight else None,
+                tokens=plan.tokens,
+                token_count=tokens,
+                budgets=tuple(
+                    (
+                        budget.counter,
+                        tokens if kind is BudgetKind.TOKENS else (cost_micros or 0),
+                        budget.ttl_ms,
+                    )
+                    for budget, kind in zip(
+                        plan.budgets, (c.kind for c in plan.budget_counters), strict=True
+                    )
+                ),
             )
         )
 
+    def _plan(
+        self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets, now_ms: int
+    ) -> _Plan:
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        minute = now_ms // MINUTE_MS
+        counters = (
+            *_budget_counters(f"key:{key_id}", policy.budgets, now),
+            *_budget_counters(f"project:{project_id}", project, now),
+        )
+        ends = [int(counter.end.timestamp() * 1000) for counter in counters]
+        if len(self._plans) >= _KEPT_PLANS:
+            self._plans.clear()
+        plan = self._plans[key_id] = _Plan(
+            key_id=key_id,
+            policy=policy,
+            project=project,
+            minute=minute,
+            valid_until_ms=min([(minute + 1) * MINUTE_MS, *ends]),
+            requests=_limit(f"rpm:{key_id}:{minute}", policy.requests_per_minute),
+            tokens=_limit(f"tpm:{key_id}:{minute}", policy.tokens_per_minute),
+            in_flight=_limit(f"flight:{key_id}", policy.max_concurrent_requests),
+            budget_counters=counters,
+            budgets=tuple(Budget(c.counter, c.limit, c.ttl_ms(now_ms)) for c in counters),
+        )
+        return plan
+
     async def _admit_seeding(
-        self, admission: Admission, budgets: tuple[BudgetCounter, ...], now: datetime
+        self, admission: Admission, budgets: tuple[BudgetCounter, ...], now_ms: int
     ) -> Verdict:
         for _ in range(_SEED_ROUNDS):
             verdict = await self._counters.admit(admission)
@@ -277,7 +318,7 @@ class PolicyEnforcer:
                 Seed(
                     budget.counter,
                     tokens if budget.kind is BudgetKind.TOKENS else micros,
-                    budget.ttl_ms(now),
+                    budget.ttl_ms(now_ms),
                 )
             )
         log.warning("a budget counter kept disappearing; the request is refused for now")

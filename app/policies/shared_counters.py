@@ -55,13 +55,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Permits a busy process wishes to hold ahead, per limit.
-LEASE = 64
+LEASE = 128
 # Permits unused this long go back to the shared counter.
 IDLE_MS = 100.0
 # Settlements wait at most this long to go with others.
-FLUSH_MS = 5.0
+FLUSH_MS = 20.0
 # A level read longer ago than this is read again before a request is decided on it.
-FRESH_MS = 20.0
+FRESH_MS = 50.0
 # Places held are renewed this often; one not renewed for STALE_PLACE_MS belongs to a process
 # that died.
 RENEW_MS = 30_000.0
@@ -90,11 +90,13 @@ class _Permits:
     # Places only: the names this process holds in Redis, free and taken.
     names: list[str] = field(default_factory=list)
 
-    def wants_more(self, now_ms: float) -> bool:
+    def wants_more(self, now_ms: float, *, below: int = LEASE // 2) -> bool:
+        """Whether to take more ahead: when fewer than `below` are free (a batch that goes
+        anyway tops up from higher, see `_add_refills`)."""
         return (
             not self.close
             and not self.refilling
-            and self.free < LEASE // 2
+            and self.free < below
             and now_ms - self.used_ms < IDLE_MS
         )
 
@@ -518,7 +520,7 @@ class RedisCounters:
         if self._closing:
             return
         for permits in self._permits.values():
-            if not permits.wants_more(now_ms):
+            if not permits.wants_more(now_ms, below=LEASE * 3 // 4):
                 continue
             permits.refilling = True
             is_place = permits.counter.startswith("flight:")
