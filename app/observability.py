@@ -84,6 +84,12 @@ class PolicyCountersCollector(Collector):
                 "Failed calls to Redis (the process counted alone meanwhile).",
                 value=self._counters.errors,
             )
+            yield CounterMetricFamily(
+                "traylinx_policy_counters_round_trips",
+                "Round trips to Redis: each carries the admissions, settlements and permits of "
+                "a batch; most requests are decided without one.",
+                value=self._counters.round_trips,
+            )
 
 
 class Metrics:

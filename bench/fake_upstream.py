@@ -4,7 +4,8 @@ So that the proxy is what a benchmark measures, this is a bare `asyncio.Protocol
 installed) that speaks just enough HTTP/1.1: keep-alive, pipelined requests, bodies framed by
 Content-Length across any number of TCP reads, and responses built once at start.
 
-- `POST /v1/chat/completions` answers a fixed `chat.completion` with a `usage` object; when the
+- `POST /v1/chat/completions` answers a fixed `chat.completion` with a `usage` object and
+  OpenAI's rate-limit headers (`x-ratelimit-*`, as OpenAI sends with every completion); when the
   body has `"stream": true`, a short server-sent event stream instead (chunked, like OpenAI's):
   three `chat.completion.chunk` frames, a usage chunk and `data: [DONE]`. The first frame goes
   out at once and the rest `STREAM_GAP_S` later, so that a proxy that buffers a stream instead
@@ -86,17 +87,33 @@ def http_chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def fixed_response(status: str, content_type: str, body: bytes) -> bytes:
+def fixed_response(status: str, content_type: str, body: bytes, extra: bytes = b"") -> bytes:
     return (
-        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+        (
+            f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        ).encode()
+        + extra
+        + b"\r\n"
+        + body
+    )
 
 
-COMPLETION_RESPONSE = fixed_response("200 OK", "application/json", compact(COMPLETION))
+# What OpenAI sends with every completion: the account's rate limits (the proxy passes them
+# through, or puts a key's own in their place).
+RATE_LIMIT_HEADERS = (
+    b"x-ratelimit-limit-requests: 10000\r\nx-ratelimit-limit-tokens: 30000000\r\n"
+    b"x-ratelimit-remaining-requests: 9999\r\nx-ratelimit-remaining-tokens: 29999982\r\n"
+    b"x-ratelimit-reset-requests: 6ms\r\nx-ratelimit-reset-tokens: 0s\r\n"
+)
+COMPLETION_RESPONSE = fixed_response(
+    "200 OK", "application/json", compact(COMPLETION), RATE_LIMIT_HEADERS
+)
 _FRAMES = stream_frames()
 STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-    b"Transfer-Encoding: chunked\r\n\r\n" + http_chunk(_FRAMES[0])
+    + RATE_LIMIT_HEADERS
+    + b"Transfer-Encoding: chunked\r\n\r\n"
+    + http_chunk(_FRAMES[0])
 )
 STREAM_TAIL = b"".join(http_chunk(frame) for frame in _FRAMES[1:]) + b"0\r\n\r\n"
 NOT_FOUND = fixed_response("404 Not Found", "text/plain", b"not found")

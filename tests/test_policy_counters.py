@@ -391,3 +391,25 @@ async def test_a_lower_concurrency_limit_applies_at_once_to_places_taken_ahead(
 
     assert first.outcome is Outcome.ADMITTED
     assert [verdict.outcome for verdict in verdicts] == [Outcome.ADMITTED, Outcome.CONCURRENCY]
+
+
+async def test_a_read_sent_again_after_lost_scripts_sees_what_the_batch_added(
+    redis_url: str,
+) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    budget = Budget("budget:key:k15:tokens:2026-12", limit=500, ttl_ms=60_000)
+    try:
+        await store.seed(Seed(budget.counter, 400, 60_000))
+        assert (await store.admit(_admission(budgets=(budget,)))).outcome is Outcome.ADMITTED
+        await asyncio.sleep(FRESH_MS / 5 / 1000)  # the next batch reads the level again
+        async with redis.Redis.from_url(redis_url) as client:
+            await client.script_flush()
+        store.settle(Settlement(request_id="r", budgets=((budget.counter, 150, 60_000),)))
+        await asyncio.sleep(2 * FLUSH_MS / 1000)  # sent with a read, both sent again
+
+        refused = await store.admit(_admission(budgets=(budget,)))
+    finally:
+        await store.close()
+
+    assert refused.outcome is Outcome.BUDGET
+    assert refused.budget_index == 0

@@ -103,6 +103,10 @@ class Seed:
 class Counters(Protocol):
     async def admit(self, admission: Admission) -> Verdict: ...
 
+    def admit_at_once(self, admission: Admission) -> Verdict | None:
+        """The verdict if it can be given without waiting for anything; None: ask `admit`."""
+        ...
+
     def settle(self, settlement: Settlement) -> None:
         """Never waits: the settlement goes with the next batch."""
         ...
@@ -131,6 +135,9 @@ class MemoryCounters:
     _in_flight: dict[str, dict[str, int]] = field(default_factory=dict)
 
     async def admit(self, admission: Admission) -> Verdict:
+        return self.admit_now(admission, _now_ms())
+
+    def admit_at_once(self, admission: Admission) -> Verdict | None:
         return self.admit_now(admission, _now_ms())
 
     def admit_now(self, admission: Admission, clock_ms: int) -> Verdict:

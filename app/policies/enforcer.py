@@ -153,6 +153,8 @@ class _Plan:
     in_flight: Limit | None
     budget_counters: tuple[BudgetCounter, ...]
     budgets: tuple[Budget, ...]
+    # For settling: each budget's counter, whether it counts tokens (or spend), its ttl.
+    settled: tuple[tuple[str, bool, int], ...]
 
     def holds_for(self, policy: KeyPolicy, project: Budgets, now_ms: int) -> bool:
         return (
@@ -188,7 +190,12 @@ def check_access(
         return Refused(PolicyRefusal.SCOPE, f"This API key may not {what} (scope {scope}).")
     if not policy.allows_ip(client_ip):
         return Refused(PolicyRefusal.ADDRESS, "This API key may not be used from this address.")
-    if model is not None and not policy.allows_model(model):
+    return check_model(policy, model) if model is not None else None
+
+
+def check_model(policy: KeyPolicy, model: str) -> Refused | None:
+    """The model alone, once scope and address have been checked."""
+    if not policy.allows_model(model):
         # Never which models are allowed: a leaked key learns nothing of the project.
         return Refused(PolicyRefusal.MODEL, "This API key may not use this model.")
     return None
@@ -230,7 +237,9 @@ class PolicyEnforcer:
         admission = Admission(
             request_id, now_ms, plan.requests, plan.tokens, plan.in_flight, plan.budgets
         )
-        verdict = await self._admit_seeding(admission, plan.budget_counters, now_ms)
+        verdict = self._counters.admit_at_once(admission)
+        if verdict is None or verdict.outcome is Outcome.SEED:
+            verdict = await self._admit_seeding(admission, plan.budget_counters, now_ms)
         reset_s = (MINUTE_MS - now_ms % MINUTE_MS) / 1000
         rate = _rate_state(policy, verdict, reset_s)
         if verdict.outcome is Outcome.ADMITTED:
@@ -266,14 +275,8 @@ class PolicyEnforcer:
                 tokens=plan.tokens,
                 token_count=tokens,
                 budgets=tuple(
-                    (
-                        budget.counter,
-                        tokens if kind is BudgetKind.TOKENS else (cost_micros or 0),
-                        budget.ttl_ms,
-                    )
-                    for budget, kind in zip(
-                        plan.budgets, (c.kind for c in plan.budget_counters), strict=True
-                    )
+                    (counter, tokens if in_tokens else (cost_micros or 0), ttl_ms)
+                    for counter, in_tokens, ttl_ms in plan.settled
                 ),
             )
         )
@@ -301,6 +304,9 @@ class PolicyEnforcer:
             in_flight=_limit(f"flight:{key_id}", policy.max_concurrent_requests),
             budget_counters=counters,
             budgets=tuple(Budget(c.counter, c.limit, c.ttl_ms(now_ms)) for c in counters),
+            settled=tuple(
+                (c.counter, c.kind is BudgetKind.TOKENS, c.ttl_ms(now_ms)) for c in counters
+            ),
         )
         return plan
 

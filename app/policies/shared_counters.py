@@ -54,8 +54,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Permits a busy process wishes to hold ahead, per limit.
+# Permits a process wishes to hold ahead, per limit, at first; doubled each time its requests
+# had to wait for more (up to MAX_LEASE), halved when it gives unused ones back.
 LEASE = 128
+MAX_LEASE = 4096
 # Permits unused this long go back to the shared counter.
 IDLE_MS = 100.0
 # Settlements wait at most this long to go with others.
@@ -76,7 +78,7 @@ def _clock_ms() -> float:
     return time.monotonic() * 1000
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Permits:
     """What this process holds of one shared limit: requests of a minute, or places in flight."""
 
@@ -87,21 +89,27 @@ class _Permits:
     close: bool = False  # fewer than CLOSE_TO_LIMIT left then: give back what is free at once
     used_ms: float = 0.0
     refilling: bool = False
+    lease: int = LEASE
+    dry_in: int = -1  # the batch in which it last ran dry
     # Places only: the names this process holds in Redis, free and taken.
     names: list[str] = field(default_factory=list)
 
-    def wants_more(self, now_ms: float, *, below: int = LEASE // 2) -> bool:
-        """Whether to take more ahead: when fewer than `below` are free (a batch that goes
-        anyway tops up from higher, see `_add_refills`)."""
+    def wants_more(self, now_ms: float, *, share: float = 0.75) -> bool:
+        """Whether to take more ahead: when fewer than `share` of a lease are free (a batch
+        that goes anyway tops up from higher, see `_add_refills`)."""
         return (
             not self.close
             and not self.refilling
-            and self.free < below
+            and self.free < self.lease * share
             and now_ms - self.used_ms < IDLE_MS
         )
 
+    def ran_dry(self) -> None:
+        """A request had to wait for a permit: hold more ahead from now on."""
+        self.lease = min(MAX_LEASE, self.lease * 2)
 
-@dataclass(eq=False)
+
+@dataclass(eq=False, slots=True)
 class _Level:
     """The shared value of a token counter or a budget, as far as this process knows."""
 
@@ -110,6 +118,15 @@ class _Level:
     read_ms: float = float("-inf")
     missing: bool = False  # a budget counter Redis does not have: to be seeded
     used_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class _Add:
+    """What requests added to a counter since the last batch."""
+
+    amount: int
+    ttl_ms: int
+    create: bool  # False: only if the counter exists (a budget: see `lua.ADD`)
 
 
 @dataclass
@@ -131,7 +148,7 @@ class _Batch:
     calls: list[_Call] = field(default_factory=list)
     answers: list[Callable[[Any], None]] = field(default_factory=list)
     waiting: list[_Waiting] = field(default_factory=list)
-    adds: dict[str, tuple[int, int, bool]] = field(default_factory=dict)
+    adds: dict[str, _Add] = field(default_factory=dict)
 
     def add(self, call: _Call, answer: Callable[[Any], None] | None = None) -> None:
         self.calls.append(call)
@@ -164,12 +181,14 @@ class RedisCounters:
         self._levels: dict[str, _Level] = {}
         self._places: dict[str, _Permits] = {}  # request id -> where its place was taken
         self._waiting: list[_Waiting] = []
-        self._adds: dict[str, tuple[int, int, bool]] = {}  # counter -> (amount, ttl ms, create)
+        self._adds: dict[str, _Add] = {}
         self._give_back: dict[str, int] = {}  # requests counter -> permits
         self._free_places: dict[str, list[str]] = {}  # in-flight counter -> names
         self._renewed_ms = _clock_ms()
         self._syncing = False
+        self._batches = 0
         self._flush_timer: asyncio.TimerHandle | None = None
+        self._flush_asked = False
         self._tick_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -181,10 +200,15 @@ class RedisCounters:
 
     # --- the Counters protocol ---------------------------------------------------------------
 
-    async def admit(self, admission: Admission) -> Verdict:
+    def admit_at_once(self, admission: Admission) -> Verdict | None:
+        """From the permits and levels this process holds (or its memory while Redis is away);
+        None when Redis must be asked."""
         if not self._redis_due():
             return self._fallback.admit_now(admission, _wall_ms())
-        verdict = self._admit_here(admission, _clock_ms())
+        return self._admit_here(admission, _clock_ms())
+
+    async def admit(self, admission: Admission) -> Verdict:
+        verdict = self.admit_at_once(admission)
         if verdict is not None:
             return verdict
         answer: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
@@ -241,35 +265,39 @@ class RedisCounters:
 
     def _admit_here(self, admission: Admission, now_ms: float) -> Verdict | None:
         """The verdict from what this process holds and knows, or None to ask Redis. Checks in
-        the script's order, so a request gets the same answer either way."""
-        requests = self._ready_permits(admission.requests, now_ms)
-        if admission.requests is not None and requests is None:
-            return None
-        tokens = self._ready_level(admission.tokens.counter if admission.tokens else None, now_ms)
-        if admission.tokens is not None and tokens is None:
-            return None
-        place = self._ready_permits(admission.in_flight, now_ms)
-        if admission.in_flight is not None and place is None:
-            return None
-        budgets = [self._ready_level(budget.counter, now_ms) for budget in admission.budgets]
-        known = [level for level in budgets if level is not None and not level.missing]
-        if len(known) != len(budgets):
-            return None
-        counted = _counted(requests)
-        used = tuple(level.value for level in known)
-        token_count = tokens.value if tokens is not None else 0
+        the script's order, so a request gets the same answer either way. On every request's
+        path: kept lean."""
+        requests = place = None
+        if admission.requests is not None:
+            requests = self._ready_permits(admission.requests)
+            if requests is None:
+                return None
+        token_count = 0
+        if admission.tokens is not None:
+            tokens = self._ready_level(admission.tokens.counter, now_ms)
+            if tokens is None:
+                return None
+            token_count = tokens.value
+        if admission.in_flight is not None:
+            place = self._ready_permits(admission.in_flight)
+            if place is None:
+                return None
+        used: list[int] = []
+        for budget in admission.budgets:
+            level = self._ready_level(budget.counter, now_ms)
+            if level is None or level.missing:
+                return None
+            used.append(level.value)
         if admission.tokens is not None and token_count >= admission.tokens.limit:
-            return Verdict(Outcome.TOKENS_PER_MINUTE, counted, token_count)
-        for index, (budget, value) in enumerate(zip(admission.budgets, used, strict=True)):
-            if value >= budget.limit:
-                return Verdict(Outcome.BUDGET, counted, token_count, budget_index=index)
+            return Verdict(Outcome.TOKENS_PER_MINUTE, _counted(requests), token_count)
+        for index, budget in enumerate(admission.budgets):
+            if used[index] >= budget.limit:
+                return Verdict(Outcome.BUDGET, _counted(requests), token_count, budget_index=index)
         self._take(requests, place, admission.request_id, now_ms)
-        return Verdict(Outcome.ADMITTED, _counted(requests), token_count, used)
+        return Verdict(Outcome.ADMITTED, _counted(requests), token_count, tuple(used))
 
-    def _ready_permits(self, limit: Limit | None, now_ms: float) -> _Permits | None:
+    def _ready_permits(self, limit: Limit) -> _Permits | None:
         """The permits held for `limit`, if one is free to take now."""
-        if limit is None:
-            return None
         permits = self._permits.get(limit.counter)
         if permits is None:
             return None
@@ -280,10 +308,8 @@ class RedisCounters:
             return None
         return permits if permits.free > 0 else None
 
-    def _ready_level(self, counter: str | None, now_ms: float) -> _Level | None:
+    def _ready_level(self, counter: str, now_ms: float) -> _Level | None:
         """The level of `counter`, if read lately enough to decide on."""
-        if counter is None:
-            return None
         level = self._levels.get(counter)
         if level is None:
             return None
@@ -323,8 +349,12 @@ class RedisCounters:
         level = self._levels.get(counter)
         if level is not None:
             level.value += amount
-        pending, _, _ = self._adds.get(counter, (0, 0, create))
-        self._adds[counter] = (pending + amount, ttl_ms, create)
+        pending = self._adds.get(counter)
+        if pending is None:
+            self._adds[counter] = _Add(amount, ttl_ms, create)
+        else:
+            pending.amount += amount
+            pending.ttl_ms = ttl_ms
 
     def _give_back_free(self, permits: _Permits, *, everything: bool = False) -> None:
         """Free permits go back to Redis with the next batch (requests) or their names do
@@ -354,9 +384,6 @@ class RedisCounters:
         if self._syncing or (not self.available and not self._redis_due()):
             return
         self._syncing = True
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
         task = asyncio.get_running_loop().create_task(self._sync(), name="policy-counters")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -368,21 +395,27 @@ class RedisCounters:
 
     def _flush_due(self) -> None:
         self._flush_timer = None
+        self._flush_asked = True
         self._sync_soon()
 
     async def _sync(self) -> None:
         try:
             while self._redis_due() and self._has_work():
+                self._flush_asked = False
                 await self._send(self._next_batch())
         finally:
             self._syncing = False
+            if self._adds:
+                self._sync_later()
             self._tick_soon()
 
     def _has_work(self) -> bool:
         now_ms = _clock_ms()
+        # Settlements alone wait for the flush timer (or go with other work): sending them as
+        # they come would cost a round trip per request.
         return bool(
             self._waiting
-            or self._adds
+            or (self._adds and (self._flush_asked or self._closing))
             or self._give_back
             or self._free_places
             or (
@@ -402,6 +435,7 @@ class RedisCounters:
         """Settlements and permits given back first, then the admissions waiting, then refills
         and reads: an admission is never refused for a refill made in the same batch."""
         now_ms = _clock_ms()
+        self._batches += 1
         batch = _Batch()
         self._add_settlements(batch)
         self._add_given_back(batch)
@@ -416,15 +450,14 @@ class RedisCounters:
         if not self._adds:
             return
         batch.adds, self._adds = self._adds, {}
-        counters = list(batch.adds)
-        amounts = [batch.adds[counter] for counter in counters]
+        adds = list(batch.adds.values())
         batch.add(
             (
                 self._add_script,
-                [self._key(counter) for counter in counters],
-                [amount for amount, _, _ in amounts]
-                + [ttl for _, ttl, _ in amounts]
-                + [1 if create else 0 for _, _, create in amounts],
+                [self._key(counter) for counter in batch.adds],
+                [add.amount for add in adds]
+                + [add.ttl_ms for add in adds]
+                + [1 if add.create else 0 for add in adds],
             )
         )
 
@@ -499,8 +532,7 @@ class RedisCounters:
             permits = self._permits[limit.counter] = _Permits(limit.counter, limit.limit)
         return permits
 
-    @staticmethod
-    def _need(permits: _Permits | None, entry: _Waiting, took: str, now_ms: float) -> int:
+    def _need(self, permits: _Permits | None, entry: _Waiting, took: str, now_ms: float) -> int:
         if permits is None:
             return 0
         if permits.free > 0:
@@ -508,25 +540,28 @@ class RedisCounters:
             permits.used_ms = now_ms
             setattr(entry, took, permits)
             return 0
+        if permits.counted and permits.dry_in != self._batches:  # not its first request
+            permits.dry_in = self._batches
+            permits.ran_dry()
         return 1
 
     @staticmethod
     def _wish(permits: _Permits | None, needed: int, wanting: dict[str, int]) -> int:
         if permits is None or not needed or permits.close or wanting[permits.counter] > 1:
             return 0
-        return LEASE
+        return permits.lease
 
     def _add_refills(self, batch: _Batch, now_ms: float) -> None:
         if self._closing:
             return
         for permits in self._permits.values():
-            if not permits.wants_more(now_ms, below=LEASE * 3 // 4):
+            if not permits.wants_more(now_ms, share=0.9):
                 continue
             permits.refilling = True
             is_place = permits.counter.startswith("flight:")
             first_place = self._place_numbers
             if is_place:
-                self._place_numbers += LEASE
+                self._place_numbers += permits.lease
             limit = Limit(permits.counter, permits.limit)
             admission = Admission(
                 request_id="",
@@ -538,9 +573,9 @@ class RedisCounters:
                 admission,
                 check=False,
                 requests_needed=0,
-                requests_wished=0 if is_place else LEASE,
+                requests_wished=0 if is_place else permits.lease,
                 places_needed=0,
-                places_wished=LEASE if is_place else 0,
+                places_wished=permits.lease if is_place else 0,
                 first_place=first_place,
             )
             refilled = functools.partial(
@@ -549,7 +584,11 @@ class RedisCounters:
             batch.add(call, refilled)
 
     def _add_reads(self, batch: _Batch, now_ms: float) -> None:
-        levels = [level for level in self._levels.values() if self._due_for_reading(level, now_ms)]
+        levels = [
+            level
+            for level in self._levels.values()
+            if self._due_for_reading(level, now_ms, older_than=FRESH_MS / 5)
+        ]
         if not levels:
             return
         for level in levels:
@@ -568,8 +607,10 @@ class RedisCounters:
                 batch.add((None, [], ["ZADD", self._key(permits.counter), "XX", *pairs]))
 
     @staticmethod
-    def _due_for_reading(level: _Level, now_ms: float) -> bool:
-        return now_ms - level.read_ms >= FRESH_MS / 2 and now_ms - level.used_ms < FRESH_MS
+    def _due_for_reading(level: _Level, now_ms: float, *, older_than: float = FRESH_MS / 2) -> bool:
+        """Whether a level in use was read more than `older_than` ms ago: one past half its
+        freshness starts a batch; a batch that goes anyway reads those past a fifth."""
+        return now_ms - level.read_ms >= older_than and now_ms - level.used_ms < FRESH_MS
 
     def _admit_call(
         self,
@@ -659,6 +700,8 @@ class RedisCounters:
         self, permits: _Permits, result: Sequence[Any], *, asked: Limit, first_place: int
     ) -> None:
         permits.refilling = False
+        if permits.free == 0:
+            permits.ran_dry()  # requests waited for this refill: ask sooner, for more
         answer = _Answer.of(result)
         if permits.counter.startswith("flight:"):
             self._granted(permits, answer.places_granted, answer.places, first_place)
@@ -696,8 +739,8 @@ class RedisCounters:
     def _set_level(self, level: _Level, value: int, read_ms: float) -> None:
         """`value` as Redis had it, plus what this process added and has not sent yet."""
         level.missing = value < 0
-        pending, _, _ = self._adds.get(level.counter, (0, 0, False))
-        level.value = max(value, 0) + pending
+        pending = self._adds.get(level.counter)
+        level.value = max(value, 0) + (pending.amount if pending is not None else 0)
         level.read_ms = read_ms
 
     def _tick_soon(self) -> None:
@@ -712,8 +755,9 @@ class RedisCounters:
         self._tick_timer = None
         now_ms = _clock_ms()
         for permits in list(self._permits.values()):
-            if now_ms - permits.used_ms >= IDLE_MS:
+            if now_ms - permits.used_ms >= IDLE_MS and permits.free:
                 self._give_back_free(permits)
+                permits.lease = max(LEASE, permits.lease // 2)
             if now_ms - permits.used_ms >= FORGET_AFTER_MS and len(permits.names) == 0:
                 del self._permits[permits.counter]
         for level in list(self._levels.values()):
@@ -744,7 +788,9 @@ class RedisCounters:
         """One round trip: each call, in order. redis-py's own script calls ask `SCRIPT EXISTS`
         before every pipeline, a second round trip per batch; here a script Redis lacks (after a
         restart or `SCRIPT FLUSH`) is loaded when it says so, and only the calls it refused are
-        sent again (a refused call did nothing)."""
+        sent again (a refused call did nothing), with the plain commands after the first of them:
+        a read must see what the calls before it in the batch wrote (plain commands are reads
+        or idempotent)."""
         from redis.exceptions import NoScriptError
 
         self.round_trips += 1
@@ -754,8 +800,12 @@ class RedisCounters:
             for script in {calls[i][0] for i in refused}:
                 if script is not None:
                     await self._redis.script_load(script.script)
-            again = await self._pipeline([calls[i] for i in refused])
-            for index, result in zip(refused, again, strict=True):
+            again = [
+                i for i in range(refused[0], len(calls)) if i in refused or calls[i][0] is None
+            ]
+            for index, result in zip(
+                again, await self._pipeline([calls[i] for i in again]), strict=True
+            ):
                 results[index] = result
         failed = next((result for result in results if isinstance(result, Exception)), None)
         if failed is not None:
@@ -774,8 +824,10 @@ class RedisCounters:
 
     def _fall_back(self, batch: _Batch) -> None:
         """Redis did not answer: what the batch carried is counted in memory instead."""
-        for counter, (amount, ttl_ms, _) in batch.adds.items():
-            self._fallback.settle(Settlement(request_id="", budgets=((counter, amount, ttl_ms),)))
+        for counter, add in batch.adds.items():
+            self._fallback.settle(
+                Settlement(request_id="", budgets=((counter, add.amount, add.ttl_ms),))
+            )
         pending = [*batch.waiting, *self._waiting]
         self._waiting = []
         for entry in pending:

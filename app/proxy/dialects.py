@@ -12,9 +12,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
+from app.clock import Clock
 from app.llm_keys.catalog import Provider
 from app.policies.enforcer import RateState
 
@@ -133,25 +134,43 @@ def stream_error_event(provider: Provider, message: str) -> bytes:
     return b"\n\ndata: " + error_body(provider, ErrorKind.UPSTREAM_UNREACHABLE, message) + b"\n\n"
 
 
-def rate_limit_headers(provider: Provider, rate: RateState, now: datetime) -> dict[str, str]:
+def rate_limit_headers(provider: Provider, rate: RateState, clock: Clock) -> dict[str, str]:
     """A key's rate limits as the provider's own headers, so its SDK paces itself."""
     headers: dict[str, str] = {}
-    reset = now + timedelta(seconds=rate.reset_s)
-    for what, limit, remaining in (
-        ("requests", rate.requests_limit, rate.requests_remaining),
-        ("tokens", rate.tokens_limit, rate.tokens_remaining),
-    ):
-        if limit is None:
-            continue
-        if provider is Provider.ANTHROPIC:
-            headers[f"anthropic-ratelimit-{what}-limit"] = str(limit)
-            headers[f"anthropic-ratelimit-{what}-remaining"] = str(remaining)
-            headers[f"anthropic-ratelimit-{what}-reset"] = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
-        else:
-            headers[f"x-ratelimit-limit-{what}"] = str(limit)
-            headers[f"x-ratelimit-remaining-{what}"] = str(remaining)
-            headers[f"x-ratelimit-reset-{what}"] = _duration(rate.reset_s)
+    if provider is Provider.ANTHROPIC:
+        reset_at = clock.now() + timedelta(seconds=rate.reset_s)
+        reset = reset_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    else:
+        reset = _duration(rate.reset_s)
+    names = _RATE_HEADER_NAMES[provider is Provider.ANTHROPIC]
+    if rate.requests_limit is not None:
+        limit, remaining, resets = names[0]
+        headers[limit] = str(rate.requests_limit)
+        headers[remaining] = str(rate.requests_remaining)
+        headers[resets] = reset
+    if rate.tokens_limit is not None:
+        limit, remaining, resets = names[1]
+        headers[limit] = str(rate.tokens_limit)
+        headers[remaining] = str(rate.tokens_remaining)
+        headers[resets] = reset
     return headers
+
+
+# (limit, remaining, reset) for requests, then tokens: OpenAI's names, then Anthropic's.
+_RATE_HEADER_NAMES = {
+    False: tuple(
+        (f"x-ratelimit-limit-{what}", f"x-ratelimit-remaining-{what}", f"x-ratelimit-reset-{what}")
+        for what in ("requests", "tokens")
+    ),
+    True: tuple(
+        (
+            f"anthropic-ratelimit-{what}-limit",
+            f"anthropic-ratelimit-{what}-remaining",
+            f"anthropic-ratelimit-{what}-reset",
+        )
+        for what in ("requests", "tokens")
+    ),
+}
 
 
 def _duration(seconds: float) -> str:

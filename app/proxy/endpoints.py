@@ -28,7 +28,7 @@ from app.api_keys.policy import Scope as KeyScope
 from app.api_keys.verifier import VerifiedKey
 from app.http_errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
 from app.llm_keys.catalog import MAX_MODEL_ID_LENGTH, Model, ModelPrice, Provider, is_model_id
-from app.policies.enforcer import PolicyRefusal, Refused, Ticket, check_access
+from app.policies.enforcer import PolicyRefusal, Refused, Ticket, check_access, check_model
 from app.proxy.client import UpstreamError, UpstreamResponse
 from app.proxy.dialects import (
     ErrorKind,
@@ -198,9 +198,16 @@ def _route(routes: ProjectRoutes, model: str, dialect: Provider) -> Route:
     return route
 
 
-def _check_access(call: _Call, verified: VerifiedKey, model: str | None = None) -> None:
-    """Scope and address (and the model, once known): the key's policy, with no I/O."""
-    refused = check_access(verified.policy, KeyScope.PROXY, call.client_ip, model)
+def _check_access(call: _Call, verified: VerifiedKey) -> None:
+    """Scope and address: the key's policy, with no I/O."""
+    refused = check_access(verified.policy, KeyScope.PROXY, call.client_ip)
+    if refused is not None:
+        raise _policy_error(call, refused, Provider.OPENAI)
+
+
+def _check_model(call: _Call, verified: VerifiedKey, model: str) -> None:
+    """The model, once known (scope and address were checked before the body was read)."""
+    refused = check_model(verified.policy, model)
     if refused is not None:
         raise _policy_error(call, refused, Provider.OPENAI)
 
@@ -221,7 +228,7 @@ def _policy_error(call: _Call, refused: Refused, dialect: Provider) -> ProxyErro
     call.services.metrics.policy_refusals.labels(refused.reason.value).inc()
     headers: dict[str, str] = {}
     if refused.rate is not None:
-        headers.update(rate_limit_headers(dialect, refused.rate, call.services.clock.now()))
+        headers.update(rate_limit_headers(dialect, refused.rate, call.services.clock))
     if refused.reason is PolicyRefusal.BUDGET:
         kind = ErrorKind.BUDGET_EXHAUSTED
         headers["x-should-retry"] = "false"  # both SDKs honour it: a budget does not come back
@@ -242,7 +249,7 @@ def _add_rate_headers(headers: dict[str, str], call: _Call, dialect: Provider) -
         return
     for name in [name for name in headers if name.startswith(RESPONSE_HEADER_PREFIXES)]:
         del headers[name]
-    headers.update(rate_limit_headers(dialect, rate, call.services.clock.now()))
+    headers.update(rate_limit_headers(dialect, rate, call.services.clock))
 
 
 _CHAT_COMPLETIONS = "/v1/chat/completions"
@@ -285,7 +292,7 @@ class _Forward:
         model = _requested_model(body)
         # Before routing: a key limited to some models learns nothing of the project's others
         # (which exist, which speak which format).
-        _check_access(call, verified, model)
+        _check_model(call, verified, model)
         route = _route(await _routes(call, verified), model, self.dialect)
         # Only a model the project routes is recorded: the field is the client's to fill.
         call.model, call.price = model, route.price
