@@ -7,15 +7,16 @@ client's work. Instead each process holds what it needs to decide on its own mos
 - **Permits ahead** for requests per minute and places in flight: a process takes them from the
   shared counter in blocks (`lua.ADMIT`: up to an eighth of what is left, none once fewer than
   eight are left) and admits locally while it holds some, taking more in the background before
-  it runs out. Taken permits are counted in Redis, so no process ever admits past a limit; the
-  last ones of a limit go one request at a time. A process gives back what it has not used after
+  it runs out (a block grows from LEASE up to MAX_LEASE while requests have to wait for one).
+  Taken permits are counted in Redis, so no process ever admits past a limit; the last ones of
+  a limit go one request at a time. A process gives back what it has not used after
   `IDLE_MS`, and at once when the limit is close, so what it holds does not keep requests of
   other processes out for long.
 - **Levels** of tokens per minute and budgets: a process reads them from Redis and adds what its
   own requests used; what other processes added reaches it within `FLUSH_MS` + `FRESH_MS`
   (settlements are sent in batches at most `FLUSH_MS` later; a level older than `FRESH_MS` is
-  read again before a request is decided on it, one younger than half of it is read again in the
-  background when used).
+  read again before a request is decided on it; one in use is read again in the background past
+  half of that, and with any batch that goes past a fifth).
 
 A request that cannot be decided locally (no permit left, a level too old, a budget not seeded)
 waits for one batch: everything that waits at the same time, what ended meanwhile, and the
