@@ -143,7 +143,6 @@ class _Plan:
     policy and project budgets, in one minute. Worked out once and used by every request of that
     minute (working it out costs more than asking the counters)."""
 
-    key_id: str
     policy: KeyPolicy
     project: Budgets
     minute: int
@@ -152,9 +151,7 @@ class _Plan:
     tokens: Limit | None
     in_flight: Limit | None
     budget_counters: tuple[BudgetCounter, ...]
-    budgets: tuple[Budget, ...]
-    # For settling: each budget's counter, whether it counts tokens (or spend), its ttl.
-    settled: tuple[tuple[str, bool, int], ...]
+    budgets: tuple[Budget, ...]  # budget_counters as the counters take them
 
     def holds_for(self, policy: KeyPolicy, project: Budgets, now_ms: int) -> bool:
         return (
@@ -275,8 +272,12 @@ class PolicyEnforcer:
                 tokens=plan.tokens,
                 token_count=tokens,
                 budgets=tuple(
-                    (counter, tokens if in_tokens else (cost_micros or 0), ttl_ms)
-                    for counter, in_tokens, ttl_ms in plan.settled
+                    (
+                        budget.counter,
+                        tokens if counter.kind is BudgetKind.TOKENS else (cost_micros or 0),
+                        budget.ttl_ms,
+                    )
+                    for budget, counter in zip(plan.budgets, plan.budget_counters, strict=True)
                 ),
             )
         )
@@ -294,7 +295,6 @@ class PolicyEnforcer:
         if len(self._plans) >= _KEPT_PLANS:
             self._plans.clear()
         plan = self._plans[key_id] = _Plan(
-            key_id=key_id,
             policy=policy,
             project=project,
             minute=minute,
@@ -304,9 +304,6 @@ class PolicyEnforcer:
             in_flight=_limit(f"flight:{key_id}", policy.max_concurrent_requests),
             budget_counters=counters,
             budgets=tuple(Budget(c.counter, c.limit, c.ttl_ms(now_ms)) for c in counters),
-            settled=tuple(
-                (c.counter, c.kind is BudgetKind.TOKENS, c.ttl_ms(now_ms)) for c in counters
-            ),
         )
         return plan
 

@@ -305,7 +305,7 @@ class RedisCounters:
         if permits.limit != limit.limit:
             # The policy changed: what was taken under the old limit goes back.
             permits.limit = limit.limit
-            self._give_back_free(permits, everything=True)
+            self._give_back_free(permits)
             return None
         return permits if permits.free > 0 else None
 
@@ -357,9 +357,9 @@ class RedisCounters:
             pending.amount += amount
             pending.ttl_ms = ttl_ms
 
-    def _give_back_free(self, permits: _Permits, *, everything: bool = False) -> None:
+    def _give_back_free(self, permits: _Permits) -> None:
         """Free permits go back to Redis with the next batch (requests) or their names do
-        (places). `everything`: the process is stopping or the limit changed."""
+        (places)."""
         if permits.free <= 0:
             return
         if permits.names:
@@ -371,13 +371,11 @@ class RedisCounters:
             )
         permits.counted -= permits.free
         permits.free = 0
-        if everything:
-            permits.refilling = False
 
     def _give_back_all(self, permits: _Permits) -> None:
         """The process stops: its places go too, taken or not (nothing it serves is left)."""
         permits.free = len(permits.names) if permits.names else permits.free
-        self._give_back_free(permits, everything=True)
+        self._give_back_free(permits)
 
     # --- batches ------------------------------------------------------------------------------
 
@@ -498,8 +496,10 @@ class RedisCounters:
         requests = self._permits_for(admission.requests)
         place = self._permits_for(admission.in_flight)
         # A permit held here is taken now, and given back if Redis refuses the request.
-        requests_needed = self._need(requests, entry, "took_request", now_ms)
-        places_needed = self._need(place, entry, "took_place", now_ms)
+        entry.took_request = self._take_held(requests, now_ms)
+        entry.took_place = self._take_held(place, now_ms)
+        requests_needed = int(requests is not None and entry.took_request is None)
+        places_needed = int(place is not None and entry.took_place is None)
         first_place = self._place_numbers
         places_wished = self._wish(place, places_needed, wanting)
         if place is not None:
@@ -533,18 +533,18 @@ class RedisCounters:
             permits = self._permits[limit.counter] = _Permits(limit.counter, limit.limit)
         return permits
 
-    def _need(self, permits: _Permits | None, entry: _Waiting, took: str, now_ms: float) -> int:
+    def _take_held(self, permits: _Permits | None, now_ms: float) -> _Permits | None:
+        """`permits` if one of them was free and is now taken; None if Redis must grant one."""
         if permits is None:
-            return 0
+            return None
         if permits.free > 0:
             permits.free -= 1
             permits.used_ms = now_ms
-            setattr(entry, took, permits)
-            return 0
+            return permits
         if permits.counted and permits.dry_in != self._batches:  # not its first request
             permits.dry_in = self._batches
             permits.ran_dry()
-        return 1
+        return None
 
     @staticmethod
     def _wish(permits: _Permits | None, needed: int, wanting: dict[str, int]) -> int:

@@ -142,17 +142,17 @@ def rate_limit_headers(provider: Provider, rate: RateState, clock: Clock) -> dic
         reset = reset_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     else:
         reset = _duration(rate.reset_s)
-    names = _RATE_HEADER_NAMES[provider is Provider.ANTHROPIC]
-    if rate.requests_limit is not None:
-        limit, remaining, resets = names[0]
-        headers[limit] = str(rate.requests_limit)
-        headers[remaining] = str(rate.requests_remaining)
-        headers[resets] = reset
-    if rate.tokens_limit is not None:
-        limit, remaining, resets = names[1]
-        headers[limit] = str(rate.tokens_limit)
-        headers[remaining] = str(rate.tokens_remaining)
-        headers[resets] = reset
+    counts = (
+        (rate.requests_limit, rate.requests_remaining),
+        (rate.tokens_limit, rate.tokens_remaining),
+    )
+    for names, (limit, remaining) in zip(
+        _RATE_HEADER_NAMES[provider is Provider.ANTHROPIC], counts, strict=True
+    ):
+        if limit is not None:
+            headers[names[0]] = str(limit)
+            headers[names[1]] = str(remaining)
+            headers[names[2]] = reset
     return headers
 
 
