@@ -90,6 +90,12 @@ class PolicyCountersCollector(Collector):
                 "a batch; most requests are decided without one.",
                 value=self._counters.round_trips,
             )
+            yield CounterMetricFamily(
+                "traylinx_policy_counters_waits",
+                "Admissions that waited for Redis (no permit held, a count too old or not seeded "
+                "yet); the others were decided in the process.",
+                value=self._counters.waits,
+            )
 
 
 class Metrics:

@@ -413,3 +413,24 @@ async def test_a_read_sent_again_after_lost_scripts_sees_what_the_batch_added(
 
     assert refused.outcome is Outcome.BUDGET
     assert refused.budget_index == 0
+
+
+async def test_metrics_tell_round_trips_and_waits(redis_url: str) -> None:
+    from app.observability import PolicyCountersCollector
+
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    limit = Limit("rpm:key16:1", 10_000)
+    try:
+        for _ in range(50):
+            assert (await store.admit(_admission(requests=limit))).outcome is Outcome.ADMITTED
+        metrics = {
+            metric.name: metric.samples[0].value
+            for metric in PolicyCountersCollector(store).collect()
+        }
+    finally:
+        await store.close()
+
+    assert metrics["traylinx_policy_counters_shared"] == 1
+    assert metrics["traylinx_policy_counters_waits"] == 1  # the first: no permit held yet
+    assert 1 <= metrics["traylinx_policy_counters_round_trips"] <= 5
+    assert metrics["traylinx_policy_counters_errors"] == 0

@@ -198,6 +198,7 @@ class RedisCounters:
         self.available = True
         self.errors = 0
         self.round_trips = 0
+        self.waits = 0  # admissions that waited for Redis
 
     # --- the Counters protocol ---------------------------------------------------------------
 
@@ -212,6 +213,7 @@ class RedisCounters:
         verdict = self.admit_at_once(admission)
         if verdict is not None:
             return verdict
+        self.waits += 1
         answer: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(admission, answer))
         self._sync_soon()
