@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
 
+from app.policies import shared_counters
 from app.policies.counters import (
     Admission,
     Budget,
@@ -21,7 +23,14 @@ from app.policies.counters import (
     Seed,
     Settlement,
 )
-from app.policies.shared_counters import FLUSH_MS, FRESH_MS, IDLE_MS, STALE_PLACE_MS, RedisCounters
+from app.policies.shared_counters import (
+    FLUSH_MS,
+    FRESH_MS,
+    IDLE_MS,
+    READ_AGAIN_MS,
+    STALE_PLACE_MS,
+    RedisCounters,
+)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -360,8 +369,6 @@ async def test_a_settlement_for_a_budget_redis_lost_is_left_to_the_seeding(
 async def test_a_process_renews_the_places_it_holds(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.policies import shared_counters
-
     monkeypatch.setattr(shared_counters, "RENEW_MS", 50.0)
     store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
     in_flight = Limit("flight:key13", 1)
@@ -401,7 +408,7 @@ async def test_a_read_sent_again_after_lost_scripts_sees_what_the_batch_added(
     try:
         await store.seed(Seed(budget.counter, 400, 60_000))
         assert (await store.admit(_admission(budgets=(budget,)))).outcome is Outcome.ADMITTED
-        await asyncio.sleep(FRESH_MS / 5 / 1000)  # the next batch reads the level again
+        await asyncio.sleep(2 * READ_AGAIN_MS / 1000)  # the next batch reads the level again
         async with redis.Redis.from_url(redis_url) as client:
             await client.script_flush()
         store.settle(Settlement(request_id="r", budgets=((budget.counter, 150, 60_000),)))
@@ -434,3 +441,62 @@ async def test_metrics_tell_round_trips_and_waits(redis_url: str) -> None:
     assert metrics["traylinx_policy_counters_waits"] == 1  # the first: no permit held yet
     assert 1 <= metrics["traylinx_policy_counters_round_trips"] <= 5
     assert metrics["traylinx_policy_counters_errors"] == 0
+
+
+def _record_calls(store: RedisCounters, *, delay_s: float = 0.0) -> list[list[str]]:
+    """What each pipeline the store sends carries ("EVALSHA" for a script, else the command),
+    each sent `delay_s` late (a slow round trip)."""
+    sent: list[list[str]] = []
+    pipeline = store._pipeline
+
+    async def recorded(calls: Sequence[Any]) -> list[Any]:
+        sent.append(["EVALSHA" if script is not None else args[0] for script, _, args in calls])
+        await asyncio.sleep(delay_s)
+        return await pipeline(calls)
+
+    store._pipeline = recorded  # type: ignore[method-assign]
+    return sent
+
+
+async def test_requests_waiting_only_for_a_level_are_decided_by_one_read(redis_url: str) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    tokens = Limit("tpm:key17:1", 1_000_000)
+    budget = Budget("budget:key:k17:tokens:2026-12", limit=1_000_000, ttl_ms=60_000)
+    try:
+        await store.seed(Seed(budget.counter, 0, 60_000))
+        first = await store.admit(_admission(tokens=tokens, budgets=(budget,)))
+        await asyncio.sleep(2 * FRESH_MS / 1000)  # unused: the levels are too old to decide on
+        sent = _record_calls(store)
+
+        verdicts = await asyncio.gather(
+            *(store.admit(_admission(tokens=tokens, budgets=(budget,))) for _ in range(50))
+        )
+    finally:
+        await store.close()
+
+    assert first.outcome is Outcome.ADMITTED
+    assert {verdict.outcome for verdict in verdicts} == {Outcome.ADMITTED}
+    assert store.waits == 1 + 50
+    # One read of both levels for the fifty, no script of their own.
+    assert sent[0] == ["MGET"]
+
+
+async def test_a_level_is_as_old_as_the_read_that_brought_it(
+    two_stores: tuple[RedisCounters, RedisCounters],
+) -> None:
+    """A read on its way does not make a level fresh: what was read is as old as the read."""
+    a, b = two_stores
+    budget = Budget("budget:key:k18:tokens:2026-12", limit=5_000, ttl_ms=60_000)
+    await a.seed(Seed(budget.counter, 0, 60_000))
+    assert (await b.admit(_admission(budgets=(budget,)))).outcome is Outcome.ADMITTED
+    _record_calls(b, delay_s=2 * FRESH_MS / 1000)  # b's round trips take twice FRESH_MS
+    await asyncio.sleep(0.6 * FRESH_MS / 1000)
+    # Decided on the level b read before; starts a read that reaches Redis after a's settlement.
+    assert (await b.admit(_admission(budgets=(budget,)))).outcome is Outcome.ADMITTED
+    a.settle(Settlement(request_id="r", budgets=((budget.counter, 5_000, 60_000),)))
+    # a's settlement is in Redis; what b read is older than FRESH_MS, its new read still away.
+    await asyncio.sleep(0.6 * FRESH_MS / 1000)
+
+    late = await b.admit(_admission(budgets=(budget,)))
+
+    assert (late.outcome, late.budget_index) == (Outcome.BUDGET, 0)

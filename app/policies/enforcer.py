@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from app.api_keys.policy import (
     BudgetPeriod,
@@ -125,8 +126,7 @@ _KEPT_PLANS = 10_000
 UsageSoFar = Callable[[str, str, datetime], Awaitable[tuple[int, int]]]
 
 
-@dataclass(frozen=True)
-class RateState:
+class RateState(NamedTuple):
     """What the rate-limit headers tell the client."""
 
     requests_limit: int | None
@@ -152,6 +152,8 @@ class _Plan:
     in_flight: Limit | None
     budget_counters: tuple[BudgetCounter, ...]
     budgets: tuple[Budget, ...]  # budget_counters as the counters take them
+    # For each budget: its counter, whether it counts tokens (else micro-USD), its TTL.
+    settled_budgets: tuple[tuple[str, bool, int], ...]
 
     def holds_for(self, policy: KeyPolicy, project: Budgets, now_ms: int) -> bool:
         return (
@@ -161,8 +163,7 @@ class _Plan:
         )
 
 
-@dataclass(frozen=True)
-class Ticket:
+class Ticket(NamedTuple):
     """An admitted request: what to report when its response has ended."""
 
     request_id: str
@@ -265,19 +266,16 @@ class PolicyEnforcer:
             return
         if not forwarded:
             tokens, cost_micros = 0, 0
+        cost = cost_micros or 0
         self._counters.settle(
             Settlement(
-                request_id=ticket.request_id,
-                in_flight=plan.in_flight.counter if plan.in_flight else None,
-                tokens=plan.tokens,
-                token_count=tokens,
-                budgets=tuple(
-                    (
-                        budget.counter,
-                        tokens if counter.kind is BudgetKind.TOKENS else (cost_micros or 0),
-                        budget.ttl_ms,
-                    )
-                    for budget, counter in zip(plan.budgets, plan.budget_counters, strict=True)
+                ticket.request_id,
+                plan.in_flight.counter if plan.in_flight else None,
+                plan.tokens,
+                tokens,
+                tuple(
+                    (counter, tokens if of_tokens else cost, ttl_ms)
+                    for counter, of_tokens, ttl_ms in plan.settled_budgets
                 ),
             )
         )
@@ -292,6 +290,7 @@ class PolicyEnforcer:
             *_budget_counters(f"project:{project_id}", project, now),
         )
         ends = [int(counter.end.timestamp() * 1000) for counter in counters]
+        budgets = tuple(Budget(c.counter, c.limit, c.ttl_ms(now_ms)) for c in counters)
         if len(self._plans) >= _KEPT_PLANS:
             self._plans.clear()
         plan = self._plans[key_id] = _Plan(
@@ -303,7 +302,11 @@ class PolicyEnforcer:
             tokens=_limit(f"tpm:{key_id}:{minute}", policy.tokens_per_minute),
             in_flight=_limit(f"flight:{key_id}", policy.max_concurrent_requests),
             budget_counters=counters,
-            budgets=tuple(Budget(c.counter, c.limit, c.ttl_ms(now_ms)) for c in counters),
+            budgets=budgets,
+            settled_budgets=tuple(
+                (budget.counter, counter.kind is BudgetKind.TOKENS, budget.ttl_ms)
+                for budget, counter in zip(budgets, counters, strict=True)
+            ),
         )
         return plan
 

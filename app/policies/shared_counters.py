@@ -14,14 +14,18 @@ client's work. Instead each process holds what it needs to decide on its own mos
   other processes out for long.
 - **Levels** of tokens per minute and budgets: a process reads them from Redis and adds what its
   own requests used; what other processes added reaches it within `FLUSH_MS` + `FRESH_MS`
-  (settlements are sent in batches at most `FLUSH_MS` later; a level older than `FRESH_MS` is
-  read again before a request is decided on it; one in use is read again in the background past
-  half of that, and with any batch that goes past a fifth).
+  (settlements are sent in batches at most `FLUSH_MS` later; a level is as old as the read that
+  brought it, and one older than `FRESH_MS` is read again before a request is decided on it).
+  A level in use is read again in the background once it is `READ_AGAIN_MS` old, one read at a
+  time, so that under load (when a round trip takes a few turns of a busy event loop) a fresh
+  read is usually back before the last one is too old.
 
-A request that cannot be decided locally (no permit left, a level too old, a budget not seeded)
-waits for one batch: everything that waits at the same time, what ended meanwhile, and the
-refills go in one pipeline, one round trip for dozens of requests under load; one batch is on its
-way at a time, so levels read are never older than what this process sent before.
+A request that cannot be decided locally waits for one batch. One that only lacks a fresh level
+is decided when the batch's read is back, with no call of its own; the others (no permit left, a
+budget not seeded) go in the batch as one script call each. Everything that waits at the same
+time, what ended meanwhile, and the refills go in one pipeline, one round trip for dozens of
+requests under load; one batch is on its way at a time, so levels read are never older than what
+this process sent before.
 
 When Redis cannot be reached, the counters fall back to this process's memory (each process then
 counts on its own) until Redis answers again.
@@ -37,7 +41,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.policies import lua
 from app.policies.counters import (
@@ -64,7 +68,10 @@ IDLE_MS = 100.0
 # Settlements wait at most this long to go with others.
 FLUSH_MS = 20.0
 # A level read longer ago than this is read again before a request is decided on it.
-FRESH_MS = 50.0
+FRESH_MS = 100.0
+# A level in use is read again once its value is this old, one read on its way at a time: under
+# load a round trip takes a few turns of the event loop, and it must be back before FRESH_MS.
+READ_AGAIN_MS = 10.0
 # Places held are renewed this often; one not renewed for STALE_PLACE_MS belongs to a process
 # that died.
 RENEW_MS = 30_000.0
@@ -99,9 +106,9 @@ class _Permits:
         """Whether to take more ahead: when fewer than `share` of a lease are free (a batch
         that goes anyway tops up from higher, see `_add_refills`)."""
         return (
-            not self.close
+            self.free < self.lease * share
+            and not self.close
             and not self.refilling
-            and self.free < self.lease * share
             and now_ms - self.used_ms < IDLE_MS
         )
 
@@ -116,7 +123,8 @@ class _Level:
 
     counter: str
     value: int = 0  # as last read, plus what this process's requests added since
-    read_ms: float = float("-inf")
+    read_ms: float = float("-inf")  # when the batch that read `value` was sent
+    reading: bool = False  # a batch on its way reads it again
     missing: bool = False  # a budget counter Redis does not have: to be seeded
     used_ms: float = 0.0
 
@@ -146,9 +154,12 @@ _Call = tuple["AsyncScript | None", list[str], list[Any]]
 
 @dataclass
 class _Batch:
+    made_ms: float
     calls: list[_Call] = field(default_factory=list)
     answers: list[Callable[[Any], None]] = field(default_factory=list)
     waiting: list[_Waiting] = field(default_factory=list)
+    # Admissions that only wait for levels this batch reads: decided here once it is back.
+    rereading: list[_Waiting] = field(default_factory=list)
     adds: dict[str, _Add] = field(default_factory=dict)
 
     def add(self, call: _Call, answer: Callable[[Any], None] | None = None) -> None:
@@ -267,7 +278,7 @@ class RedisCounters:
     # --- deciding here ------------------------------------------------------------------------
 
     def _admit_here(self, admission: Admission, now_ms: float) -> Verdict | None:
-        """The verdict from what this process holds and knows, or None to ask Redis. Checks in
+        """The verdict from what this process holds and knows, or None to ask Redis. Refuses in
         the script's order, so a request gets the same answer either way. On every request's
         path: kept lean."""
         requests = place = None
@@ -275,69 +286,58 @@ class RedisCounters:
             requests = self._ready_permits(admission.requests)
             if requests is None:
                 return None
-        token_count = 0
-        if admission.tokens is not None:
-            tokens = self._ready_level(admission.tokens.counter, now_ms)
-            if tokens is None:
-                return None
-            token_count = tokens.value
         if admission.in_flight is not None:
             place = self._ready_permits(admission.in_flight)
             if place is None:
                 return None
-        used: list[int] = []
-        for budget in admission.budgets:
-            level = self._ready_level(budget.counter, now_ms)
-            if level is None or level.missing:
+        token_count = 0
+        if admission.tokens is not None:
+            token_count = self._fresh_value(admission.tokens.counter, now_ms)
+            if token_count < 0:
                 return None
-            used.append(level.value)
+        used = [self._fresh_value(budget.counter, now_ms) for budget in admission.budgets]
+        if used and min(used) < 0:
+            return None
         if admission.tokens is not None and token_count >= admission.tokens.limit:
             return Verdict(Outcome.TOKENS_PER_MINUTE, _counted(requests), token_count)
         for index, budget in enumerate(admission.budgets):
             if used[index] >= budget.limit:
                 return Verdict(Outcome.BUDGET, _counted(requests), token_count, budget_index=index)
-        self._take(requests, place, admission.request_id, now_ms)
+        if requests is not None:
+            self._take_one(requests, now_ms)
+        if place is not None:
+            self._take_one(place, now_ms)
+            self._places[admission.request_id] = place
         return Verdict(Outcome.ADMITTED, _counted(requests), token_count, tuple(used))
 
     def _ready_permits(self, limit: Limit) -> _Permits | None:
         """The permits held for `limit`, if one is free to take now."""
         permits = self._permits.get(limit.counter)
-        if permits is None:
-            return None
+        if permits is None or (permits.free > 0 and permits.limit == limit.limit):
+            return permits
         if permits.limit != limit.limit:
             # The policy changed: what was taken under the old limit goes back.
             permits.limit = limit.limit
             self._give_back_free(permits)
-            return None
-        return permits if permits.free > 0 else None
+        return None
 
-    def _ready_level(self, counter: str, now_ms: float) -> _Level | None:
-        """The level of `counter`, if read lately enough to decide on."""
+    def _fresh_value(self, counter: str, now_ms: float) -> int:
+        """The level of `counter`, if read lately enough to decide on; -1 if not (or if it is a
+        budget counter Redis does not have)."""
         level = self._levels.get(counter)
         if level is None:
-            return None
+            return -1
         level.used_ms = now_ms
         age = now_ms - level.read_ms
-        if age >= FRESH_MS / 2:
+        if age >= READ_AGAIN_MS:
             self._sync_soon()  # read again in the background, before it is too old
-        return level if age < FRESH_MS else None
+        return level.value if age < FRESH_MS and not level.missing else -1
 
-    def _take(
-        self,
-        requests: _Permits | None,
-        place: _Permits | None,
-        request_id: str,
-        now_ms: float,
-    ) -> None:
-        for permits in (requests, place):
-            if permits is None:
-                continue
-            permits.free -= 1
-            permits.used_ms = now_ms
-            if permits.wants_more(now_ms):
-                self._sync_soon()
-        if place is not None:
-            self._places[request_id] = place
+    def _take_one(self, permits: _Permits, now_ms: float) -> None:
+        permits.free -= 1
+        permits.used_ms = now_ms
+        if permits.wants_more(now_ms):
+            self._sync_soon()
 
     def _free_place(self, request_id: str) -> None:
         place = self._places.pop(request_id, None)
@@ -437,7 +437,7 @@ class RedisCounters:
         and reads: an admission is never refused for a refill made in the same batch."""
         now_ms = _clock_ms()
         self._batches += 1
-        batch = _Batch()
+        batch = _Batch(now_ms)
         self._add_settlements(batch)
         self._add_given_back(batch)
         self._add_admissions(batch, now_ms)
@@ -477,8 +477,10 @@ class RedisCounters:
             # Permits may have come with the batch before: decide here if possible.
             verdict = self._admit_here(entry.admission, now_ms)
             if verdict is not None:
-                if not entry.answer.done():
-                    entry.answer.set_result(verdict)
+                _answer(entry, verdict)
+            elif self._waits_for_levels_only(entry.admission, now_ms):
+                # The batch reads them (`_add_reads`): no script call of its own.
+                batch.rereading.append(entry)
             else:
                 undecided.append(entry)
         # Permits are wished for ahead only by a request alone in wanting them: many at once
@@ -490,6 +492,25 @@ class RedisCounters:
                     wanting[limit.counter] = wanting.get(limit.counter, 0) + 1
         for entry in undecided:
             self._add_admission(batch, entry, wanting, now_ms)
+
+    def _waits_for_levels_only(self, admission: Admission, now_ms: float) -> bool:
+        """Whether `admission` has its permits here and lacks only levels read lately enough
+        (tokens, budgets); unknown levels are then made known, to be read with the batch."""
+        for limit in (admission.requests, admission.in_flight):
+            if limit is not None and self._ready_permits(limit) is None:
+                return False
+        counters = [budget.counter for budget in admission.budgets]
+        if admission.tokens is not None:
+            counters.append(admission.tokens.counter)
+        for counter in counters:
+            level = self._levels.get(counter)
+            if level is None:
+                self._levels[counter] = _Level(counter, used_ms=now_ms)
+            elif level.missing:
+                return False  # a budget to seed: the script says so
+            else:
+                level.used_ms = now_ms  # in use: read with the batch
+        return True
 
     def _add_admission(
         self, batch: _Batch, entry: _Waiting, wanting: dict[str, int], now_ms: float
@@ -587,15 +608,11 @@ class RedisCounters:
             batch.add(call, refilled)
 
     def _add_reads(self, batch: _Batch, now_ms: float) -> None:
-        levels = [
-            level
-            for level in self._levels.values()
-            if self._due_for_reading(level, now_ms, older_than=FRESH_MS / 5)
-        ]
+        levels = [level for level in self._levels.values() if self._due_for_reading(level, now_ms)]
         if not levels:
             return
         for level in levels:
-            level.read_ms = now_ms  # not read again before this read answers
+            level.reading = True  # not read again before this read answers
         batch.add(
             (None, [], ["MGET", *(self._key(level.counter) for level in levels)]),
             lambda values: self._read(levels, values, now_ms),
@@ -610,10 +627,13 @@ class RedisCounters:
                 batch.add((None, [], ["ZADD", self._key(permits.counter), "XX", *pairs]))
 
     @staticmethod
-    def _due_for_reading(level: _Level, now_ms: float, *, older_than: float = FRESH_MS / 2) -> bool:
-        """Whether a level in use was read more than `older_than` ms ago: one past half its
-        freshness starts a batch; a batch that goes anyway reads those past a fifth."""
-        return now_ms - level.read_ms >= older_than and now_ms - level.used_ms < FRESH_MS
+    def _due_for_reading(level: _Level, now_ms: float) -> bool:
+        """Whether a level in use is to be read again (none is read twice at once)."""
+        return (
+            not level.reading
+            and now_ms - level.read_ms >= READ_AGAIN_MS
+            and now_ms - level.used_ms < FRESH_MS
+        )
 
     def _admit_call(
         self,
@@ -696,8 +716,7 @@ class RedisCounters:
             budget_used=tuple(used for used in answer.used if used >= 0),
             budget_index=answer.budget_index,
         )
-        if not entry.answer.done():
-            entry.answer.set_result(verdict)
+        _answer(entry, verdict)
 
     def _refilled(
         self, permits: _Permits, result: Sequence[Any], *, asked: Limit, first_place: int
@@ -745,6 +764,7 @@ class RedisCounters:
         pending = self._adds.get(level.counter)
         level.value = max(value, 0) + (pending.amount if pending is not None else 0)
         level.read_ms = read_ms
+        level.reading = False
 
     def _tick_soon(self) -> None:
         """While permits or levels are held, look again within IDLE_MS: what is idle goes back,
@@ -774,18 +794,25 @@ class RedisCounters:
     # --- Redis --------------------------------------------------------------------------------
 
     async def _send(self, batch: _Batch) -> None:
-        if not batch.calls:
-            return
-        try:
-            results = await self._evaluate(batch.calls)
-        except Exception as error:
-            self._went_away(error)
-            self._fall_back(batch)
-            return
-        if not self.available:
-            self._came_back()
-        for answer, result in zip(batch.answers, results, strict=True):
-            answer(result)
+        if batch.calls:
+            try:
+                results = await self._evaluate(batch.calls)
+            except Exception as error:
+                self._went_away(error)
+                self._fall_back(batch)
+                return
+            if not self.available:
+                self._came_back()
+            for answer, result in zip(batch.answers, results, strict=True):
+                answer(result)
+        for entry in batch.rereading:
+            # As of the batch: the levels it read are as fresh as any read after the request
+            # came, however long the round trip took.
+            verdict = self._admit_here(entry.admission, batch.made_ms)
+            if verdict is not None:
+                _answer(entry, verdict)
+            else:
+                self._waiting.append(entry)  # its permits went meanwhile: the next batch
 
     async def _evaluate(self, calls: Sequence[_Call]) -> list[Any]:
         """One round trip: each call, in order. redis-py's own script calls ask `SCRIPT EXISTS`
@@ -831,11 +858,10 @@ class RedisCounters:
             self._fallback.settle(
                 Settlement(request_id="", budgets=((counter, add.amount, add.ttl_ms),))
             )
-        pending = [*batch.waiting, *self._waiting]
+        pending = [*batch.waiting, *batch.rereading, *self._waiting]
         self._waiting = []
         for entry in pending:
-            if not entry.answer.done():
-                entry.answer.set_result(self._fallback.admit_now(entry.admission, _wall_ms()))
+            _answer(entry, self._fallback.admit_now(entry.admission, _wall_ms()))
 
     def _key(self, counter: str) -> str:
         return self._prefix + counter
@@ -880,8 +906,7 @@ class RedisCounters:
         self._free_places.clear()
 
 
-@dataclass(frozen=True)
-class _Answer:
+class _Answer(NamedTuple):
     outcome: Outcome
     budget_index: int
     requests_granted: int
@@ -907,6 +932,11 @@ class _Answer:
             places,
             tuple(used),
         )
+
+
+def _answer(entry: _Waiting, verdict: Verdict) -> None:
+    if not entry.answer.done():  # the request may have been cancelled (its client left)
+        entry.answer.set_result(verdict)
 
 
 def _counted(permits: _Permits | None) -> int:
