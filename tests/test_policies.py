@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from ipaddress import ip_network
 from typing import Any
 
 import anthropic
@@ -14,6 +15,7 @@ import httpx
 import openai
 import pytest
 
+from app.api_keys.policy import KeyPolicy
 from app.clock import FrozenClock
 from app.policies.counters import MemoryCounters
 from app.usage.tables import UsageEvent
@@ -371,6 +373,24 @@ async def test_a_key_is_used_only_from_its_addresses(
 
     assert proxied.status_code == (200 if passes else 403)
     assert graphql.status_code == (200 if passes else 403)
+
+
+def test_a_policy_decides_each_address_the_same_however_often_it_sees_it() -> None:
+    policy = KeyPolicy(allowed_ips=(ip_network("10.0.0.0/8"), ip_network("2001:db8::/32")))
+    seen = [
+        "10.1.2.3",
+        "11.1.2.3",
+        "::ffff:10.9.9.9",
+        "2001:db8::1",
+        "2001:db9::1",
+        "nonsense",
+        None,
+    ]
+    expected = [True, False, True, True, False, False, False]
+
+    for _ in range(3):  # decided once, then remembered
+        assert [policy.allows_ip(address) for address in seen] == expected
+    assert KeyPolicy().allows_ip("203.0.113.9")  # no allow-list: any address
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from app.policies.shared_counters import (
     FLUSH_MS,
     FRESH_MS,
     IDLE_MS,
-    READ_AGAIN_MS,
+    READ_ALONG_MS,
     STALE_PLACE_MS,
     RedisCounters,
 )
@@ -408,7 +408,7 @@ async def test_a_read_sent_again_after_lost_scripts_sees_what_the_batch_added(
     try:
         await store.seed(Seed(budget.counter, 400, 60_000))
         assert (await store.admit(_admission(budgets=(budget,)))).outcome is Outcome.ADMITTED
-        await asyncio.sleep(2 * READ_AGAIN_MS / 1000)  # the next batch reads the level again
+        await asyncio.sleep(2 * READ_ALONG_MS / 1000)  # the next batch reads the level again
         async with redis.Redis.from_url(redis_url) as client:
             await client.script_flush()
         store.settle(Settlement(request_id="r", budgets=((budget.counter, 150, 60_000),)))

@@ -93,6 +93,10 @@ class KeyPolicy:
     # The lists as given, in order, for reading back.
     model_list: tuple[str, ...] | None = field(default=None, compare=False)
     ip_list: tuple[str, ...] | None = field(default=None, compare=False)
+    # Client addresses this policy has decided on: a service sees the same ones again and again.
+    _ip_verdicts: dict[str | None, bool] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def limits_anything(self) -> bool:
@@ -114,11 +118,19 @@ class KeyPolicy:
     def allows_ip(self, client_ip: str | None) -> bool:
         if self.allowed_ips is None:
             return True
-        address = _address(client_ip)
-        return address is not None and any(address in network for network in self.allowed_ips)
+        verdict = self._ip_verdicts.get(client_ip)
+        if verdict is None:
+            if len(self._ip_verdicts) >= _KEPT_VERDICTS:
+                self._ip_verdicts.clear()
+            address = _address(client_ip)
+            verdict = self._ip_verdicts[client_ip] = address is not None and any(
+                address in network for network in self.allowed_ips
+            )
+        return verdict
 
 
 OPEN_POLICY = KeyPolicy()
+_KEPT_VERDICTS = 1024
 
 
 # A service sees the same client addresses again and again; parsing one costs more than the rest

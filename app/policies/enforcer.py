@@ -274,8 +274,10 @@ class PolicyEnforcer:
                 plan.tokens,
                 tokens,
                 tuple(
-                    (counter, tokens if of_tokens else cost, ttl_ms)
-                    for counter, of_tokens, ttl_ms in plan.settled_budgets
+                    [
+                        (counter, tokens if of_tokens else cost, ttl_ms)
+                        for counter, of_tokens, ttl_ms in plan.settled_budgets
+                    ]
                 ),
             )
         )
@@ -358,11 +360,13 @@ def _budget(
 def _rate_state(policy: KeyPolicy, verdict: Verdict, reset_s: float) -> RateState | None:
     if policy.requests_per_minute is None and policy.tokens_per_minute is None:
         return None
+    requests_left = (policy.requests_per_minute or 0) - verdict.requests
+    tokens_left = (policy.tokens_per_minute or 0) - verdict.tokens
     return RateState(
         requests_limit=policy.requests_per_minute,
-        requests_remaining=max(0, (policy.requests_per_minute or 0) - verdict.requests),
+        requests_remaining=requests_left if requests_left > 0 else 0,
         tokens_limit=policy.tokens_per_minute,
-        tokens_remaining=max(0, (policy.tokens_per_minute or 0) - verdict.tokens),
+        tokens_remaining=tokens_left if tokens_left > 0 else 0,
         reset_s=reset_s,
     )
 

@@ -16,9 +16,10 @@ client's work. Instead each process holds what it needs to decide on its own mos
   own requests used; what other processes added reaches it within `FLUSH_MS` + `FRESH_MS`
   (settlements are sent in batches at most `FLUSH_MS` later; a level is as old as the read that
   brought it, and one older than `FRESH_MS` is read again before a request is decided on it).
-  A level in use is read again in the background once it is `READ_AGAIN_MS` old, one read at a
-  time, so that under load (when a round trip takes a few turns of a busy event loop) a fresh
-  read is usually back before the last one is too old.
+  A level in use is read again in the background, one read at a time, with any batch that goes
+  anyway once it is `READ_ALONG_MS` old, in a batch of its own once it is `READ_AGAIN_MS` old,
+  or sooner when round trips are slow (under load, a round trip takes a few turns of a busy
+  event loop), so that a fresh read is usually back before the last one is too old.
 
 A request that cannot be decided locally waits for one batch. One that only lacks a fresh level
 is decided when the batch's read is back, with no call of its own; the others (no permit left, a
@@ -63,15 +64,20 @@ log = logging.getLogger(__name__)
 # had to wait for more (up to MAX_LEASE), halved when it gives unused ones back.
 LEASE = 128
 MAX_LEASE = 4096
+# More permits are taken ahead once fewer than this share of a lease are free.
+WANT_MORE_BELOW = 0.75
 # Permits unused this long go back to the shared counter.
 IDLE_MS = 100.0
 # Settlements wait at most this long to go with others.
 FLUSH_MS = 20.0
 # A level read longer ago than this is read again before a request is decided on it.
-FRESH_MS = 100.0
-# A level in use is read again once its value is this old, one read on its way at a time: under
-# load a round trip takes a few turns of the event loop, and it must be back before FRESH_MS.
-READ_AGAIN_MS = 10.0
+FRESH_MS = 200.0
+# A level in use is read again, one read on its way at a time, in a batch of its own once it is
+# READ_AGAIN_MS old, or sooner by twice the time round trips take lately (under load, a few turns
+# of a busy event loop), so that the read is back before FRESH_MS; and with any batch that goes
+# anyway (settlements, refills, waits) once it is READ_ALONG_MS old.
+READ_AGAIN_MS = 100.0
+READ_ALONG_MS = 10.0
 # Places held are renewed this often; one not renewed for STALE_PLACE_MS belongs to a process
 # that died.
 RENEW_MS = 30_000.0
@@ -102,7 +108,7 @@ class _Permits:
     # Places only: the names this process holds in Redis, free and taken.
     names: list[str] = field(default_factory=list)
 
-    def wants_more(self, now_ms: float, *, share: float = 0.75) -> bool:
+    def wants_more(self, now_ms: float, *, share: float = WANT_MORE_BELOW) -> bool:
         """Whether to take more ahead: when fewer than `share` of a lease are free (a batch
         that goes anyway tops up from higher, see `_add_refills`)."""
         return (
@@ -197,6 +203,8 @@ class RedisCounters:
         self._give_back: dict[str, int] = {}  # requests counter -> permits
         self._free_places: dict[str, list[str]] = {}  # in-flight counter -> names
         self._renewed_ms = _clock_ms()
+        self._round_trip_ms = 0.0  # lately: rises at once, falls slowly
+        self._read_again_ms = READ_AGAIN_MS
         self._syncing = False
         self._batches = 0
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -216,9 +224,9 @@ class RedisCounters:
     def admit_at_once(self, admission: Admission) -> Verdict | None:
         """From the permits and levels this process holds (or its memory while Redis is away);
         None when Redis must be asked."""
-        if not self._redis_due():
-            return self._fallback.admit_now(admission, _wall_ms())
-        return self._admit_here(admission, _clock_ms())
+        if self.available or self._redis_due():
+            return self._admit_here(admission, time.monotonic() * 1000)
+        return self._fallback.admit_now(admission, _wall_ms())
 
     async def admit(self, admission: Admission) -> Verdict:
         verdict = self.admit_at_once(admission)
@@ -235,13 +243,15 @@ class RedisCounters:
         if not self.available:
             self._fallback.settle(settlement)
             return
-        self._free_place(settlement.request_id)
+        if settlement.in_flight is not None:
+            self._free_place(settlement.request_id)
         if settlement.tokens is not None and settlement.token_count:
             self._count(settlement.tokens.counter, settlement.token_count, 120_000, create=True)
         for counter, amount, ttl_ms in settlement.budgets:
             if amount:
                 self._count(counter, amount, ttl_ms, create=False)
-        self._sync_later()
+        if self._flush_timer is None:
+            self._sync_later()
 
     async def seed(self, seed: Seed) -> None:
         if not self._redis_due():
@@ -280,15 +290,17 @@ class RedisCounters:
     def _admit_here(self, admission: Admission, now_ms: float) -> Verdict | None:
         """The verdict from what this process holds and knows, or None to ask Redis. Refuses in
         the script's order, so a request gets the same answer either way. On every request's
-        path: kept lean."""
+        path: kept lean (few calls)."""
         requests = place = None
         if admission.requests is not None:
-            requests = self._ready_permits(admission.requests)
-            if requests is None:
+            requests = self._permits.get(admission.requests.counter)
+            if requests is None or requests.free <= 0 or requests.limit != admission.requests.limit:
+                self._not_ready(requests, admission.requests)
                 return None
         if admission.in_flight is not None:
-            place = self._ready_permits(admission.in_flight)
-            if place is None:
+            place = self._permits.get(admission.in_flight.counter)
+            if place is None or place.free <= 0 or place.limit != admission.in_flight.limit:
+                self._not_ready(place, admission.in_flight)
                 return None
         token_count = 0
         if admission.tokens is not None:
@@ -303,22 +315,34 @@ class RedisCounters:
         for index, budget in enumerate(admission.budgets):
             if used[index] >= budget.limit:
                 return Verdict(Outcome.BUDGET, _counted(requests), token_count, budget_index=index)
+        counted = 0
         if requests is not None:
-            self._take_one(requests, now_ms)
+            requests.free -= 1
+            requests.used_ms = now_ms
+            counted = requests.counted - requests.free
+            if requests.free < requests.lease * WANT_MORE_BELOW:
+                self._want_more(requests, now_ms)
         if place is not None:
-            self._take_one(place, now_ms)
+            place.free -= 1
+            place.used_ms = now_ms
             self._places[admission.request_id] = place
-        return Verdict(Outcome.ADMITTED, _counted(requests), token_count, tuple(used))
+            if place.free < place.lease * WANT_MORE_BELOW:
+                self._want_more(place, now_ms)
+        return Verdict(Outcome.ADMITTED, counted, token_count, tuple(used))
+
+    def _not_ready(self, permits: _Permits | None, limit: Limit) -> None:
+        """No permit to take here: none held, all taken, or held under a limit since changed
+        (those go back)."""
+        if permits is not None and permits.limit != limit.limit:
+            permits.limit = limit.limit
+            self._give_back_free(permits)
 
     def _ready_permits(self, limit: Limit) -> _Permits | None:
         """The permits held for `limit`, if one is free to take now."""
         permits = self._permits.get(limit.counter)
         if permits is None or (permits.free > 0 and permits.limit == limit.limit):
             return permits
-        if permits.limit != limit.limit:
-            # The policy changed: what was taken under the old limit goes back.
-            permits.limit = limit.limit
-            self._give_back_free(permits)
+        self._not_ready(permits, limit)
         return None
 
     def _fresh_value(self, counter: str, now_ms: float) -> int:
@@ -329,13 +353,13 @@ class RedisCounters:
             return -1
         level.used_ms = now_ms
         age = now_ms - level.read_ms
-        if age >= READ_AGAIN_MS:
+        if age < self._read_again_ms:
+            return -1 if level.missing else level.value
+        if not level.reading:
             self._sync_soon()  # read again in the background, before it is too old
         return level.value if age < FRESH_MS and not level.missing else -1
 
-    def _take_one(self, permits: _Permits, now_ms: float) -> None:
-        permits.free -= 1
-        permits.used_ms = now_ms
+    def _want_more(self, permits: _Permits, now_ms: float) -> None:
         if permits.wants_more(now_ms):
             self._sync_soon()
 
@@ -423,7 +447,10 @@ class RedisCounters:
                 not self._closing
                 and any(permits.wants_more(now_ms) for permits in self._permits.values())
             )
-            or any(self._due_for_reading(level, now_ms) for level in self._levels.values())
+            or any(
+                self._due_for_reading(level, now_ms, self._read_again_ms)
+                for level in self._levels.values()
+            )
             or self._renewal_due(now_ms)
         )
 
@@ -608,7 +635,11 @@ class RedisCounters:
             batch.add(call, refilled)
 
     def _add_reads(self, batch: _Batch, now_ms: float) -> None:
-        levels = [level for level in self._levels.values() if self._due_for_reading(level, now_ms)]
+        levels = [
+            level
+            for level in self._levels.values()
+            if self._due_for_reading(level, now_ms, READ_ALONG_MS)
+        ]
         if not levels:
             return
         for level in levels:
@@ -627,11 +658,11 @@ class RedisCounters:
                 batch.add((None, [], ["ZADD", self._key(permits.counter), "XX", *pairs]))
 
     @staticmethod
-    def _due_for_reading(level: _Level, now_ms: float) -> bool:
+    def _due_for_reading(level: _Level, now_ms: float, older_than: float) -> bool:
         """Whether a level in use is to be read again (none is read twice at once)."""
         return (
             not level.reading
-            and now_ms - level.read_ms >= READ_AGAIN_MS
+            and now_ms - level.read_ms >= older_than
             and now_ms - level.used_ms < FRESH_MS
         )
 
@@ -805,6 +836,7 @@ class RedisCounters:
                 self._came_back()
             for answer, result in zip(batch.answers, results, strict=True):
                 answer(result)
+            self._took(_clock_ms() - batch.made_ms)
         for entry in batch.rereading:
             # As of the batch: the levels it read are as fresh as any read after the request
             # came, however long the round trip took.
@@ -813,6 +845,16 @@ class RedisCounters:
                 _answer(entry, verdict)
             else:
                 self._waiting.append(entry)  # its permits went meanwhile: the next batch
+
+    def _took(self, round_trip_ms: float) -> None:
+        """A batch's round trip took this long: when to read levels again from now on."""
+        if round_trip_ms >= self._round_trip_ms:
+            self._round_trip_ms = round_trip_ms
+        else:
+            self._round_trip_ms += (round_trip_ms - self._round_trip_ms) / 16
+        self._read_again_ms = min(
+            READ_AGAIN_MS, max(READ_ALONG_MS, FRESH_MS - 2 * self._round_trip_ms)
+        )
 
     async def _evaluate(self, calls: Sequence[_Call]) -> list[Any]:
         """One round trip: each call, in order. redis-py's own script calls ask `SCRIPT EXISTS`

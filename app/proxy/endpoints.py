@@ -44,7 +44,6 @@ from app.proxy.dialects import (
 from app.proxy.exchange import BodyTooLarge, ClientGone, Exchange
 from app.proxy.model_routes import ProjectRoutes, Route
 from app.proxy.upstream import (
-    RESPONSE_HEADER_PREFIXES,
     as_proxy_error,
     forwarded_headers,
     response_headers,
@@ -242,14 +241,15 @@ def _policy_error(call: _Call, refused: Refused, dialect: Provider) -> ProxyErro
     return ProxyError(kind, refused.message, tuple(headers.items()))
 
 
-def _add_rate_headers(headers: dict[str, str], call: _Call, dialect: Provider) -> None:
-    """A key with rate limits answers with its own; the provider's (the whole account's) go."""
+def _passed_headers(upstream: UpstreamResponse, call: _Call, dialect: Provider) -> dict[str, str]:
+    """The provider's response headers the client gets. A key with rate limits answers with its
+    own; the provider's (the whole account's) go."""
     rate = call.ticket.rate if call.ticket is not None else None
-    if rate is None:
-        return
-    for name in [name for name in headers if name.startswith(RESPONSE_HEADER_PREFIXES)]:
-        del headers[name]
-    headers.update(rate_limit_headers(dialect, rate, call.services.clock))
+    passed = response_headers(upstream.headers, rate_limits=rate is None)
+    passed.setdefault("content-type", "application/json")
+    if rate is not None:
+        passed.update(rate_limit_headers(dialect, rate, call.services.clock))
+    return passed
 
 
 _CHAT_COMPLETIONS = "/v1/chat/completions"
@@ -323,9 +323,7 @@ class _Forward:
             services.metrics.upstream_latency.labels(route.provider.value).observe(
                 time.perf_counter() - sent
             )
-            passed = response_headers(upstream.headers)
-            passed.setdefault("content-type", "application/json")
-            _add_rate_headers(passed, call, self.dialect)
+            passed = _passed_headers(upstream, call, self.dialect)
             if upstream.content_type == "text/event-stream":
                 relay = _relay(upstream, call, self.dialect, hide_usage)
                 await exchange.stream(upstream.status, passed, relay)

@@ -92,11 +92,14 @@ def forwarded_headers(client_headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def response_headers(upstream_headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """`upstream_headers`: lower-cased names, as the client hands them over."""
+def response_headers(
+    upstream_headers: Iterable[tuple[str, str]], *, rate_limits: bool = True
+) -> dict[str, str]:
+    """`upstream_headers`: lower-cased names, as the client hands them over. `rate_limits`
+    False leaves out the provider's rate-limit headers (the key's own replace them)."""
     passed: dict[str, str] = {}
     for name, value in upstream_headers:
-        if name in RESPONSE_HEADERS or name.startswith(RESPONSE_HEADER_PREFIXES):
+        if name in RESPONSE_HEADERS or (rate_limits and name.startswith(RESPONSE_HEADER_PREFIXES)):
             passed[name] = value
         elif name in UPSTREAM_REQUEST_ID_HEADERS:
             passed["x-upstream-request-id"] = value
