@@ -393,6 +393,16 @@ def test_a_policy_decides_each_address_the_same_however_often_it_sees_it() -> No
     assert KeyPolicy().allows_ip("203.0.113.9")  # no allow-list: any address
 
 
+def test_the_addresses_a_policy_remembers_are_bounded() -> None:
+    policy = KeyPolicy(allowed_ips=(ip_network("10.0.0.0/16"),))
+
+    decisions = [policy.allows_ip(f"10.0.{i // 256}.{i % 256}") for i in range(3000)]
+
+    assert decisions == [True] * 3000
+    assert not policy.allows_ip("10.1.0.1")
+    assert len(policy._ip_verdicts) <= 1024
+
+
 @pytest.mark.parametrize(
     ("model", "status"),
     [

@@ -479,6 +479,7 @@ async def test_requests_waiting_only_for_a_level_are_decided_by_one_read(redis_u
     assert store.waits == 1 + 50
     # One read of both levels for the fifty, no script of their own.
     assert sent[0] == ["MGET"]
+    assert not any("EVALSHA" in calls for calls in sent)
 
 
 async def test_a_level_is_as_old_as_the_read_that_brought_it(
@@ -500,3 +501,68 @@ async def test_a_level_is_as_old_as_the_read_that_brought_it(
     late = await b.admit(_admission(budgets=(budget,)))
 
     assert (late.outcome, late.budget_index) == (Outcome.BUDGET, 0)
+
+
+async def test_requests_waiting_for_a_read_when_redis_goes_away_are_answered_from_memory(
+    redis_url: str,
+) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    tokens = Limit("tpm:key19:1", 1_000_000)
+    try:
+        assert (await store.admit(_admission(tokens=tokens))).outcome is Outcome.ADMITTED
+        await asyncio.sleep(2 * FRESH_MS / 1000)  # the level is too old to decide on
+
+        async def unreachable(calls: Sequence[Any]) -> list[Any]:
+            raise ConnectionError("refused")
+
+        store._pipeline = unreachable  # type: ignore[method-assign]
+        verdicts = await asyncio.wait_for(
+            asyncio.gather(*(store.admit(_admission(tokens=tokens)) for _ in range(10))), 5
+        )
+    finally:
+        await store.close()
+
+    assert {verdict.outcome for verdict in verdicts} == {Outcome.ADMITTED}
+    assert not store.available
+
+
+async def test_an_answer_the_process_cannot_read_leaves_no_request_waiting(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    tokens = Limit("tpm:key20:1", 1_000_000)
+    try:
+        assert (await store.admit(_admission(tokens=tokens))).outcome is Outcome.ADMITTED
+        await asyncio.sleep(2 * FRESH_MS / 1000)
+
+        def unreadable(*_: object) -> None:
+            raise ValueError("unexpected answer")
+
+        store._read = unreadable  # type: ignore[method-assign]
+        verdicts = await asyncio.wait_for(
+            asyncio.gather(*(store.admit(_admission(tokens=tokens)) for _ in range(10))), 5
+        )
+    finally:
+        await store.close()
+
+    assert {verdict.outcome for verdict in verdicts} == {Outcome.ADMITTED}
+    assert not store.available  # counted in memory until Redis is tried again
+    assert "could not be read" in caplog.text
+
+
+async def test_slow_round_trips_make_a_process_read_counts_sooner(redis_url: str) -> None:
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    try:
+        store._took(1.0)
+        quick = store._read_again_ms
+        store._took(80.0)  # a busy event loop: the read must start earlier to be back in time
+        slow = store._read_again_ms
+        for _ in range(200):
+            store._took(1.0)  # falls back slowly as round trips are quick again
+        recovered = store._read_again_ms
+    finally:
+        await store.close()
+
+    assert quick == shared_counters.READ_AGAIN_MS
+    assert slow == FRESH_MS - 2 * 80.0
+    assert recovered == shared_counters.READ_AGAIN_MS

@@ -213,7 +213,8 @@ def policy_from_json(text: str | bytes | None) -> KeyPolicy:
 
 
 # Read on every request of a key; a policy's text changes rarely and few differ: the parsed
-# policy (immutable) is kept by its text, so address ranges are not parsed again each time.
+# policy (immutable, but for the address decisions it remembers) is kept by its text, so address
+# ranges are not parsed again each time.
 @functools.lru_cache(maxsize=4096)
 def _decoded_policy(text: str | bytes) -> KeyPolicy:
     stored = _policy_decoder.decode(text)

@@ -72,10 +72,11 @@ IDLE_MS = 100.0
 FLUSH_MS = 20.0
 # A level read longer ago than this is read again before a request is decided on it.
 FRESH_MS = 200.0
-# A level in use is read again, one read on its way at a time, in a batch of its own once it is
-# READ_AGAIN_MS old, or sooner by twice the time round trips take lately (under load, a few turns
-# of a busy event loop), so that the read is back before FRESH_MS; and with any batch that goes
-# anyway (settlements, refills, waits) once it is READ_ALONG_MS old.
+# A level in use is read again, one read on its way at a time: in a batch of its own once it is
+# READ_AGAIN_MS old, or, when round trips are slow (under load, a few turns of a busy event
+# loop), once it is FRESH_MS less twice the recent round trip old, so that the read is back
+# before FRESH_MS; and with any batch that goes anyway (settlements, refills, waits) once it is
+# READ_ALONG_MS old.
 READ_AGAIN_MS = 100.0
 READ_ALONG_MS = 10.0
 # Places held are renewed this often; one not renewed for STALE_PLACE_MS belongs to a process
@@ -166,6 +167,7 @@ class _Batch:
     waiting: list[_Waiting] = field(default_factory=list)
     # Admissions that only wait for levels this batch reads: decided here once it is back.
     rereading: list[_Waiting] = field(default_factory=list)
+    reads: list[_Level] = field(default_factory=list)
     adds: dict[str, _Add] = field(default_factory=dict)
 
     def add(self, call: _Call, answer: Callable[[Any], None] | None = None) -> None:
@@ -287,7 +289,9 @@ class RedisCounters:
 
     # --- deciding here ------------------------------------------------------------------------
 
-    def _admit_here(self, admission: Admission, now_ms: float) -> Verdict | None:
+    def _admit_here(
+        self, admission: Admission, now_ms: float, *, read_as_of_ms: float | None = None
+    ) -> Verdict | None:
         """The verdict from what this process holds and knows, or None to ask Redis. Refuses in
         the script's order, so a request gets the same answer either way. On every request's
         path: kept lean (few calls)."""
@@ -304,10 +308,12 @@ class RedisCounters:
                 return None
         token_count = 0
         if admission.tokens is not None:
-            token_count = self._fresh_value(admission.tokens.counter, now_ms)
+            token_count = self._fresh_value(admission.tokens.counter, now_ms, read_as_of_ms)
             if token_count < 0:
                 return None
-        used = [self._fresh_value(budget.counter, now_ms) for budget in admission.budgets]
+        used = [
+            self._fresh_value(budget.counter, now_ms, read_as_of_ms) for budget in admission.budgets
+        ]
         if used and min(used) < 0:
             return None
         if admission.tokens is not None and token_count >= admission.tokens.limit:
@@ -345,14 +351,14 @@ class RedisCounters:
         self._not_ready(permits, limit)
         return None
 
-    def _fresh_value(self, counter: str, now_ms: float) -> int:
-        """The level of `counter`, if read lately enough to decide on; -1 if not (or if it is a
-        budget counter Redis does not have)."""
+    def _fresh_value(self, counter: str, now_ms: float, as_of_ms: float | None = None) -> int:
+        """The level of `counter`, if read lately enough (by `as_of_ms`, default now) to decide
+        on; -1 if not (or if it is a budget counter Redis does not have)."""
         level = self._levels.get(counter)
         if level is None:
             return -1
         level.used_ms = now_ms
-        age = now_ms - level.read_ms
+        age = (now_ms if as_of_ms is None else as_of_ms) - level.read_ms
         if age < self._read_again_ms:
             return -1 if level.missing else level.value
         if not level.reading:
@@ -501,6 +507,8 @@ class RedisCounters:
         waiting, self._waiting = self._waiting, []
         undecided = []
         for entry in waiting:
+            if entry.answer.done():
+                continue  # its request is gone: nothing to take for it
             # Permits may have come with the batch before: decide here if possible.
             verdict = self._admit_here(entry.admission, now_ms)
             if verdict is not None:
@@ -533,8 +541,8 @@ class RedisCounters:
             level = self._levels.get(counter)
             if level is None:
                 self._levels[counter] = _Level(counter, used_ms=now_ms)
-            elif level.missing:
-                return False  # a budget to seed: the script says so
+            elif level.missing or level.reading:
+                return False  # a budget to seed, or a read that never came back: the script
             else:
                 level.used_ms = now_ms  # in use: read with the batch
         return True
@@ -644,6 +652,7 @@ class RedisCounters:
             return
         for level in levels:
             level.reading = True  # not read again before this read answers
+        batch.reads = levels
         batch.add(
             (None, [], ["MGET", *(self._key(level.counter) for level in levels)]),
             lambda values: self._read(levels, values, now_ms),
@@ -734,6 +743,8 @@ class RedisCounters:
                     permits.used_ms = now_ms
             if place is not None:
                 self._places[admission.request_id] = place
+                if entry.answer.done():  # its request is gone: nothing will settle the place
+                    self._free_place(admission.request_id)
         else:
             for permits in (entry.took_request, entry.took_place):
                 if permits is not None:
@@ -834,13 +845,25 @@ class RedisCounters:
                 return
             if not self.available:
                 self._came_back()
-            for answer, result in zip(batch.answers, results, strict=True):
-                answer(result)
+            try:
+                for answer, result in zip(batch.answers, results, strict=True):
+                    answer(result)
+            except Exception as error:
+                # An answer this process cannot read: as if Redis had gone away (it counts on
+                # in memory, and tries Redis again in a second), rather than leave requests
+                # waiting for answers that will not come.
+                log.exception("an answer from Redis could not be read")
+                self._went_away(error)
+                self._fall_back(batch)
+                return
             self._took(_clock_ms() - batch.made_ms)
+        now_ms = _clock_ms()
         for entry in batch.rereading:
-            # As of the batch: the levels it read are as fresh as any read after the request
-            # came, however long the round trip took.
-            verdict = self._admit_here(entry.admission, batch.made_ms)
+            if entry.answer.done():
+                continue  # its request is gone
+            # The levels this batch read are as fresh as any read after the request came,
+            # however long the round trip took: they are judged as of the batch.
+            verdict = self._admit_here(entry.admission, now_ms, read_as_of_ms=batch.made_ms)
             if verdict is not None:
                 _answer(entry, verdict)
             else:
@@ -903,7 +926,8 @@ class RedisCounters:
         pending = [*batch.waiting, *batch.rereading, *self._waiting]
         self._waiting = []
         for entry in pending:
-            _answer(entry, self._fallback.admit_now(entry.admission, _wall_ms()))
+            if not entry.answer.done():  # a request that is gone takes nothing
+                entry.answer.set_result(self._fallback.admit_now(entry.admission, _wall_ms()))
 
     def _key(self, counter: str) -> str:
         return self._prefix + counter
