@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from app.policies.counters import (
     Outcome,
     Seed,
     Settlement,
+    Verdict,
 )
 from app.policies.shared_counters import (
     FLUSH_MS,
@@ -503,24 +504,34 @@ async def test_a_level_is_as_old_as_the_read_that_brought_it(
     assert (late.outcome, late.budget_index) == (Outcome.BUDGET, 0)
 
 
-async def test_requests_waiting_for_a_read_when_redis_goes_away_are_answered_from_memory(
-    redis_url: str,
-) -> None:
-    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
-    tokens = Limit("tpm:key19:1", 1_000_000)
+async def _ten_waiting_for_a_read(
+    store: RedisCounters, key: str, breaking: Callable[[RedisCounters], None]
+) -> list[Verdict]:
+    """Ten admissions that wait for a read of a count grown too old, `breaking` the store first;
+    each must be answered within seconds."""
+    tokens = Limit(f"tpm:{key}:1", 1_000_000)
     try:
         assert (await store.admit(_admission(tokens=tokens))).outcome is Outcome.ADMITTED
         await asyncio.sleep(2 * FRESH_MS / 1000)  # the level is too old to decide on
-
-        async def unreachable(calls: Sequence[Any]) -> list[Any]:
-            raise ConnectionError("refused")
-
-        store._pipeline = unreachable  # type: ignore[method-assign]
-        verdicts = await asyncio.wait_for(
+        breaking(store)
+        return await asyncio.wait_for(
             asyncio.gather(*(store.admit(_admission(tokens=tokens)) for _ in range(10))), 5
         )
     finally:
         await store.close()
+
+
+async def test_requests_waiting_for_a_read_when_redis_goes_away_are_answered_from_memory(
+    redis_url: str,
+) -> None:
+    async def unreachable(calls: Sequence[Any]) -> list[Any]:
+        raise ConnectionError("refused")
+
+    def cut_off(store: RedisCounters) -> None:
+        store._pipeline = unreachable  # type: ignore[method-assign]
+
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    verdicts = await _ten_waiting_for_a_read(store, "key19", cut_off)
 
     assert {verdict.outcome for verdict in verdicts} == {Outcome.ADMITTED}
     assert not store.available
@@ -529,21 +540,14 @@ async def test_requests_waiting_for_a_read_when_redis_goes_away_are_answered_fro
 async def test_an_answer_the_process_cannot_read_leaves_no_request_waiting(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
-    tokens = Limit("tpm:key20:1", 1_000_000)
-    try:
-        assert (await store.admit(_admission(tokens=tokens))).outcome is Outcome.ADMITTED
-        await asyncio.sleep(2 * FRESH_MS / 1000)
+    def unreadable(*_: object) -> None:
+        raise ValueError("unexpected answer")
 
-        def unreadable(*_: object) -> None:
-            raise ValueError("unexpected answer")
-
+    def garble(store: RedisCounters) -> None:
         store._read = unreadable  # type: ignore[method-assign]
-        verdicts = await asyncio.wait_for(
-            asyncio.gather(*(store.admit(_admission(tokens=tokens)) for _ in range(10))), 5
-        )
-    finally:
-        await store.close()
+
+    store = RedisCounters(redis_url, key_prefix=f"test:{secrets.token_hex(4)}:")
+    verdicts = await _ten_waiting_for_a_read(store, "key20", garble)
 
     assert {verdict.outcome for verdict in verdicts} == {Outcome.ADMITTED}
     assert not store.available  # counted in memory until Redis is tried again
