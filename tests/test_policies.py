@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from typing import Any
 
@@ -17,7 +17,10 @@ import pytest
 
 from app.api_keys.policy import KeyPolicy
 from app.clock import FrozenClock
+from app.llm_keys.catalog import Provider
 from app.policies.counters import MemoryCounters
+from app.policies.enforcer import RateState
+from app.proxy.dialects import rate_limit_headers
 from app.usage.tables import UsageEvent
 from tests.conftest import Proxy, ProxyFactory
 from tests.fake_provider import INPUT_TOKENS, OUTPUT_TOKENS, FakeProvider
@@ -492,6 +495,56 @@ async def test_requests_past_the_minutes_limit_get_429_with_the_providers_header
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
 
 
+@pytest.mark.parametrize(
+    ("reset_s", "openai_reset"),
+    [(34.2, "35s"), (60.0, "1m0s"), (0.25, "250ms"), (0.001, "1ms")],
+)
+def test_rate_limit_headers_say_when_the_minute_starts_again_as_each_provider_writes_it(
+    reset_s: float, openai_reset: str
+) -> None:
+    minutes_end = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+    clock = FrozenClock(minutes_end - timedelta(seconds=reset_s))
+    rate = RateState(
+        requests_limit=100,
+        requests_remaining=7,
+        tokens_limit=None,
+        tokens_remaining=0,
+        reset_s=reset_s,
+    )
+
+    openai_headers = rate_limit_headers(Provider.OPENAI, rate, clock)
+    anthropic_headers = rate_limit_headers(Provider.ANTHROPIC, rate, clock)
+
+    assert openai_headers == {
+        "x-ratelimit-limit-requests": "100",
+        "x-ratelimit-remaining-requests": "7",
+        "x-ratelimit-reset-requests": openai_reset,
+    }
+    assert anthropic_headers == {
+        "anthropic-ratelimit-requests-limit": "100",
+        "anthropic-ratelimit-requests-remaining": "7",
+        "anthropic-ratelimit-requests-reset": "2026-03-01T12:01:00Z",
+    }
+
+
+def test_rate_limit_headers_cover_tokens_when_the_key_limits_them() -> None:
+    rate = RateState(
+        requests_limit=None,
+        requests_remaining=0,
+        tokens_limit=5_000,
+        tokens_remaining=1_234,
+        reset_s=12.5,
+    )
+
+    headers = rate_limit_headers(Provider.OPENAI, rate, FrozenClock())
+
+    assert headers == {
+        "x-ratelimit-limit-tokens": "5000",
+        "x-ratelimit-remaining-tokens": "1234",
+        "x-ratelimit-reset-tokens": "13s",
+    }
+
+
 async def test_anthropic_callers_get_anthropics_rate_limit_headers(team: Team) -> None:
     key = await team.key(requestsPerMinute=1)
 
@@ -514,8 +567,13 @@ async def test_the_sdk_waits_for_a_place_in_flight_and_then_succeeds(
 ) -> None:
     key = await team.key(maxConcurrentRequests=1)
     fake_provider.faults.delay_s = 0.5
+    sent = len(fake_provider.received)
     slow = asyncio.create_task(team.chat(key))
-    await asyncio.sleep(0.2)
+    # Holding the one place once the provider has it (a fixed pause was not always enough
+    # on a busy machine). The fake records what it receives; it signals nothing.
+    async with asyncio.timeout(10):
+        while len(fake_provider.received) == sent:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
     # Refused with Retry-After: 1, retried by the SDK itself once the first request ended.
     second = await team.openai(key, retries=2).chat.completions.with_raw_response.create(

@@ -73,7 +73,7 @@ class Budgets:
     tokens: TokenBudget | None = None
     spend: SpendBudget | None = None
 
-    @property
+    @functools.cached_property  # asked on every proxied request
     def any(self) -> bool:
         return self.tokens is not None or self.spend is not None
 
@@ -98,7 +98,7 @@ class KeyPolicy:
         default_factory=dict, init=False, compare=False, repr=False
     )
 
-    @property
+    @functools.cached_property  # asked on every proxied request
     def limits_anything(self) -> bool:
         """Whether enforcing it needs counters (rate limits, concurrency, budgets)."""
         return (

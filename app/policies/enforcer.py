@@ -171,6 +171,10 @@ class Ticket(NamedTuple):
     rate: RateState | None
 
 
+# The ticket of every request whose key and project have nothing to count.
+_UNCOUNTED = Ticket("", None, None)
+
+
 @dataclass(frozen=True)
 class Refused:
     reason: PolicyRefusal
@@ -222,39 +226,30 @@ class PolicyEnforcer:
     def counters(self) -> Counters:
         return self._counters
 
+    def admit_at_once(
+        self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets
+    ) -> Ticket | Refused | None:
+        """Decided from what this process holds, as nearly every request is; None when the
+        counters must be asked first (`admit`). Synchronous: it is on every request's path."""
+        if not policy.limits_anything and not project.any:
+            return _UNCOUNTED
+        plan, admission = self._asking(key_id, project_id, policy, project)
+        verdict = self._counters.admit_at_once(admission)
+        if verdict is None or verdict.outcome is Outcome.SEED:
+            return None
+        return _decided(plan, admission, verdict)
+
     async def admit(
         self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets
     ) -> Ticket | Refused:
-        if not policy.limits_anything and not project.any:
-            return Ticket("", None, None)
-        now_ms = int(self._clock.now().timestamp() * 1000)
-        plan = self._plans.get(key_id)
-        if plan is None or not plan.holds_for(policy, project, now_ms):
-            plan = self._plan(key_id, project_id, policy, project, now_ms)
-        request_id = str(next(self._request_ids))
-        admission = Admission(
-            request_id, now_ms, plan.requests, plan.tokens, plan.in_flight, plan.budgets
-        )
-        verdict = self._counters.admit_at_once(admission)
-        if verdict is None or verdict.outcome is Outcome.SEED:
-            verdict = await self._admit_seeding(admission, plan.budget_counters, now_ms)
-        reset_s = (MINUTE_MS - now_ms % MINUTE_MS) / 1000
-        rate = _rate_state(policy, verdict, reset_s)
-        if verdict.outcome is Outcome.ADMITTED:
-            return Ticket(request_id, plan, rate)
-        reason = _BY_OUTCOME.get(verdict.outcome, PolicyRefusal.BUDGET)
-        if reason is PolicyRefusal.BUDGET:
-            counters = plan.budget_counters
-            index = verdict.budget_index
-            return Refused(
-                reason,
-                _budget_message(counters[index] if 0 <= index < len(counters) else None),
-                rate=rate,
-            )
-        # A place in flight frees up when a request ends, usually within seconds; a minute's
-        # counts start again when the minute does.
-        retry_after = 1 if reason is PolicyRefusal.CONCURRENCY else math.ceil(reset_s) or 1
-        return Refused(reason, _rate_message(reason), retry_after, rate)
+        """Like `admit_at_once`, asking the counters (and seeding a budget counter they lack)
+        when need be."""
+        admitted = self.admit_at_once(key_id, project_id, policy, project)
+        if admitted is not None:
+            return admitted
+        plan, admission = self._asking(key_id, project_id, policy, project)
+        verdict = await self._admit_seeding(admission, plan.budget_counters, admission.now_ms)
+        return _decided(plan, admission, verdict)
 
     def settle(
         self, ticket: Ticket, *, tokens: int, cost_micros: int | None, forwarded: bool = True
@@ -281,6 +276,24 @@ class PolicyEnforcer:
                 ),
             )
         )
+
+    def _asking(
+        self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets
+    ) -> tuple[_Plan, Admission]:
+        """The key's plan for now, and what one request asks of the counters under it."""
+        now_ms = self._clock.now_ms()
+        plan = self._plans.get(key_id)
+        if plan is None or not plan.holds_for(policy, project, now_ms):
+            plan = self._plan(key_id, project_id, policy, project, now_ms)
+        admission = Admission(
+            str(next(self._request_ids)),
+            now_ms,
+            plan.requests,
+            plan.tokens,
+            plan.in_flight,
+            plan.budgets,
+        )
+        return plan, admission
 
     def _plan(
         self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets, now_ms: int
@@ -331,6 +344,26 @@ class PolicyEnforcer:
             )
         log.warning("a budget counter kept disappearing; the request is refused for now")
         return Verdict(Outcome.BUDGET)
+
+
+def _decided(plan: _Plan, admission: Admission, verdict: Verdict) -> Ticket | Refused:
+    reset_s = (MINUTE_MS - admission.now_ms % MINUTE_MS) / 1000
+    rate = _rate_state(plan.policy, verdict, reset_s)
+    if verdict.outcome is Outcome.ADMITTED:
+        return Ticket(admission.request_id, plan, rate)
+    reason = _BY_OUTCOME.get(verdict.outcome, PolicyRefusal.BUDGET)
+    if reason is PolicyRefusal.BUDGET:
+        counters = plan.budget_counters
+        index = verdict.budget_index
+        return Refused(
+            reason,
+            _budget_message(counters[index] if 0 <= index < len(counters) else None),
+            rate=rate,
+        )
+    # A place in flight frees up when a request ends, usually within seconds; a minute's
+    # counts start again when the minute does.
+    retry_after = 1 if reason is PolicyRefusal.CONCURRENCY else math.ceil(reset_s) or 1
+    return Refused(reason, _rate_message(reason), retry_after, rate)
 
 
 def _limit(counter: str, limit: int | None) -> Limit | None:

@@ -7,12 +7,13 @@ to be authenticated.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.clock import Clock
@@ -135,50 +136,63 @@ def stream_error_event(provider: Provider, message: str) -> bytes:
 
 
 def rate_limit_headers(provider: Provider, rate: RateState, clock: Clock) -> dict[str, str]:
-    """A key's rate limits as the provider's own headers, so its SDK paces itself."""
-    headers: dict[str, str] = {}
+    """A key's rate limits as the provider's own headers, so its SDK paces itself. Written out
+    straight: every response of a key with a rate limit carries them."""
     if provider is Provider.ANTHROPIC:
-        reset_at = clock.now() + timedelta(seconds=rate.reset_s)
-        reset = reset_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        names = _ANTHROPIC_RATE_HEADERS
+        reset = _instant(clock.now_ms() + round(rate.reset_s * 1000))
     else:
+        names = _OPENAI_RATE_HEADERS
         reset = _duration(rate.reset_s)
-    counts = (
-        (rate.requests_limit, rate.requests_remaining),
-        (rate.tokens_limit, rate.tokens_remaining),
-    )
-    for names, (limit, remaining) in zip(
-        _RATE_HEADER_NAMES[provider is Provider.ANTHROPIC], counts, strict=True
-    ):
-        if limit is not None:
-            headers[names[0]] = str(limit)
-            headers[names[1]] = str(remaining)
-            headers[names[2]] = reset
+    headers: dict[str, str] = {}
+    if rate.requests_limit is not None:
+        headers[names[0]] = str(rate.requests_limit)
+        headers[names[1]] = str(rate.requests_remaining)
+        headers[names[2]] = reset
+    if rate.tokens_limit is not None:
+        headers[names[3]] = str(rate.tokens_limit)
+        headers[names[4]] = str(rate.tokens_remaining)
+        headers[names[5]] = reset
     return headers
 
 
-# (limit, remaining, reset) for requests, then tokens: OpenAI's names, then Anthropic's.
-_RATE_HEADER_NAMES = {
-    False: tuple(
-        (f"x-ratelimit-limit-{what}", f"x-ratelimit-remaining-{what}", f"x-ratelimit-reset-{what}")
-        for what in ("requests", "tokens")
-    ),
-    True: tuple(
-        (
-            f"anthropic-ratelimit-{what}-limit",
-            f"anthropic-ratelimit-{what}-remaining",
-            f"anthropic-ratelimit-{what}-reset",
-        )
-        for what in ("requests", "tokens")
-    ),
-}
+# (limit, remaining, reset) for requests, then for tokens.
+_OPENAI_RATE_HEADERS = tuple(
+    f"x-ratelimit-{which}-{what}"
+    for what in ("requests", "tokens")
+    for which in ("limit", "remaining", "reset")
+)
+_ANTHROPIC_RATE_HEADERS = tuple(
+    f"anthropic-ratelimit-{what}-{which}"
+    for what in ("requests", "tokens")
+    for which in ("limit", "remaining", "reset")
+)
 
 
 def _duration(seconds: float) -> str:
     """As OpenAI writes it: 250ms, 12s, 1m0s."""
     if seconds < 1:
         return f"{max(1, round(seconds * 1000))}ms"
-    whole = math.ceil(seconds)
+    return _WHOLE_SECONDS.get(math.ceil(seconds)) or _whole_seconds(math.ceil(seconds))
+
+
+def _whole_seconds(whole: int) -> str:
     return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
+
+
+# A minute's counters start again within 60 s: those are the durations written.
+_WHOLE_SECONDS = {whole: _whole_seconds(whole) for whole in range(1, 61)}
+
+
+@functools.lru_cache(maxsize=4)
+def _instant_of_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(epoch_ms: int) -> str:
+    """As Anthropic writes it (RFC 3339, to the second). The same few instants again and again:
+    the minute's end, as most requests of a minute see it."""
+    return _instant_of_second(epoch_ms // 1000)
 
 
 def upstream_auth_headers(

@@ -213,10 +213,12 @@ def _check_model(call: _Call, verified: VerifiedKey, model: str) -> None:
 
 async def _admit(call: _Call, verified: VerifiedKey, dialect: Provider) -> Ticket:
     """Rate limits, requests in flight and budgets: asked of the counters when the key or its
-    project has any."""
-    admitted = await call.services.policies.admit(
-        verified.key_id, verified.project_id, verified.policy, verified.project_budgets
-    )
+    project has any (decided here, without waiting, for nearly every request)."""
+    policies = call.services.policies
+    asked = (verified.key_id, verified.project_id, verified.policy, verified.project_budgets)
+    admitted = policies.admit_at_once(*asked)
+    if admitted is None:
+        admitted = await policies.admit(*asked)
     if isinstance(admitted, Refused):
         raise _policy_error(call, admitted, dialect)
     return admitted
