@@ -480,9 +480,10 @@ async def test_refusals_are_counted_by_reason_in_usage_and_metrics(solo: Team) -
 
 
 async def test_requests_past_the_minutes_limit_get_429_with_the_providers_headers(
-    team: Team,
+    team: Team, clock: FrozenClock
 ) -> None:
     key = await team.key(requestsPerMinute=3)
+    to_the_minutes_end = 60 - clock.now().second  # the clock stands on a whole second
 
     responses = [await team.chat(key) for _ in range(4)]
 
@@ -490,30 +491,70 @@ async def test_requests_past_the_minutes_limit_get_429_with_the_providers_header
     first, refused = responses[0], responses[3]
     assert first.headers["x-ratelimit-limit-requests"] == "3"
     assert first.headers["x-ratelimit-remaining-requests"] == "2"
+    assert first.headers["x-ratelimit-reset-requests"] == (
+        "1m0s" if to_the_minutes_end == 60 else f"{to_the_minutes_end}s"
+    )
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["retry-after"] == str(to_the_minutes_end)
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
 
 
-@pytest.mark.parametrize(
-    ("reset_s", "openai_reset"),
-    [(34.2, "35s"), (60.0, "1m0s"), (0.25, "250ms"), (0.001, "1ms")],
-)
-def test_rate_limit_headers_say_when_the_minute_starts_again_as_each_provider_writes_it(
-    reset_s: float, openai_reset: str
+async def test_rate_limit_headers_count_from_when_the_response_starts(
+    team: Team, clock: FrozenClock, fake_provider: FakeProvider
 ) -> None:
-    minutes_end = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
-    clock = FrozenClock(minutes_end - timedelta(seconds=reset_s))
-    rate = RateState(
+    # A key with rate limits, a place in flight and a budget (whose counter is seeded first).
+    clock.set(clock.now().replace(second=0) + timedelta(minutes=1, seconds=10))
+    key = await team.key(
+        requestsPerMinute=3,
+        maxConcurrentRequests=1,
+        tokenBudget={"limit": 1_000, "period": "DAY"},
+    )
+    fake_provider.faults.delay_s = 0.3
+    sent = len(fake_provider.received)
+    slow = asyncio.create_task(team.chat(key))
+    async with asyncio.timeout(10):
+        while len(fake_provider.received) == sent:  # noqa: ASYNC110 (the fake signals nothing)
+            await asyncio.sleep(0.01)
+    clock.advance(timedelta(seconds=20))  # the provider takes 20 s to answer
+
+    busy = await team.chat(key)
+    first = await slow
+
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-remaining-requests"] == "2"
+    assert first.headers["x-ratelimit-reset-requests"] == "30s"  # from :30, not from :10
+    assert busy.status_code == 429
+    assert busy.json()["error"]["code"] == "rate_limit_exceeded"
+    assert busy.headers["retry-after"] == "1"
+
+
+MINUTES_END = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+MINUTES_END_MS = int(MINUTES_END.timestamp()) * 1000
+
+
+def _requests_rate(remaining: int = 7) -> RateState:
+    return RateState(
         requests_limit=100,
-        requests_remaining=7,
+        requests_remaining=remaining,
         tokens_limit=None,
         tokens_remaining=0,
-        reset_s=reset_s,
+        reset_at_ms=MINUTES_END_MS,
     )
 
-    openai_headers = rate_limit_headers(Provider.OPENAI, rate, clock)
-    anthropic_headers = rate_limit_headers(Provider.ANTHROPIC, rate, clock)
+
+@pytest.mark.parametrize(
+    ("before_s", "openai_reset"),
+    [(34.2, "35s"), (60.0, "1m0s"), (0.25, "250ms"), (0.001, "1ms"), (-2.0, "1ms")],
+)
+def test_rate_limit_headers_say_when_the_minute_starts_again_as_each_provider_writes_it(
+    before_s: float, openai_reset: str
+) -> None:
+    # OpenAI: how long from when the response starts (past the minute's end: as good as now);
+    # Anthropic: the instant.
+    clock = FrozenClock(MINUTES_END - timedelta(seconds=before_s))
+
+    openai_headers = rate_limit_headers(Provider.OPENAI, _requests_rate(), clock)
+    anthropic_headers = rate_limit_headers(Provider.ANTHROPIC, _requests_rate(), clock)
 
     assert openai_headers == {
         "x-ratelimit-limit-requests": "100",
@@ -529,23 +570,35 @@ def test_rate_limit_headers_say_when_the_minute_starts_again_as_each_provider_wr
 
 def test_rate_limit_headers_cover_tokens_when_the_key_limits_them() -> None:
     rate = RateState(
-        requests_limit=None,
-        requests_remaining=0,
+        requests_limit=30,
+        requests_remaining=29,
         tokens_limit=5_000,
         tokens_remaining=1_234,
-        reset_s=12.5,
+        reset_at_ms=MINUTES_END_MS,
     )
+    clock = FrozenClock(MINUTES_END - timedelta(seconds=12.5))
 
-    headers = rate_limit_headers(Provider.OPENAI, rate, FrozenClock())
-
-    assert headers == {
+    assert rate_limit_headers(Provider.OPENAI, rate, clock) == {
+        "x-ratelimit-limit-requests": "30",
+        "x-ratelimit-remaining-requests": "29",
+        "x-ratelimit-reset-requests": "13s",
         "x-ratelimit-limit-tokens": "5000",
         "x-ratelimit-remaining-tokens": "1234",
         "x-ratelimit-reset-tokens": "13s",
     }
+    assert rate_limit_headers(Provider.ANTHROPIC, rate, clock) == {
+        "anthropic-ratelimit-requests-limit": "30",
+        "anthropic-ratelimit-requests-remaining": "29",
+        "anthropic-ratelimit-requests-reset": "2026-03-01T12:01:00Z",
+        "anthropic-ratelimit-tokens-limit": "5000",
+        "anthropic-ratelimit-tokens-remaining": "1234",
+        "anthropic-ratelimit-tokens-reset": "2026-03-01T12:01:00Z",
+    }
 
 
-async def test_anthropic_callers_get_anthropics_rate_limit_headers(team: Team) -> None:
+async def test_anthropic_callers_get_anthropics_rate_limit_headers(
+    team: Team, clock: FrozenClock
+) -> None:
     key = await team.key(requestsPerMinute=1)
 
     ok = await team.anthropic(key).messages.with_raw_response.create(
@@ -558,7 +611,10 @@ async def test_anthropic_callers_get_anthropics_rate_limit_headers(team: Team) -
 
     assert ok.headers["anthropic-ratelimit-requests-limit"] == "1"
     assert ok.headers["anthropic-ratelimit-requests-remaining"] == "0"
-    assert ok.headers["anthropic-ratelimit-requests-reset"].endswith("Z")
+    minutes_end = clock.now().replace(second=0) + timedelta(minutes=1)
+    assert ok.headers["anthropic-ratelimit-requests-reset"] == (
+        minutes_end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     assert refused.value.response.headers["retry-after"]
 
 

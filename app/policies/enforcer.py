@@ -133,8 +133,9 @@ class RateState(NamedTuple):
     requests_remaining: int
     tokens_limit: int | None
     tokens_remaining: int
-    # Seconds until the minute's counters start again.
-    reset_s: float
+    # When the minute's counters start again, in milliseconds since the epoch (the headers are
+    # written when the response starts, which may be seconds after the admission).
+    reset_at_ms: int
 
 
 @dataclass(frozen=True)
@@ -242,13 +243,12 @@ class PolicyEnforcer:
     async def admit(
         self, key_id: str, project_id: uuid.UUID, policy: KeyPolicy, project: Budgets
     ) -> Ticket | Refused:
-        """Like `admit_at_once`, asking the counters (and seeding a budget counter they lack)
-        when need be."""
-        admitted = self.admit_at_once(key_id, project_id, policy, project)
-        if admitted is not None:
-            return admitted
+        """Like `admit_at_once`, but asks the counters (which decide at once when they can) and
+        seeds a budget counter they lack."""
+        if not policy.limits_anything and not project.any:
+            return _UNCOUNTED
         plan, admission = self._asking(key_id, project_id, policy, project)
-        verdict = await self._admit_seeding(admission, plan.budget_counters, admission.now_ms)
+        verdict = await self._admit_seeding(admission, plan.budget_counters)
         return _decided(plan, admission, verdict)
 
     def settle(
@@ -326,7 +326,7 @@ class PolicyEnforcer:
         return plan
 
     async def _admit_seeding(
-        self, admission: Admission, budgets: tuple[BudgetCounter, ...], now_ms: int
+        self, admission: Admission, budgets: tuple[BudgetCounter, ...]
     ) -> Verdict:
         for _ in range(_SEED_ROUNDS):
             verdict = await self._counters.admit(admission)
@@ -339,7 +339,7 @@ class PolicyEnforcer:
                 Seed(
                     budget.counter,
                     tokens if budget.kind is BudgetKind.TOKENS else micros,
-                    budget.ttl_ms(now_ms),
+                    budget.ttl_ms(admission.now_ms),
                 )
             )
         log.warning("a budget counter kept disappearing; the request is refused for now")
@@ -347,8 +347,8 @@ class PolicyEnforcer:
 
 
 def _decided(plan: _Plan, admission: Admission, verdict: Verdict) -> Ticket | Refused:
-    reset_s = (MINUTE_MS - admission.now_ms % MINUTE_MS) / 1000
-    rate = _rate_state(plan.policy, verdict, reset_s)
+    reset_at_ms = (admission.now_ms // MINUTE_MS + 1) * MINUTE_MS
+    rate = _rate_state(plan.policy, verdict, reset_at_ms)
     if verdict.outcome is Outcome.ADMITTED:
         return Ticket(admission.request_id, plan, rate)
     reason = _BY_OUTCOME.get(verdict.outcome, PolicyRefusal.BUDGET)
@@ -362,7 +362,11 @@ def _decided(plan: _Plan, admission: Admission, verdict: Verdict) -> Ticket | Re
         )
     # A place in flight frees up when a request ends, usually within seconds; a minute's
     # counts start again when the minute does.
-    retry_after = 1 if reason is PolicyRefusal.CONCURRENCY else math.ceil(reset_s) or 1
+    retry_after = (
+        1
+        if reason is PolicyRefusal.CONCURRENCY
+        else math.ceil((reset_at_ms - admission.now_ms) / 1000)
+    )
     return Refused(reason, _rate_message(reason), retry_after, rate)
 
 
@@ -390,7 +394,7 @@ def _budget(
     return BudgetCounter(owner, kind, period, limit, period_label(period, now), start, end)
 
 
-def _rate_state(policy: KeyPolicy, verdict: Verdict, reset_s: float) -> RateState | None:
+def _rate_state(policy: KeyPolicy, verdict: Verdict, reset_at_ms: int) -> RateState | None:
     if policy.requests_per_minute is None and policy.tokens_per_minute is None:
         return None
     requests_left = (policy.requests_per_minute or 0) - verdict.requests
@@ -400,7 +404,7 @@ def _rate_state(policy: KeyPolicy, verdict: Verdict, reset_s: float) -> RateStat
         requests_remaining=requests_left if requests_left > 0 else 0,
         tokens_limit=policy.tokens_per_minute,
         tokens_remaining=tokens_left if tokens_left > 0 else 0,
-        reset_s=reset_s,
+        reset_at_ms=reset_at_ms,
     )
 
 

@@ -140,10 +140,11 @@ def rate_limit_headers(provider: Provider, rate: RateState, clock: Clock) -> dic
     straight: every response of a key with a rate limit carries them."""
     if provider is Provider.ANTHROPIC:
         names = _ANTHROPIC_RATE_HEADERS
-        reset = _instant(clock.now_ms() + round(rate.reset_s * 1000))
+        reset = _instant(rate.reset_at_ms)
     else:
         names = _OPENAI_RATE_HEADERS
-        reset = _duration(rate.reset_s)
+        # From now: the response may start seconds after its request was admitted.
+        reset = _duration(max(rate.reset_at_ms - clock.now_ms(), 1) / 1000)
     headers: dict[str, str] = {}
     if rate.requests_limit is not None:
         headers[names[0]] = str(rate.requests_limit)
@@ -185,14 +186,10 @@ _WHOLE_SECONDS = {whole: _whole_seconds(whole) for whole in range(1, 61)}
 
 
 @functools.lru_cache(maxsize=4)
-def _instant_of_second(second: int) -> str:
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _instant(epoch_ms: int) -> str:
-    """As Anthropic writes it (RFC 3339, to the second). The same few instants again and again:
-    the minute's end, as most requests of a minute see it."""
-    return _instant_of_second(epoch_ms // 1000)
+    """As Anthropic writes it (RFC 3339, to the second). Kept: it is the minute's end, the same
+    for every request of a minute."""
+    return datetime.fromtimestamp(epoch_ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def upstream_auth_headers(
