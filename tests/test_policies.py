@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from typing import Any
@@ -137,6 +137,19 @@ class Team:
 
     async def flush(self) -> None:
         await self.proxy.services.usage_recorder.flush()
+
+
+async def _held_by_the_provider(
+    fake_provider: FakeProvider, request: Coroutine[Any, Any, httpx.Response]
+) -> asyncio.Task[httpx.Response]:
+    """Starts `request` and returns once the provider holds it (so it holds its place in flight):
+    a fixed pause was not always enough on a busy machine, and the fake signals nothing."""
+    sent = len(fake_provider.received)
+    task = asyncio.create_task(request)
+    async with asyncio.timeout(10):
+        while len(fake_provider.received) == sent:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    return task
 
 
 async def _team(proxy: Proxy) -> Team:
@@ -510,11 +523,7 @@ async def test_rate_limit_headers_count_from_when_the_response_starts(
         tokenBudget={"limit": 1_000, "period": "DAY"},
     )
     fake_provider.faults.delay_s = 0.3
-    sent = len(fake_provider.received)
-    slow = asyncio.create_task(team.chat(key))
-    async with asyncio.timeout(10):
-        while len(fake_provider.received) == sent:  # noqa: ASYNC110 (the fake signals nothing)
-            await asyncio.sleep(0.01)
+    slow = await _held_by_the_provider(fake_provider, team.chat(key))
     clock.advance(timedelta(seconds=20))  # the provider takes 20 s to answer
 
     busy = await team.chat(key)
@@ -532,10 +541,10 @@ MINUTES_END = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
 MINUTES_END_MS = int(MINUTES_END.timestamp()) * 1000
 
 
-def _requests_rate(remaining: int = 7) -> RateState:
+def _requests_rate() -> RateState:
     return RateState(
         requests_limit=100,
-        requests_remaining=remaining,
+        requests_remaining=7,
         tokens_limit=None,
         tokens_remaining=0,
         reset_at_ms=MINUTES_END_MS,
@@ -623,13 +632,7 @@ async def test_the_sdk_waits_for_a_place_in_flight_and_then_succeeds(
 ) -> None:
     key = await team.key(maxConcurrentRequests=1)
     fake_provider.faults.delay_s = 0.5
-    sent = len(fake_provider.received)
-    slow = asyncio.create_task(team.chat(key))
-    # Holding the one place once the provider has it (a fixed pause was not always enough
-    # on a busy machine). The fake records what it receives; it signals nothing.
-    async with asyncio.timeout(10):
-        while len(fake_provider.received) == sent:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    slow = await _held_by_the_provider(fake_provider, team.chat(key))
 
     # Refused with Retry-After: 1, retried by the SDK itself once the first request ended.
     second = await team.openai(key, retries=2).chat.completions.with_raw_response.create(

@@ -174,7 +174,8 @@ def _duration(seconds: float) -> str:
     """As OpenAI writes it: 250ms, 12s, 1m0s."""
     if seconds < 1:
         return f"{max(1, round(seconds * 1000))}ms"
-    return _WHOLE_SECONDS.get(math.ceil(seconds)) or _whole_seconds(math.ceil(seconds))
+    whole = math.ceil(seconds)
+    return _WHOLE_SECONDS.get(whole) or _whole_seconds(whole)
 
 
 def _whole_seconds(whole: int) -> str:
