@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -170,12 +170,21 @@ async def test_the_largest_allowed_operation_leaves_the_event_loop_free(
         for i in range(13)
     )
     query = f'{{ project(id: "{project["id"]}") {{ {series} apiKeys {{ edges {{ node {{ note }} }} }} }} }}'  # noqa: E501
-    answer = asyncio.ensure_future(gql.execute(query, token=session.access_token))
+    answers: list[dict[str, Any]] = []
 
-    stall = await _longest_stall_while(answer)
+    async def ask() -> None:
+        answers.append(await gql.execute(query, token=session.access_token))
 
-    assert len(answer.result()["project"]["u0"]["points"]) == 744
+    stall = await _least_stall_of_three(ask)
+
+    assert len(answers[-1]["project"]["u0"]["points"]) == 744
     assert stall < 0.3, f"the loop was held for {stall * 1000:.0f} ms"
+
+
+async def _least_stall_of_three(work: Callable[[], Awaitable[Any]]) -> float:
+    """The shortest of three runs' longest stalls: a loaded machine (another test process, the
+    database) only ever adds to a stall, while a stretch the work itself holds is in each run."""
+    return min([await _longest_stall_while(work()) for _ in range(3)])
 
 
 async def _longest_stall_while(work: Awaitable[Any]) -> float:
@@ -233,6 +242,6 @@ async def test_pages_of_many_keys_leave_the_event_loop_free(gql: GraphQLClient) 
     aliases = " ".join(f"p{i}: {page}" for i in range(9))
     query = f'{{ project(id: "{project["id"]}") {{ {aliases} }} }}'
 
-    stall = await _longest_stall_while(gql.execute(query, token=session.access_token))
+    stall = await _least_stall_of_three(lambda: gql.execute(query, token=session.access_token))
 
     assert stall < 0.3, f"the loop was held for {stall * 1000:.0f} ms"

@@ -652,6 +652,32 @@ async def test_a_flush_writes_what_was_queued_when_it_began_not_what_arrives_mea
     assert recorder.written == 14
 
 
+async def test_a_flush_called_while_another_writes_returns_once_that_one_is_written() -> None:
+    committing, commit = asyncio.Event(), asyncio.Event()
+    written: list[int] = []
+
+    async def sink(batch: Any) -> BatchOutcome:
+        committing.set()
+        await commit.wait()
+        written.extend(record.latency_ms for record in batch)
+        return BatchOutcome(written=len(batch))
+
+    recorder = UsageRecorder(sink)
+    for index in range(3):
+        recorder.record(_record(index))
+    background = asyncio.create_task(recorder.flush())  # the recorder's own round
+    await committing.wait()
+    asked = asyncio.create_task(recorder.flush())  # a caller wanting what was recorded
+    await asyncio.sleep(0.05)
+    waited = not asked.done()
+    commit.set()
+
+    assert await background == 3
+    assert await asked == 0
+    assert waited
+    assert written == [0, 1, 2]
+
+
 async def test_a_full_batch_is_written_without_waiting_for_the_interval() -> None:
     written = asyncio.Event()
 

@@ -152,7 +152,11 @@ class LastUseRecorder:
         self._flush_every = flush_every
         self._pending: dict[str, _Use] = {}
         self._written_at: dict[str, datetime] = {}
+        # One flush at a time: a flush called while another is under way returns only once
+        # what that one took is written too.
+        self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def saw(self, key_id: str, at: datetime, ip: str | None) -> None:
         written = self._written_at.get(key_id)
@@ -161,6 +165,10 @@ class LastUseRecorder:
 
     async def flush(self) -> int:
         """Write what is pending in one transaction; returns how many keys were written."""
+        async with self._flushing:
+            return await self._write_pending()
+
+    async def _write_pending(self) -> int:
         pending, self._pending = self._pending, {}
         if not pending:
             return 0
@@ -194,19 +202,26 @@ class LastUseRecorder:
             del self._written_at[key_id]
 
     def start(self) -> None:
+        self._stopping = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self._task = asyncio.create_task(self._run(), name="api-key-last-use")
 
     async def stop(self) -> None:
+        """Let a flush under way finish (a cancelled one would lose what it took), then write
+        the rest."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
             self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._flush_every.total_seconds())
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._flush_every.total_seconds()):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
             try:
                 await self.flush()
             except Exception:

@@ -87,6 +87,10 @@ class UsageRecorder:
         self._max_pending = max_pending
         self._batch_size = batch_size
         self._flush_every = flush_every
+        # One flush at a time: a flush called while another is under way returns only once
+        # what that one took is written too, and a failed batch goes back in front of the queue
+        # before another flush takes from it.
+        self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.dropped = 0
@@ -120,6 +124,10 @@ class UsageRecorder:
         records that came in while the previous one committed, and pay a connection, a commit
         and the alert checks for them, over and over.
         """
+        async with self._flushing:
+            return await self._write_queued()
+
+    async def _write_queued(self) -> int:
         written = 0
         left = len(self._pending)
         while left > 0 and self._pending:
@@ -154,6 +162,7 @@ class UsageRecorder:
 
     def start(self) -> None:
         self._stopping = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
 
     async def stop(self) -> None:

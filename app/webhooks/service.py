@@ -272,7 +272,7 @@ class WebhookService:
         rows = (
             await Webhook.select(*_RECORD_COLUMNS)
             .where(Webhook.project == project_id)
-            .order_by(Webhook.created_at)
+            .order_by(Webhook.created_at, Webhook.id)  # the id: one order for equal times
         )
         return [_record(row) for row in rows]
 
