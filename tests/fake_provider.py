@@ -1,7 +1,7 @@
 """A fake LLM provider: a real HTTP server on loopback speaking OpenAI's and Anthropic's formats.
 
 It records what it received (to prove what the proxy forwards) and can be told to misbehave:
-answer late, fail with a status, drop the connection mid-stream, or stream slowly.
+answer late (or when told), fail with a status, drop the connection mid-stream, or stream slowly.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class Received:
 @dataclass
 class Faults:
     delay_s: float = 0.0
+    # Answers only once this is set: a request held for as long as a test needs, however slow
+    # the machine.
+    hold: asyncio.Event | None = None
     status: int | None = None
     status_body: bytes = b'{"error": {"message": "upstream exploded", "type": "server_error"}}'
     reset_mid_stream: bool = False
@@ -83,6 +86,8 @@ class FakeProvider:
             )
             if self.faults.delay_s:
                 await asyncio.sleep(self.faults.delay_s)
+            if self.faults.hold is not None:
+                await self.faults.hold.wait()
             if self.faults.redirect_to is not None:
                 raise web.HTTPFound(self.faults.redirect_to)
             if self.faults.status is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -20,10 +21,32 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free now, for a server process that binds it a second or two later.
+
+    Taken below the kernel's ephemeral range, where the port-0 listeners and outgoing
+    connections of every test process come from: in that range the port could be handed to one
+    of them before the server binds it (and a server of the other test process could then
+    answer in its place)."""
+    ephemeral_start = _ephemeral_ports()[0]
+    low = max(1024, ephemeral_start - 20_000)
+    rng = random.SystemRandom()
+    for _ in range(100):
+        port = rng.randrange(low, ephemeral_start)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port found in {low}-{ephemeral_start - 1}")
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        first, last = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(first), int(last)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 @asynccontextmanager

@@ -522,11 +522,12 @@ async def test_rate_limit_headers_count_from_when_the_response_starts(
         maxConcurrentRequests=1,
         tokenBudget={"limit": 1_000, "period": "DAY"},
     )
-    fake_provider.faults.delay_s = 0.3
+    answer = fake_provider.faults.hold = asyncio.Event()
     slow = await _held_by_the_provider(fake_provider, team.chat(key))
     clock.advance(timedelta(seconds=20))  # the provider takes 20 s to answer
 
     busy = await team.chat(key)
+    answer.set()
     first = await slow
 
     assert first.status_code == 200
@@ -631,13 +632,25 @@ async def test_the_sdk_waits_for_a_place_in_flight_and_then_succeeds(
     team: Team, fake_provider: FakeProvider
 ) -> None:
     key = await team.key(maxConcurrentRequests=1)
-    fake_provider.faults.delay_s = 0.5
+    answer = fake_provider.faults.hold = asyncio.Event()
     slow = await _held_by_the_provider(fake_provider, team.chat(key))
 
+    async def answer_the_first_once_refused(response: httpx.Response) -> None:
+        if response.status_code == 429:
+            answer.set()
+
+    watched = httpx.AsyncClient(event_hooks={"response": [answer_the_first_once_refused]})
     # Refused with Retry-After: 1, retried by the SDK itself once the first request ended.
-    second = await team.openai(key, retries=2).chat.completions.with_raw_response.create(
-        model="gpt-4o", messages=MESSAGES
-    )
+    async with watched:
+        sdk = openai.AsyncOpenAI(
+            base_url=f"{team.proxy.url}/v1",
+            api_key=key["secret"],
+            max_retries=2,
+            http_client=watched,
+        )
+        second = await sdk.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=MESSAGES
+        )
 
     assert (await slow).status_code == 200
     assert second.http_response.status_code == 200

@@ -106,7 +106,9 @@ async def test_a_token_budget_is_overspent_by_no_more_than_the_requests_in_fligh
     for _ in range(8):
         statuses = await asyncio.gather(*(two_servers.chat(server, key) for server in wave))
         served += statuses.count(200)
-        await asyncio.sleep(0.1)  # settlements reach Redis
+        # What one server charged reaches the other: settlements go to Redis within 20 ms,
+        # and a count older than 200 ms is read again before a request is decided on it.
+        await asyncio.sleep(0.5)
 
     assert budget <= served * TOKENS_PER_CALL <= budget + len(wave) * TOKENS_PER_CALL
     assert {await two_servers.chat(server, key) for server in wave} == {429}
@@ -128,8 +130,8 @@ async def test_a_policy_change_and_a_rotations_end_apply_on_both_at_once(
 
     old = await two_servers.key()
     await gql.execute(
-        ROTATE, {"input": {"id": old["id"], "gracePeriodSeconds": 1}}, two_servers.owner_token
+        ROTATE, {"input": {"id": old["id"], "gracePeriodSeconds": 3}}, two_servers.owner_token
     )
     assert {await two_servers.chat(s, old) for s in (two_servers.a, two_servers.b)} == {200}
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(3.2)
     assert {await two_servers.chat(s, old) for s in (two_servers.a, two_servers.b)} == {401}

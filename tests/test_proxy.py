@@ -153,7 +153,8 @@ async def test_streamed_chunks_arrive_before_the_stream_ends(
         arrivals.append(time.monotonic())
 
     # Unbuffered: chunks come spread over the stream's life, not all at its end.
-    assert arrivals[-1] - arrivals[0] >= 0.5
+    # (0.6 s apart as sent; a busy machine may hold the first one back a little.)
+    assert arrivals[-1] - arrivals[0] >= 0.3
 
 
 async def test_responses_api_goes_through(proxy: Proxy) -> None:

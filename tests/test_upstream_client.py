@@ -431,8 +431,9 @@ async def test_closing_the_client_closes_busy_connections_and_refuses_new_reques
         busy.close()
         with pytest.raises(UpstreamError, match="closed"):
             await post(http, server)
-        await asyncio.sleep(0.05)
-        assert server.open_now == 0
+        async with asyncio.timeout(5):  # the server sees each close a few turns later
+            while server.open_now:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
 
 
 async def test_oversized_or_endless_response_heads_are_refused() -> None:
