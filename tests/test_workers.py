@@ -52,12 +52,16 @@ QUICK_USAGE = {"TRAYLINX_USAGE_FLUSH_SECONDS": "0.2"}
 # --- several processes' own state, side by side -------------------------------------------------
 
 
-async def test_a_last_use_another_process_wrote_is_never_moved_back(
-    app: Litestar, gql: GraphQLClient, clock: FrozenClock
-) -> None:
+@pytest.fixture
+async def key(app: Litestar, gql: GraphQLClient) -> dict[str, Any]:
     owner = await sign_up(gql)
     project = await create_project(gql, owner)
-    key = await create_key(gql, owner, project["id"])
+    return await create_key(gql, owner, project["id"])
+
+
+async def test_a_last_use_another_process_wrote_is_never_moved_back(
+    key: dict[str, Any], clock: FrozenClock
+) -> None:
     later, earlier = LastUseRecorder(), LastUseRecorder()  # two processes' recorders
     later.saw(key["id"], clock.now(), "198.51.100.2")
     earlier.saw(key["id"], clock.now() - timedelta(seconds=3), "198.51.100.1")
@@ -69,6 +73,22 @@ async def test_a_last_use_another_process_wrote_is_never_moved_back(
         ApiKey.id == key["id"]
     )
     assert row == [{"last_used_at": clock.now(), "last_used_ip": "198.51.100.2"}]
+
+
+async def test_a_last_use_flush_called_while_another_writes_returns_once_that_one_is_written(
+    key: dict[str, Any], clock: FrozenClock
+) -> None:
+    recorder = LastUseRecorder()
+    recorder.saw(key["id"], clock.now(), "198.51.100.7")
+
+    underway = asyncio.create_task(recorder.flush())  # the recorder's own round
+    await asyncio.sleep(0)  # it has taken what was pending, and is writing it
+    asked = await recorder.flush()  # a caller wanting what was seen
+    row = await ApiKey.select(ApiKey.last_used_ip).where(ApiKey.id == key["id"]).first()
+
+    assert asked == 0
+    assert row == {"last_used_ip": "198.51.100.7"}
+    assert await underway == 1
 
 
 async def test_of_processes_asking_at_once_one_takes_a_lease(
