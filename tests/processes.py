@@ -49,6 +49,15 @@ def _ephemeral_ports() -> tuple[int, int]:
         return 32768, 60999  # Linux's default
 
 
+async def clear_of_the_periods_end(period_s: int, margin_s: float) -> None:
+    """Server processes count per minute or hour of the wall clock (rates, spikes): a burst that
+    straddled two periods would rightly count in both. Waits into the next period when fewer
+    than `margin_s` seconds of this one are left."""
+    left = period_s - time.time() % period_s
+    if left < margin_s:
+        await asyncio.sleep(left + 0.1)
+
+
 @asynccontextmanager
 async def server_process(
     database_url: str,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,20 +16,12 @@ import pytest
 from tests.fake_provider import INPUT_TOKENS, OUTPUT_TOKENS, FakeProvider
 from tests.graphql_client import GraphQLClient
 from tests.helpers import add_llm_key, create_project, sign_up
-from tests.processes import server_process
+from tests.processes import clear_of_the_periods_end, server_process
 from tests.test_policies import CREATE_WITH_POLICY, ROTATE, UPDATE_POLICY
 
 pytestmark = pytest.mark.slow
 MESSAGES = [{"role": "user", "content": "Hi"}]
 TOKENS_PER_CALL = INPUT_TOKENS + OUTPUT_TOKENS
-
-
-async def _clear_of_the_minutes_end(margin_s: float = 10.0) -> None:
-    """The servers count requests per minute of the wall clock: a burst that straddled two
-    minutes would rightly get two minutes' worth through."""
-    into_minute = time.time() % 60
-    if into_minute > 60 - margin_s:
-        await asyncio.sleep(60 - into_minute + 0.1)
 
 
 @dataclass
@@ -88,7 +79,7 @@ async def test_a_key_limited_to_100_a_minute_gets_exactly_100_of_300_across_both
 ) -> None:
     key = await two_servers.key(requestsPerMinute=100)
     servers = [two_servers.a, two_servers.b] * 150
-    await _clear_of_the_minutes_end()
+    await clear_of_the_periods_end(60, margin_s=10)
 
     statuses = await asyncio.gather(*(two_servers.chat(server, key) for server in servers))
 

@@ -30,7 +30,7 @@ from app.usage.retention import RawEventRetention
 from tests.fake_provider import FakeProvider
 from tests.graphql_client import GraphQLClient
 from tests.helpers import DELETE_KEY, add_llm_key, create_key, create_project, sign_up
-from tests.processes import server_log, server_process
+from tests.processes import clear_of_the_periods_end, server_log, server_process
 
 WORKERS = 2
 PROJECT_NAME = "{ viewer { ... on Project { id name } } }"
@@ -201,7 +201,7 @@ async def test_proxied_requests_served_by_several_workers_are_counted_once_each(
         project = await create_project(gql, owner)
         key = await create_key(gql, owner, project["id"])
         await add_llm_key(gql, owner, project["id"], "OPENAI", "sk-openai-upstream-0000000000")
-        await _clear_of_the_hours_end()  # a spike is counted per hour: one hour's, not two
+        await clear_of_the_periods_end(3600, margin_s=30)  # a spike: one hour's, not two
         answers = await _until_each_worker_answered(
             tmp_path, "proxied", _completing_with(http, key["secret"]), at_least=40
         )
@@ -213,12 +213,6 @@ async def test_proxied_requests_served_by_several_workers_are_counted_once_each(
     assert len(fake_provider.received) == len(answers)
     assert usage == len(answers)
     assert alerts == [{"kind": "REQUEST_SPIKE", "apiKeyId": key["id"]}]
-
-
-async def _clear_of_the_hours_end(margin_s: float = 30) -> None:
-    left = 3600 - time.time() % 3600
-    if left < margin_s:
-        await asyncio.sleep(left + 1)
 
 
 @pytest.mark.slow
